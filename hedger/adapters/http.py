@@ -1,0 +1,68 @@
+"""HTTP endpoints, served from the event loop so that answering means the loop is alive.
+
+`/livez` (the loop runs), `/readyz` (state rebuilt and hedging live), `/metrics`
+(Prometheus text format) and `/books` (each book's exposures and working orders, JSON).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+import orjson
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+if TYPE_CHECKING:
+    from hedger.config import Settings
+    from hedger.runtime import HedgerService
+
+
+def build_app(service: HedgerService) -> web.Application:
+    async def livez(_: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def readyz(_: web.Request) -> web.Response:
+        if service.ready:
+            return web.Response(text="ready\n")
+        return web.Response(status=503, text="not ready\n")
+
+    async def metrics(_: web.Request) -> web.Response:
+        body = generate_latest(service.metrics.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def books(_: web.Request) -> web.Response:
+        engine = service.engine
+        snapshot = {
+            "ready": service.ready,
+            "exposures": [
+                {**dataclasses.asdict(e), "hedging_cost": e.hedging_cost}
+                for e in engine.exposures()
+            ],
+            "working_orders": {
+                order_id: dataclasses.asdict(order)
+                for order_id, order in engine.working_orders().items()
+            },
+        }
+        return web.Response(body=orjson.dumps(snapshot), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/livez", livez)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/books", books)
+    return app
+
+
+@asynccontextmanager
+async def serve_http(service: HedgerService, settings: Settings) -> AsyncIterator[web.AppRunner]:
+    runner = web.AppRunner(build_app(service), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.http_host, settings.metrics_port)
+    await site.start()
+    try:
+        yield runner
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,56 @@
+"""aiokafka clients with the settings money needs, in one place.
+
+aiokafka's defaults are unsafe here (producer acks=1, consumer auto-commit on); every client
+in the product and its producers is made by these functions so the safe settings cannot be
+forgotten. Idempotent production is off because the embedded broker (Tansu) rejects
+InitProducerId; idempotence of hedge orders comes from deterministic order ids instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Iterable
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import RecordMetadata, TopicPartition
+
+PRODUCER_SETTINGS = {"acks": "all", "enable_idempotence": False, "linger_ms": 1}
+CONSUMER_SETTINGS = {"enable_auto_commit": False, "auto_offset_reset": "earliest"}
+
+
+def make_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
+    return AIOKafkaProducer(bootstrap_servers=bootstrap, client_id=client_id, **PRODUCER_SETTINGS)
+
+
+def make_consumer(
+    bootstrap: str, client_id: str, group_id: str | None, *topics: str
+) -> AIOKafkaConsumer:
+    """A consumer that never commits on its own; pass topics to join `group_id`'s rebalancing."""
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        group_id=group_id,
+        **CONSUMER_SETTINGS,
+    )
+
+
+async def deliver(sends: Iterable[Awaitable[RecordMetadata]], timeout_s: float) -> None:
+    """Wait for every send of a batch to be acknowledged, or raise TimeoutError.
+
+    A timed-out send may still have been written: callers treat it as "maybe sent" and
+    reconcile from the topic, never resend under a new id.
+    """
+    pending = list(sends)
+    if pending:
+        async with asyncio.timeout(timeout_s):
+            await asyncio.gather(*pending)
+
+
+async def all_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """Every partition of `topic`; `topics()` refreshes the metadata that the lookup reads."""
+    await consumer.topics()
+    partitions = consumer.partitions_for_topic(topic) or set()
+    if not partitions:
+        raise LookupError(f"topic {topic!r} does not exist on the broker")
+    return [TopicPartition(topic, p) for p in sorted(partitions)]

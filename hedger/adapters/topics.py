@@ -1,0 +1,130 @@
+"""Topic creation and end offsets, correct on Kafka and on the embedded Tansu broker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError, for_code
+
+_METADATA_POLL_INTERVAL_S = 0.05
+
+
+async def ensure_topics(
+    bootstrap: str,
+    names: Iterable[str],
+    partitions: int = 1,
+    replication_factor: int = 1,
+    *,
+    timeout_s: float = 30.0,
+) -> None:
+    """Create the missing topics and return once metadata shows all of them ready.
+
+    Raises `ValueError` if a topic already exists with another partition count, and
+    `TimeoutError` naming what is still missing if `timeout_s` passes first.
+    """
+    wanted = sorted(set(names))
+    if not wanted:
+        return
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    not_ready = dict.fromkeys(wanted, "not created yet")
+    try:
+        async with asyncio.timeout(timeout_s):
+            await admin.start()
+            await _create_topics(admin, wanted, partitions, replication_factor)
+            while True:  # metadata is eventually consistent: poll it
+                not_ready = await _topics_not_ready(admin, wanted, partitions)
+                if not not_ready:
+                    return
+                await asyncio.sleep(_METADATA_POLL_INTERVAL_S)
+    except TimeoutError as error:
+        raise TimeoutError(
+            f"topics not ready on {bootstrap} after {timeout_s}s: {not_ready}"
+        ) from error
+    finally:
+        await admin.close()
+
+
+async def _create_topics(
+    admin: AIOKafkaAdminClient, names: list[str], partitions: int, replication_factor: int
+) -> None:
+    new_topics = [NewTopic(name, partitions, replication_factor) for name in names]
+    # aiokafka does not raise for per-topic errors: they come back as codes.
+    response = await admin.create_topics(new_topics)
+    for result in response.to_object()["topic_errors"]:
+        error_code = result["error_code"]
+        if error_code not in (0, TopicAlreadyExistsError.errno):
+            message = result.get("error_message") or ""
+            raise for_code(error_code)(f"creating topic {result['topic']!r}: {message}")
+
+
+async def _topics_not_ready(
+    admin: AIOKafkaAdminClient, names: list[str], partitions: int
+) -> dict[str, str]:
+    # This metadata request may auto-create topics on brokers that allow it, which is
+    # harmless here: every name was created (or found) just before.
+    described = {topic["topic"]: topic for topic in await admin.describe_topics(names)}
+    not_ready = {}
+    for name in names:
+        reason = _not_ready_reason(described.get(name), partitions)
+        if reason is not None:
+            not_ready[name] = reason
+    return not_ready
+
+
+def _not_ready_reason(topic: dict[str, Any] | None, partitions: int) -> str | None:
+    if topic is None:
+        return "absent from metadata"
+    if topic["error_code"]:
+        return str(for_code(topic["error_code"]).__name__)
+    found = topic["partitions"]
+    if not found:
+        return "no partitions yet"
+    if len(found) != partitions:
+        raise ValueError(
+            f"topic {topic['topic']!r} exists with {len(found)} partitions, not {partitions}"
+        )
+    if any(partition["leader"] < 0 for partition in found):
+        return "partition leaders not elected yet"
+    return None
+
+
+async def highwaters(bootstrap: str, topic: str, *, timeout_s: float = 10.0) -> dict[int, int]:
+    """The next offset to be written, per partition of `topic` (0 for an empty partition).
+
+    Raises `ValueError` for an unknown topic and `TimeoutError` after `timeout_s`.
+    """
+    # Not `end_offsets()`: Tansu answers ListOffsets(latest) with the base offset of the
+    # last batch + 1, which is short by n - 1 when that batch holds n records (the same
+    # bug breaks `seek_to_end()` and auto_offset_reset="latest"). The high watermark in a
+    # Fetch response is right on Tansu and on Kafka, but aiokafka only learns it from a
+    # fetch: so assign every partition, fetch once from the beginning, and read it.
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=50,
+    )
+    try:
+        async with asyncio.timeout(timeout_s):
+            await consumer.start()
+            return await _fetched_highwaters(consumer, topic)
+    finally:
+        await consumer.stop()
+
+
+async def _fetched_highwaters(consumer: AIOKafkaConsumer, topic: str) -> dict[int, int]:
+    await consumer.topics()  # refresh metadata, without auto-creating `topic`
+    partitions = consumer.partitions_for_topic(topic)
+    if not partitions:
+        raise ValueError(f"unknown topic {topic!r}")
+    assigned = [TopicPartition(topic, partition) for partition in sorted(partitions)]
+    consumer.assign(assigned)
+    await consumer.seek_to_beginning(*assigned)
+    while any(consumer.highwater(partition) is None for partition in assigned):
+        await consumer.getmany(*assigned, timeout_ms=50)
+    return {partition.partition: consumer.highwater(partition) for partition in assigned}

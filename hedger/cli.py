@@ -1,0 +1,90 @@
+"""`hedger` command line: `run` (the service) and `demo` (everything on a local broker)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from hedger.config import ConfigError, Settings
+
+log = logging.getLogger("hedger")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(os.environ)
+        if args.command == "run":
+            settings.require_bootstrap()
+    except ConfigError as error:
+        print(f"hedger: {error}", file=sys.stderr)
+        return 2
+    _configure_logging(settings.log_level)
+    if args.command == "run":
+        return asyncio.run(_run(settings))
+    from hedger.demo import DemoOptions, run_demo
+
+    options = DemoOptions(feed=args.feed, speed=args.speed, keep_running=args.keep_running)
+    return asyncio.run(run_demo(settings, options))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hedger", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="run the hedger service (configured by HEDGER_* variables)")
+    demo = commands.add_parser(
+        "demo", help="start a local broker, replay the bundled feed, hedge it, print a summary"
+    )
+    demo.add_argument("--feed", type=Path, default=None, help="JSONL recording to replay")
+    demo.add_argument(
+        "--speed", type=float, default=0.0, help="replay speed factor; 0 = as fast as possible"
+    )
+    demo.add_argument(
+        "--keep-running", action="store_true", help="keep serving /metrics until Ctrl-C"
+    )
+    return parser
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # aiokafka logs every routine group rebalance at INFO.
+    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+async def _run(settings: Settings) -> int:
+    from hedger.runtime import HedgerService
+
+    stop = until_signalled()
+    service = HedgerService(settings)
+    task = asyncio.create_task(service.run(stop))
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    try:
+        async with asyncio.timeout(settings.shutdown_timeout_s):
+            await task
+    except TimeoutError:
+        log.error("did not stop within %.1f s", settings.shutdown_timeout_s)
+        return 1
+    log.info("stopped")
+    return 0
+
+
+def until_signalled() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT (Ctrl-C)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,272 @@
+"""Wire contract v1: bytes <-> events and actions (see the README's "Wire format").
+
+Every message is one JSON object with `type` and `ts` (event time, integer ns since the epoch,
+UTC). Unknown extra fields are ignored; a missing or malformed required field raises
+`DecodeError`, whose `kind` is a bounded label for metrics and whose `detail` says what is wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from hedger.core.actions import SubmitHedgeOrder
+from hedger.core.events import FillReport, HedgeOrderRecorded, PriceTick, Side, VolUpdate
+from hedger.core.instruments import InstrumentError, parse_instrument
+
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
+
+_Json = dict[str, Any]
+
+
+class DecodeError(ValueError):
+    """A message that cannot be used. `kind` is one of a small fixed set of labels."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+        self.detail = detail
+
+
+def _load(raw: bytes, max_bytes: int) -> _Json:
+    if len(raw) > max_bytes:
+        raise DecodeError("oversized", f"{len(raw)} bytes exceeds the limit of {max_bytes}")
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError("not_json", str(exc)) from None
+    if not isinstance(obj, dict):
+        raise DecodeError("not_json", f"expected a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def _field(obj: _Json, name: str) -> Any:
+    try:
+        return obj[name]
+    except KeyError:
+        raise DecodeError("missing_field", f"required field {name!r} is missing") from None
+
+
+def _text(obj: _Json, name: str) -> str:
+    value = _field(obj, name)
+    if not isinstance(value, str) or not value.strip():
+        raise DecodeError("bad_value", f"{name!r} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _number(value: Any, name: str) -> float:
+    # bool is an int in Python; a JSON true is never a valid quantity or price.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise DecodeError("bad_value", f"{name!r} must be a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise DecodeError("bad_value", f"{name!r} must be finite, got {value!r}")
+    return number
+
+
+def _positive(obj: _Json, name: str) -> float:
+    number = _number(_field(obj, name), name)
+    if number <= 0:
+        raise DecodeError("bad_value", f"{name!r} must be positive, got {number!r}")
+    return number
+
+
+def _optional(obj: _Json, name: str, parse: Callable[[_Json, str], Any]) -> Any:
+    return None if obj.get(name) is None else parse(obj, name)
+
+
+def _non_negative(obj: _Json, name: str) -> float:
+    number = _number(_field(obj, name), name)
+    if number < 0:
+        raise DecodeError("bad_value", f"{name!r} must not be negative, got {number!r}")
+    return number
+
+
+def _timestamp(obj: _Json) -> int:
+    value = _field(obj, "ts")
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise DecodeError("bad_value", f"'ts' must be a positive integer of ns, got {value!r}")
+    return value
+
+
+def _side(obj: _Json) -> Side:
+    value = _field(obj, "side")
+    try:
+        return Side(value)
+    except ValueError:
+        raise DecodeError("bad_value", f"'side' must be 'buy' or 'sell', got {value!r}") from None
+
+
+def _date(obj: _Json, name: str) -> dt.date:
+    value = _text(obj, name)
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise DecodeError("bad_value", f"{name!r} must be YYYY-MM-DD, got {value!r}") from None
+
+
+def _instrument(obj: _Json, name: str) -> str:
+    value = _text(obj, name)
+    try:
+        parse_instrument(value)
+    except InstrumentError as exc:
+        raise DecodeError("unknown_instrument", str(exc)) from None
+    return value
+
+
+def _underlying(obj: _Json, name: str) -> str:
+    symbol = _instrument(obj, name)
+    if not isinstance(parse_instrument(symbol), str):
+        raise DecodeError("unknown_instrument", f"{name!r} must be an underlying, got {symbol!r}")
+    return symbol
+
+
+def _tick(obj: _Json) -> PriceTick:
+    bid = _optional(obj, "bid", _positive)
+    ask = _optional(obj, "ask", _positive)
+    last = _optional(obj, "last", _positive)
+    if bid is not None and ask is not None:
+        if bid > ask:
+            raise DecodeError("crossed_quote", f"bid {bid} is above ask {ask}")
+        mark = (bid + ask) / 2.0
+    elif last is not None:
+        mark = last
+    else:
+        raise DecodeError("missing_field", "a tick needs 'bid' and 'ask', or 'last'")
+    return PriceTick(_underlying(obj, "symbol"), _timestamp(obj), bid, ask, last, mark)
+
+
+def _vol(obj: _Json) -> VolUpdate:
+    return VolUpdate(
+        symbol=_underlying(obj, "symbol"),
+        ts_ns=_timestamp(obj),
+        vol=_positive(obj, "vol"),
+        expiry=_optional(obj, "expiry", _date),
+        strike=_optional(obj, "strike", _positive),
+    )
+
+
+def _type(obj: _Json, allowed: frozenset[str]) -> str:
+    kind = _field(obj, "type")
+    if kind not in allowed:
+        raise DecodeError("unknown_type", f"type {kind!r} is not one of {sorted(allowed)}")
+    return str(kind)
+
+
+_PRICE_DECODERS: dict[str, Callable[[_Json], PriceTick | VolUpdate]] = {"tick": _tick, "vol": _vol}
+
+
+def decode_price(raw: bytes, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> PriceTick | VolUpdate:
+    """Decode a record of the price topic (`tick` or `vol`)."""
+    obj = _load(raw, max_bytes)
+    return _PRICE_DECODERS[_type(obj, frozenset(_PRICE_DECODERS))](obj)
+
+
+def decode_fill(raw: bytes, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> FillReport:
+    """Decode a record of the fill topic."""
+    obj = _load(raw, max_bytes)
+    _type(obj, frozenset({"fill"}))
+    return FillReport(
+        fill_id=_text(obj, "fill_id"),
+        book=_text(obj, "book"),
+        instrument=_instrument(obj, "instrument"),
+        side=_side(obj),
+        qty=_positive(obj, "qty"),
+        price=_positive(obj, "price"),
+        ts_ns=_timestamp(obj),
+        order_id=_optional(obj, "order_id", _text),
+        fee=_optional(obj, "fee", _non_negative),
+        multiplier=_optional(obj, "multiplier", _positive),
+    )
+
+
+def decode_order(raw: bytes, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> HedgeOrderRecorded:
+    """Decode a record of the order topic, as read back while rebuilding state."""
+    obj = _load(raw, max_bytes)
+    _type(obj, frozenset({"order"}))
+    return HedgeOrderRecorded(
+        order_id=_text(obj, "order_id"),
+        book=_text(obj, "book"),
+        symbol=_underlying(obj, "symbol"),
+        side=_side(obj),
+        qty=_positive(obj, "qty"),
+        ts_ns=_timestamp(obj),
+        ref_price=_positive(obj, "ref_price"),
+    )
+
+
+def _quantity(qty: float) -> int | float:
+    # Whole share counts are written as JSON integers, as execution systems expect.
+    return int(qty) if float(qty).is_integer() else qty
+
+
+def encode_order(order: SubmitHedgeOrder) -> bytes:
+    return orjson.dumps(
+        {
+            "type": "order",
+            "order_id": order.order_id,
+            "book": order.book,
+            "symbol": order.symbol,
+            "side": order.side.value,
+            "qty": _quantity(order.qty),
+            "ts": order.ts_ns,
+            "ref_price": order.ref_price,
+            "reason": order.reason,
+            "delta_before": order.delta_before,
+            "target_delta": order.target_delta,
+            "policy": order.policy,
+            "trigger": order.trigger,
+        }
+    )
+
+
+def _without_none(message: _Json) -> bytes:
+    return orjson.dumps({key: value for key, value in message.items() if value is not None})
+
+
+def encode_fill(fill: FillReport) -> bytes:
+    return _without_none(
+        {
+            "type": "fill",
+            "fill_id": fill.fill_id,
+            "book": fill.book,
+            "instrument": fill.instrument,
+            "side": fill.side.value,
+            "qty": _quantity(fill.qty),
+            "price": fill.price,
+            "ts": fill.ts_ns,
+            "order_id": fill.order_id,
+            "fee": fill.fee,
+            "multiplier": fill.multiplier,
+        }
+    )
+
+
+def encode_tick(tick: PriceTick) -> bytes:
+    return _without_none(
+        {
+            "type": "tick",
+            "symbol": tick.symbol,
+            "ts": tick.ts_ns,
+            "bid": tick.bid,
+            "ask": tick.ask,
+            "last": tick.last,
+        }
+    )
+
+
+def encode_vol(update: VolUpdate) -> bytes:
+    return _without_none(
+        {
+            "type": "vol",
+            "symbol": update.symbol,
+            "ts": update.ts_ns,
+            "vol": update.vol,
+            "expiry": update.expiry.isoformat() if update.expiry else None,
+            "strike": update.strike,
+        }
+    )

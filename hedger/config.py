@@ -1,0 +1,182 @@
+"""Service settings: the only reader of the environment. Read once at start, validated, frozen.
+
+Every setting is declared once below with its variable, default and meaning; the README's
+configuration table lists the same (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from hedger.core.engine import EngineConfig
+from hedger.core.policy import BandPolicy
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the service refuses to start."""
+
+
+_MARKET_CLOSE = dt.time(16, 0)
+
+
+def _setting(env: str, default: Any, help: str) -> Any:
+    return field(default=default, metadata={"env": env, "help": help})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    kafka_bootstrap: str | None = _setting(
+        "HEDGER_KAFKA_BOOTSTRAP", None, "Kafka bootstrap servers, host:port[,host:port]. Required."
+    )
+    http_host: str = _setting(
+        "HEDGER_HTTP_HOST", "0.0.0.0", "Address for /metrics, /livez, /readyz."
+    )
+    metrics_port: int = _setting("HEDGER_METRICS_PORT", 9108, "Port of the HTTP endpoints.")
+    prices_topic: str = _setting("HEDGER_TOPIC_PRICES", "md.prices", "Ticks and vols in.")
+    fills_topic: str = _setting("HEDGER_TOPIC_FILLS", "exec.fills", "Fills in (source of truth).")
+    orders_topic: str = _setting("HEDGER_TOPIC_ORDERS", "hedger.orders", "Hedge orders out.")
+    dlq_topic: str = _setting("HEDGER_TOPIC_DLQ", "hedger.dlq", "Unusable input, with reasons.")
+    group_id: str = _setting("HEDGER_GROUP_ID", "hedger", "Consumer group sharing the books.")
+    instance_id: str = _setting(
+        "HEDGER_INSTANCE_ID", socket.gethostname(), "This instance's name (price offsets)."
+    )
+    rate: float = _setting("HEDGER_RATE", 0.0, "Risk-free rate, continuously compounded.")
+    dividend_yield: float = _setting(
+        "HEDGER_DIVIDEND_YIELD", 0.0, "Dividend yield, continuously compounded."
+    )
+    default_vol: float = _setting(
+        "HEDGER_DEFAULT_VOL", 0.20, "Implied vol used until a vol message arrives."
+    )
+    band_shares: float = _setting(
+        "HEDGER_HEDGE_BAND_SHARES", 100.0, "Hedge when |net delta − target| exceeds this."
+    )
+    target_delta: float = _setting("HEDGER_TARGET_DELTA", 0.0, "Net delta to hedge back to.")
+    lot_size: float = _setting("HEDGER_LOT_SIZE", 1.0, "Hedge quantities are whole lots of this.")
+    min_interval_ms: int = _setting(
+        "HEDGER_MIN_INTERVAL_MS", 1000, "Least event time between orders per book, underlying."
+    )
+    commission_per_share: float = _setting(
+        "HEDGER_COMMISSION_PER_SHARE", 0.0, "Cost assumed for a hedge fill that carries no fee."
+    )
+    default_multiplier: float = _setting(
+        "HEDGER_MULTIPLIER", 100.0, "Shares per option contract when a fill does not say."
+    )
+    expiry_time: dt.time = _setting(
+        "HEDGER_EXPIRY_TIME", _MARKET_CLOSE, "Time of day options expire (HH:MM)."
+    )
+    expiry_timezone: str = _setting(
+        "HEDGER_EXPIRY_TIMEZONE", "America/New_York", "Time zone of the expiry time."
+    )
+    underlyings: frozenset[str] = _setting(
+        "HEDGER_UNDERLYINGS", frozenset(), "Comma list of accepted underlyings; empty = any."
+    )
+    max_message_bytes: int = _setting(
+        "HEDGER_MAX_MESSAGE_BYTES", 65536, "Larger messages go to the dead-letter topic."
+    )
+    batch_max_records: int = _setting(
+        "HEDGER_BATCH_MAX_RECORDS", 500, "Most records handled between two commits."
+    )
+    merge_wait_ms: int = _setting(
+        "HEDGER_MERGE_WAIT_MS", 50, "Longest a fill waits for prices to reach its event time."
+    )
+    send_timeout_s: float = _setting(
+        "HEDGER_SEND_TIMEOUT_S", 10.0, "Deadline for the broker to acknowledge a batch."
+    )
+    shutdown_timeout_s: float = _setting(
+        "HEDGER_SHUTDOWN_TIMEOUT_S", 10.0, "Deadline for a graceful stop."
+    )
+    log_level: str = _setting("HEDGER_LOG_LEVEL", "INFO", "Python logging level.")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        values = {}
+        for setting in dataclasses.fields(cls):
+            raw = environ.get(setting.metadata["env"], "").strip()
+            if raw:
+                values[setting.name] = _parse(setting, raw)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        for name in ("metrics_port", "max_message_bytes", "batch_max_records"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{_env(name)} must be positive")
+        for name in ("default_vol", "lot_size", "default_multiplier", "send_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{_env(name)} must be positive")
+        for name in ("band_shares", "min_interval_ms", "commission_per_share", "merge_wait_ms"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{_env(name)} must not be negative")
+        try:
+            ZoneInfo(self.expiry_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"HEDGER_EXPIRY_TIMEZONE {self.expiry_timezone!r} unknown") from None
+
+    def require_bootstrap(self) -> str:
+        if not self.kafka_bootstrap:
+            raise ConfigError(
+                "HEDGER_KAFKA_BOOTSTRAP is not set: point it at your Kafka cluster "
+                "(e.g. HEDGER_KAFKA_BOOTSTRAP=kafka:9092). `hedger demo` starts a local broker."
+            )
+        return self.kafka_bootstrap
+
+    def engine_config(self) -> EngineConfig:
+        return EngineConfig(
+            policy=BandPolicy(
+                band_shares=self.band_shares,
+                target_delta=self.target_delta,
+                lot_size=self.lot_size,
+                min_interval_ns=self.min_interval_ms * 1_000_000,
+            ),
+            rate=self.rate,
+            dividend_yield=self.dividend_yield,
+            default_vol=self.default_vol,
+            default_multiplier=self.default_multiplier,
+            commission_per_share=self.commission_per_share,
+            expiry_time=self.expiry_time,
+            expiry_timezone=self.expiry_timezone,
+            underlyings=self.underlyings,
+        )
+
+
+def _env(name: str) -> str:
+    return str(Settings.__dataclass_fields__[name].metadata["env"])
+
+
+def _parse(setting: dataclasses.Field[Any], raw: str) -> Any:
+    kind = type(setting.default)
+    try:
+        if kind is frozenset:
+            return frozenset(part.strip() for part in raw.split(",") if part.strip())
+        if kind is dt.time:
+            return dt.time.fromisoformat(raw)
+        if kind in (int, float):
+            return kind(raw)
+        return raw
+    except ValueError:
+        raise ConfigError(
+            f"{setting.metadata['env']}={raw!r} is not a valid {kind.__name__}"
+        ) from None
+
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) for every setting, as the README documents them."""
+    rows = []
+    for setting in dataclasses.fields(Settings):
+        default = setting.default
+        if isinstance(default, frozenset):
+            default = ",".join(sorted(default))
+        elif isinstance(default, dt.time):
+            default = default.strftime("%H:%M")
+        shown = "(hostname)" if setting.name == "instance_id" else default
+        rows.append(
+            (setting.metadata["env"], "" if shown is None else str(shown), setting.metadata["help"])
+        )
+    return rows

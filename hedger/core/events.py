@@ -1,0 +1,86 @@
+"""Inputs to the engine: frozen facts, each stamped with event time in integer nanoseconds.
+
+The engine never reads a clock; every time it needs arrives in one of these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+
+
+class Side(enum.StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def sign(self) -> int:
+        """+1 for a buy, -1 for a sell: the sign of the position change."""
+        return 1 if self is Side.BUY else -1
+
+    @classmethod
+    def of(cls, signed_qty: float) -> Side:
+        return cls.BUY if signed_qty > 0 else cls.SELL
+
+
+@dataclass(frozen=True, slots=True)
+class PriceTick:
+    """Top of book for an underlying; `mark` is the mid, or `last` when a side is missing."""
+
+    symbol: str
+    ts_ns: int
+    bid: float | None
+    ask: float | None
+    last: float | None
+    mark: float
+
+
+@dataclass(frozen=True, slots=True)
+class VolUpdate:
+    """Implied volatility (annualised, decimal) for an underlying, or one surface point."""
+
+    symbol: str
+    ts_ns: int
+    vol: float
+    expiry: dt.date | None = None
+    strike: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FillReport:
+    """An execution in a book: a client option trade, or a fill of one of our hedge orders."""
+
+    fill_id: str
+    book: str
+    instrument: str
+    side: Side
+    qty: float
+    price: float
+    ts_ns: int
+    order_id: str | None = None
+    fee: float | None = None
+    multiplier: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HedgeOrderRecorded:
+    """A hedge order read back from the order topic while rebuilding state after a start."""
+
+    order_id: str
+    book: str
+    symbol: str
+    side: Side
+    qty: float
+    ts_ns: int
+    ref_price: float
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryCompleted:
+    """State has been rebuilt from the fill and order topics: hedging may start."""
+
+    ts_ns: int
+
+
+Event = PriceTick | VolUpdate | FillReport | HedgeOrderRecorded | RecoveryCompleted

@@ -1,0 +1,339 @@
+"""A paper exchange for demos and tests: fills every hedge order in full, at once.
+
+It reads the order topic in the consumer group `paper-exchange` and every partition of the
+prices topic from the beginning (manual assignment), keeping the marks per underlying
+(mid of bid/ask, or `last`) over event time. An order fills at the mark as of its own time
+plus the latency (the last tick at or before it), or at its `ref_price` when there is none: a buy pays `mark + half_spread`, a sell receives
+`mark - half_spread`, the fill's `fee` is `commission_per_order` and its `ts` is the order's
+plus `latency_ms`. The fill, `fill_id = "PX-" + order_id`, goes to the fills topic keyed
+by book; order offsets are committed only after the fills are acknowledged. A restart may
+refill an order under the same fill id, which the hedger ignores as a duplicate.
+
+Each poll cycle drains the prices already fetched before filling the orders of that cycle,
+so a fill uses the tick that triggered its order when both have arrived. An order that
+cannot be decoded is logged and skipped; this tool must not die of bad input.
+
+    python -m producers.paper_exchange --bootstrap HOST:PORT --half-spread 0.01 --commission 1.0
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import CommitFailedError
+from aiokafka.structs import ConsumerRecord, TopicPartition
+
+from hedger.adapters.kafka import all_partitions, deliver, make_consumer, make_producer
+from hedger.codec import DecodeError, decode_order, decode_price, encode_fill
+from hedger.core.events import FillReport, HedgeOrderRecorded, PriceTick, Side
+from producers.marks import MarkHistory
+
+BOOTSTRAP_ENV = "HEDGER_KAFKA_BOOTSTRAP"
+FILL_ID_PREFIX = "PX-"
+_NS_PER_MS = 1_000_000
+_TOPIC_RETRY_S = 2.0
+_MAX_PRICE_FETCHES_PER_CYCLE = 100
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PaperExchangeConfig:
+    """Where the exchange reads and writes, and how it prices fills (currency per share)."""
+
+    bootstrap: str
+    orders_topic: str = "hedger.orders"
+    prices_topic: str = "md.prices"
+    fills_topic: str = "exec.fills"
+    group_id: str = "paper-exchange"
+    half_spread: float = 0.0
+    commission_per_order: float = 0.0
+    latency_ms: int = 0
+    poll_timeout_ms: int = 100
+    deliver_timeout_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.half_spread < 0 or self.commission_per_order < 0 or self.latency_ms < 0:
+            raise ValueError("half_spread, commission_per_order and latency_ms must be >= 0")
+
+
+def fill_for_order(
+    order: HedgeOrderRecorded,
+    mark: float | None,
+    *,
+    half_spread: float,
+    commission_per_order: float,
+    latency_ms: int,
+) -> FillReport:
+    """The full fill of `order` at `mark` (or its `ref_price` when None) crossed by half the
+    spread. Raises ValueError when the spread would push a sell to a price <= 0."""
+    base = order.ref_price if mark is None else mark
+    price = base + half_spread if order.side is Side.BUY else base - half_spread
+    if price <= 0:
+        raise ValueError(f"fill price {price!r} for order {order.order_id!r} is not positive")
+    return FillReport(
+        fill_id=FILL_ID_PREFIX + order.order_id,
+        book=order.book,
+        instrument=order.symbol,
+        side=order.side,
+        qty=order.qty,
+        price=price,
+        ts_ns=order.ts_ns + latency_ms * _NS_PER_MS,
+        order_id=order.order_id,
+        fee=commission_per_order,
+    )
+
+
+class PaperExchange:
+    """Fills hedge orders against the latest marks; see the module docstring."""
+
+    def __init__(self, config: PaperExchangeConfig) -> None:
+        self.config = config
+        self.marks = MarkHistory()
+        self.orders_filled = 0
+        self.orders_skipped = 0
+        self.fees_charged = 0.0
+        self.ticks_seen = 0
+        self._filled_ids: set[str] = set()
+        self._pending: list[ConsumerRecord[bytes, bytes]] = []
+        self._prices_ts_ns = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Fill orders until `stop` is set, then close the clients within a deadline."""
+        config = self.config
+        producer = make_producer(config.bootstrap, client_id="paper-exchange")
+        prices = make_consumer(config.bootstrap, "paper-exchange-prices", None)
+        orders = make_consumer(
+            config.bootstrap, "paper-exchange-orders", config.group_id, config.orders_topic
+        )
+        started: list[AIOKafkaProducer | AIOKafkaConsumer] = []
+        try:
+            for client in (producer, prices, orders):
+                started.append(client)  # stopped even if its start fails half-way
+                await client.start()
+            if not await self._assign_prices(prices, stop):
+                return
+            while not stop.is_set():
+                await self._cycle(prices, orders, producer)
+        finally:
+            await self._stop_all(started)
+
+    async def _assign_prices(self, prices: AIOKafkaConsumer, stop: asyncio.Event) -> bool:
+        """Read every partition of the prices topic from the start, once the topic exists."""
+        while not stop.is_set():
+            try:
+                partitions = await all_partitions(prices, self.config.prices_topic)
+            except LookupError as exc:
+                log.warning("%s; retrying in %.0f s", exc, _TOPIC_RETRY_S)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), _TOPIC_RETRY_S)
+                continue
+            prices.assign(partitions)
+            await prices.seek_to_beginning(*partitions)
+            return True
+        return False
+
+    async def _cycle(
+        self, prices: AIOKafkaConsumer, orders: AIOKafkaConsumer, producer: AIOKafkaProducer
+    ) -> None:
+        batches = await orders.getmany(timeout_ms=self.config.poll_timeout_ms)
+        self._pending.extend(_records(batches))
+        # Prices first: the tick that triggered an order is then already in the marks.
+        await self._drain_prices(prices)
+        ready = self._ready_orders(await _idle(prices))
+        if not ready:
+            return
+        fills = self.fills_for(ready)
+        await deliver(
+            [await producer.send(self.config.fills_topic, value, key=key) for key, value in fills],
+            self.config.deliver_timeout_s,
+        )
+        assigned = orders.assignment()
+        offsets = {tp: offset for tp, offset in _next_offsets(ready).items() if tp in assigned}
+        try:
+            await orders.commit(offsets)
+        except CommitFailedError as exc:
+            # The orders will be read again and refilled under the same fill ids.
+            log.warning("commit failed during a rebalance: %s", exc)
+
+    def _ready_orders(self, prices_idle: bool) -> list[ConsumerRecord[bytes, bytes]]:
+        """The pending orders whose time the price feed has reached (all of them once the
+        feed is idle): a replay floods prices, and an order must not fill at a stale mark."""
+        count = 0
+        for record in self._pending:
+            ts_ns = _order_ts(record)
+            if not prices_idle and ts_ns is not None and ts_ns > self._prices_ts_ns:
+                break
+            count += 1
+        ready, self._pending = self._pending[:count], self._pending[count:]
+        return ready
+
+    async def _drain_prices(self, prices: AIOKafkaConsumer) -> None:
+        # Bounded, so a flood of ticks cannot starve the orders.
+        for _ in range(_MAX_PRICE_FETCHES_PER_CYCLE):
+            batches = await prices.getmany(timeout_ms=0)
+            if not batches:
+                return
+            self.apply_prices(_records(batches))
+
+    def apply_prices(self, records: Iterable[ConsumerRecord[bytes, bytes]]) -> None:
+        """Record the mark of every tick; anything else is ignored."""
+        for record in records:
+            try:
+                event = decode_price(record.value or b"")
+            except DecodeError:
+                continue  # vols, quotes and bad ticks carry no mark
+            if isinstance(event, PriceTick):
+                self.marks.record(event.symbol, event.ts_ns, event.mark)
+                self._prices_ts_ns = max(self._prices_ts_ns, event.ts_ns)
+                self.ticks_seen += 1
+
+    def fills_for(
+        self, records: Iterable[ConsumerRecord[bytes, bytes]]
+    ) -> list[tuple[bytes, bytes]]:
+        """Encoded `(key, value)` fills for the decodable, not yet filled orders."""
+        fills = []
+        for record in records:
+            fill = self._fill(record)
+            if fill is not None:
+                fills.append((fill.book.encode(), encode_fill(fill)))
+        return fills
+
+    def _fill(self, record: ConsumerRecord[bytes, bytes]) -> FillReport | None:
+        where = f"{record.topic}[{record.partition}]@{record.offset}"
+        try:
+            order = decode_order(record.value or b"")
+        except DecodeError as exc:
+            self.orders_skipped += 1
+            log.warning("skipping undecodable order at %s: %s", where, exc)
+            return None
+        if order.order_id in self._filled_ids:
+            return None
+        try:
+            fill = fill_for_order(
+                order,
+                self.marks.at(order.symbol, order.ts_ns + self.config.latency_ms * _NS_PER_MS),
+                half_spread=self.config.half_spread,
+                commission_per_order=self.config.commission_per_order,
+                latency_ms=self.config.latency_ms,
+            )
+        except ValueError as exc:
+            self.orders_skipped += 1
+            log.warning("cannot fill order at %s: %s", where, exc)
+            return None
+        self._filled_ids.add(order.order_id)
+        self.orders_filled += 1
+        self.fees_charged += self.config.commission_per_order
+        return fill
+
+    async def _stop_all(self, clients: list[AIOKafkaProducer | AIOKafkaConsumer]) -> None:
+        for client in reversed(clients):
+            try:
+                async with asyncio.timeout(self.config.deliver_timeout_s):
+                    await client.stop()
+            except TimeoutError:
+                log.warning("%s did not stop within the deadline", type(client).__name__)
+
+
+def _order_ts(record: ConsumerRecord[bytes, bytes]) -> int | None:
+    try:
+        return decode_order(record.value or b"").ts_ns
+    except DecodeError:
+        return None  # skipped when its turn comes
+
+
+async def _idle(consumer: AIOKafkaConsumer) -> bool:
+    """Nothing more waits on the broker for this consumer."""
+    for tp in consumer.assignment():
+        end = consumer.highwater(tp)
+        if end is not None and await consumer.position(tp) < end:
+            return False
+    return True
+
+
+def _next_offsets(records: Iterable[ConsumerRecord[bytes, bytes]]) -> dict[TopicPartition, int]:
+    return {TopicPartition(r.topic, r.partition): r.offset + 1 for r in records}
+
+
+def _records(
+    batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+) -> list[ConsumerRecord[bytes, bytes]]:
+    # Partition order is arbitrary; within a partition the records stay in offset order.
+    return [record for tp in sorted(batches) for record in batches[tp]]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m producers.paper_exchange",
+        description="Fill hedge orders at the latest mark plus half a spread (a demo exchange).",
+    )
+    parser.add_argument("--bootstrap", help=f"Kafka bootstrap servers (default: ${BOOTSTRAP_ENV})")
+    parser.add_argument("--orders-topic", default="hedger.orders")
+    parser.add_argument("--prices-topic", default="md.prices")
+    parser.add_argument("--fills-topic", default="exec.fills")
+    parser.add_argument("--group-id", default="paper-exchange")
+    parser.add_argument(
+        "--half-spread", type=float, default=0.0, help="currency per share crossed (default: 0)"
+    )
+    parser.add_argument(
+        "--commission", type=float, default=0.0, help="fee per order, currency (default: 0)"
+    )
+    parser.add_argument(
+        "--latency-ms", type=int, default=0, help="added to the order ts (default: 0)"
+    )
+    return parser
+
+
+def _config(args: argparse.Namespace) -> PaperExchangeConfig:
+    bootstrap = args.bootstrap or os.environ.get(BOOTSTRAP_ENV, "").strip()
+    if not bootstrap:
+        raise SystemExit(
+            f"paper_exchange: no broker given; pass --bootstrap or set {BOOTSTRAP_ENV}"
+        )
+    try:
+        return PaperExchangeConfig(
+            bootstrap=bootstrap,
+            orders_topic=args.orders_topic,
+            prices_topic=args.prices_topic,
+            fills_topic=args.fills_topic,
+            group_id=args.group_id,
+            half_spread=args.half_spread,
+            commission_per_order=args.commission,
+            latency_ms=args.latency_ms,
+        )
+    except ValueError as exc:
+        raise SystemExit(f"paper_exchange: {exc}") from None
+
+
+async def _serve(exchange: PaperExchange) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await exchange.run(stop)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point: run until SIGINT or SIGTERM; returns the exit status."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    exchange = PaperExchange(_config(_parser().parse_args(argv)))
+    asyncio.run(_serve(exchange))
+    log.info(
+        "stopped: %d orders filled, %.2f fees charged, %d skipped",
+        exchange.orders_filled,
+        exchange.fees_charged,
+        exchange.orders_skipped,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

