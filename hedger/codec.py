@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,11 @@ from hedger.core.events import FillReport, HedgeOrderRecorded, PriceTick, Side, 
 from hedger.core.instruments import InstrumentError, parse_instrument
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
+# Python's date.fromisoformat also takes 20261218 and 2026-W51-5; the contract says YYYY-MM-DD.
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+# Whole quantities up to 2**53 are exact integers in every JSON reader (and orjson cannot
+# write integers past 64 bits); larger ones are written as floats.
+_MAX_JSON_INTEGER = 2**53
 
 _Json = dict[str, Any]
 
@@ -104,6 +110,8 @@ def _side(obj: _Json) -> Side:
 def _date(obj: _Json, name: str) -> dt.date:
     value = _text(obj, name)
     try:
+        if _ISO_DATE.fullmatch(value) is None:
+            raise ValueError(value)
         return dt.date.fromisoformat(value)
     except ValueError:
         raise DecodeError("bad_value", f"{name!r} must be YYYY-MM-DD, got {value!r}") from None
@@ -133,6 +141,9 @@ def _tick(obj: _Json) -> PriceTick:
         if bid > ask:
             raise DecodeError("crossed_quote", f"bid {bid} is above ask {ask}")
         mark = (bid + ask) / 2.0
+        if math.isinf(mark):
+            # bid + ask overflowed: halve first (exact for such large numbers).
+            mark = bid / 2.0 + ask / 2.0
     elif last is not None:
         mark = last
     else:
@@ -152,7 +163,8 @@ def _vol(obj: _Json) -> VolUpdate:
 
 def _type(obj: _Json, allowed: frozenset[str]) -> str:
     kind = _field(obj, "type")
-    if kind not in allowed:
+    # A list or object is unhashable: test for a string before the set lookup.
+    if not isinstance(kind, str) or kind not in allowed:
         raise DecodeError("unknown_type", f"type {kind!r} is not one of {sorted(allowed)}")
     return str(kind)
 
@@ -201,7 +213,8 @@ def decode_order(raw: bytes, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> Hedg
 
 def _quantity(qty: float) -> int | float:
     # Whole share counts are written as JSON integers, as execution systems expect.
-    return int(qty) if float(qty).is_integer() else qty
+    whole = float(qty).is_integer() and abs(qty) <= _MAX_JSON_INTEGER
+    return int(qty) if whole else qty
 
 
 def encode_order(order: SubmitHedgeOrder) -> bytes:

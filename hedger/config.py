@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
+import math
+import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hedger.core.engine import EngineConfig
+from hedger.core.instruments import is_underlying_symbol
 from hedger.core.policy import BandPolicy
 
 
@@ -23,6 +27,8 @@ class ConfigError(ValueError):
 
 
 _MARKET_CLOSE = dt.time(16, 0)
+_HOURS_MINUTES = re.compile(r"[0-9]{2}:[0-9]{2}", re.ASCII)
+_MAX_PORT = 65535
 
 
 def _setting(env: str, default: Any, help: str) -> Any:
@@ -46,6 +52,9 @@ class Settings:
     instance_id: str = _setting(
         "HEDGER_INSTANCE_ID", socket.gethostname(), "This instance's name (price offsets)."
     )
+    session_timeout_ms: int = _setting(
+        "HEDGER_SESSION_TIMEOUT_MS", 10_000, "Group session; bounds failover of a dead member."
+    )
     rate: float = _setting("HEDGER_RATE", 0.0, "Risk-free rate, continuously compounded.")
     dividend_yield: float = _setting(
         "HEDGER_DIVIDEND_YIELD", 0.0, "Dividend yield, continuously compounded."
@@ -54,7 +63,7 @@ class Settings:
         "HEDGER_DEFAULT_VOL", 0.20, "Implied vol used until a vol message arrives."
     )
     band_shares: float = _setting(
-        "HEDGER_HEDGE_BAND_SHARES", 100.0, "Hedge when |net delta − target| exceeds this."
+        "HEDGER_HEDGE_BAND_SHARES", 100.0, "Hedge when net delta is further than this from target."
     )
     target_delta: float = _setting("HEDGER_TARGET_DELTA", 0.0, "Net delta to hedge back to.")
     lot_size: float = _setting("HEDGER_LOT_SIZE", 1.0, "Hedge quantities are whole lots of this.")
@@ -105,18 +114,33 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        for name in ("metrics_port", "max_message_bytes", "batch_max_records"):
+        for name in (
+            "metrics_port",
+            "max_message_bytes",
+            "batch_max_records",
+            "session_timeout_ms",
+            "default_vol",
+            "lot_size",
+            "default_multiplier",
+            "send_timeout_s",
+            "shutdown_timeout_s",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{_env(name)} must be positive")
-        for name in ("default_vol", "lot_size", "default_multiplier", "send_timeout_s"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{_env(name)} must be positive")
+        unknown = sorted(s for s in self.underlyings if not is_underlying_symbol(s))
+        if unknown:
+            raise ConfigError(f"HEDGER_UNDERLYINGS has entries that are not tickers: {unknown}")
         for name in ("band_shares", "min_interval_ms", "commission_per_share", "merge_wait_ms"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{_env(name)} must not be negative")
+        if self.metrics_port > _MAX_PORT:
+            raise ConfigError(f"HEDGER_METRICS_PORT must be at most {_MAX_PORT}")
+        if self.log_level.upper() not in logging.getLevelNamesMapping():
+            raise ConfigError(f"HEDGER_LOG_LEVEL {self.log_level!r} is not a logging level")
         try:
             ZoneInfo(self.expiry_timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+        # OSError: a key naming a directory ("America") or too long for the file system.
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ConfigError(f"HEDGER_EXPIRY_TIMEZONE {self.expiry_timezone!r} unknown") from None
 
     def require_bootstrap(self) -> str:
@@ -156,9 +180,18 @@ def _parse(setting: dataclasses.Field[Any], raw: str) -> Any:
         if kind is frozenset:
             return frozenset(part.strip() for part in raw.split(",") if part.strip())
         if kind is dt.time:
+            # fromisoformat alone would also take "16:00+05:00", which has no meaning here.
+            if _HOURS_MINUTES.fullmatch(raw) is None:
+                raise ValueError(raw)
             return dt.time.fromisoformat(raw)
-        if kind in (int, float):
-            return kind(raw)
+        if kind is float:
+            # float() takes "nan", "inf" and "1e400"; none of them is a usable setting.
+            value = float(raw)
+            if not math.isfinite(value):
+                raise ValueError(raw)
+            return value
+        if kind is int:
+            return int(raw)
         return raw
     except ValueError:
         raise ConfigError(

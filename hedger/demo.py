@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
@@ -28,7 +29,7 @@ from producers.replay import replay
 
 log = logging.getLogger(__name__)
 
-BUNDLED_FEED = Path(__file__).resolve().parent.parent / "producers" / "data" / "demo_feed.jsonl"
+BUNDLED_FEED = Path(str(resources.files("producers") / "data" / "demo_feed.jsonl"))
 # The paper exchange's cost model in the demo: one cent inside the quote, $1 a ticket.
 HALF_SPREAD = 0.01
 COMMISSION_PER_ORDER = 1.0

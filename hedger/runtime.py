@@ -109,7 +109,12 @@ class HedgerService:
             log.error("a Kafka client did not stop within %.1f s", self.settings.shutdown_timeout_s)
 
     async def _start_fills_consumer(self, stack: AsyncExitStack) -> AIOKafkaConsumer:
-        consumer = make_consumer(self.bootstrap, "hedger-fills", self.settings.group_id)
+        consumer = make_consumer(
+            self.bootstrap,
+            "hedger-fills",
+            self.settings.group_id,
+            session_timeout_ms=self.settings.session_timeout_ms,
+        )
         consumer.subscribe([self.settings.fills_topic], listener=self._watch)
         await consumer.start()
         stack.push_async_callback(self._close, consumer.stop)
@@ -126,6 +131,8 @@ class HedgerService:
 
     async def caught_up(self) -> bool:
         """True when every record on the assigned partitions has been handed to the engine."""
+        if self._merge.buffered(_FILLS) or self._merge.buffered(_PRICES):
+            return False
         for consumer in (self._fills, self._prices):
             for tp in consumer.assignment():
                 end = consumer.highwater(tp)

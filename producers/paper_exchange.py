@@ -3,14 +3,15 @@
 It reads the order topic in the consumer group `paper-exchange` and every partition of the
 prices topic from the beginning (manual assignment), keeping the marks per underlying
 (mid of bid/ask, or `last`) over event time. An order fills at the mark as of its own time
-plus the latency (the last tick at or before it), or at its `ref_price` when there is none: a buy pays `mark + half_spread`, a sell receives
-`mark - half_spread`, the fill's `fee` is `commission_per_order` and its `ts` is the order's
-plus `latency_ms`. The fill, `fill_id = "PX-" + order_id`, goes to the fills topic keyed
-by book; order offsets are committed only after the fills are acknowledged. A restart may
-refill an order under the same fill id, which the hedger ignores as a duplicate.
+plus the latency (the last tick at or before it), or at its `ref_price` when there is none:
+a buy pays `mark + half_spread`, a sell receives `mark - half_spread`, the fill's `fee` is
+`commission_per_order` and its `ts` is the order's plus `latency_ms`. The fill,
+`fill_id = "PX-" + order_id`, goes to the fills topic keyed by book; order offsets are
+committed only after the fills are acknowledged. A restart may refill an order under the
+same fill id, which the hedger ignores as a duplicate.
 
-Each poll cycle drains the prices already fetched before filling the orders of that cycle,
-so a fill uses the tick that triggered its order when both have arrived. An order that
+An order waits (up to `mark_wait_ms`) until the exchange has read prices up to its time, so
+a replay that floods both topics cannot fill it at a stale or future mark. An order that
 cannot be decoded is logged and skipped; this tool must not die of bad input.
 
     python -m producers.paper_exchange --bootstrap HOST:PORT --half-spread 0.01 --commission 1.0
@@ -24,6 +25,7 @@ import contextlib
 import logging
 import os
 import signal
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -58,6 +60,7 @@ class PaperExchangeConfig:
     commission_per_order: float = 0.0
     latency_ms: int = 0
     poll_timeout_ms: int = 100
+    mark_wait_ms: int = 500
     deliver_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
@@ -105,6 +108,7 @@ class PaperExchange:
         self._filled_ids: set[str] = set()
         self._pending: list[ConsumerRecord[bytes, bytes]] = []
         self._prices_ts_ns = 0
+        self._waiting_since: float | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fill orders until `stop` is set, then close the clients within a deadline."""
@@ -148,7 +152,7 @@ class PaperExchange:
         self._pending.extend(_records(batches))
         # Prices first: the tick that triggered an order is then already in the marks.
         await self._drain_prices(prices)
-        ready = self._ready_orders(await _idle(prices))
+        ready = self._ready_orders(time.monotonic())
         if not ready:
             return
         fills = self.fills_for(ready)
@@ -164,16 +168,23 @@ class PaperExchange:
             # The orders will be read again and refilled under the same fill ids.
             log.warning("commit failed during a rebalance: %s", exc)
 
-    def _ready_orders(self, prices_idle: bool) -> list[ConsumerRecord[bytes, bytes]]:
-        """The pending orders whose time the price feed has reached (all of them once the
-        feed is idle): a replay floods prices, and an order must not fill at a stale mark."""
+    def _ready_orders(self, now_s: float) -> list[ConsumerRecord[bytes, bytes]]:
+        """The pending orders whose time the price feed has reached, or that waited
+        `mark_wait_ms` for it: a replay floods prices and orders, and an order must fill at
+        the mark as of its own time, not at whatever tick the exchange read last."""
+        if self._pending and self._waiting_since is None:
+            self._waiting_since = now_s
+        waited_ms = 0.0 if self._waiting_since is None else (now_s - self._waiting_since) * 1e3
         count = 0
         for record in self._pending:
             ts_ns = _order_ts(record)
-            if not prices_idle and ts_ns is not None and ts_ns > self._prices_ts_ns:
+            reached = ts_ns is None or ts_ns <= self._prices_ts_ns
+            if not reached and waited_ms < self.config.mark_wait_ms:
                 break
             count += 1
         ready, self._pending = self._pending[:count], self._pending[count:]
+        if count:
+            self._waiting_since = now_s if self._pending else None
         return ready
 
     async def _drain_prices(self, prices: AIOKafkaConsumer) -> None:
@@ -248,15 +259,6 @@ def _order_ts(record: ConsumerRecord[bytes, bytes]) -> int | None:
         return decode_order(record.value or b"").ts_ns
     except DecodeError:
         return None  # skipped when its turn comes
-
-
-async def _idle(consumer: AIOKafkaConsumer) -> bool:
-    """Nothing more waits on the broker for this consumer."""
-    for tp in consumer.assignment():
-        end = consumer.highwater(tp)
-        if end is not None and await consumer.position(tp) < end:
-            return False
-    return True
 
 
 def _next_offsets(records: Iterable[ConsumerRecord[bytes, bytes]]) -> dict[TopicPartition, int]:

@@ -23,14 +23,24 @@ def make_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
 
 
 def make_consumer(
-    bootstrap: str, client_id: str, group_id: str | None, *topics: str
+    bootstrap: str,
+    client_id: str,
+    group_id: str | None,
+    *topics: str,
+    session_timeout_ms: int = 10_000,
 ) -> AIOKafkaConsumer:
-    """A consumer that never commits on its own; pass topics to join `group_id`'s rebalancing."""
+    """A consumer that never commits on its own; pass topics to join `group_id`'s rebalancing.
+
+    A crashed member holds its partitions until its session times out, so the timeout bounds
+    how long a restarted instance waits for its books.
+    """
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=bootstrap,
         client_id=client_id,
         group_id=group_id,
+        session_timeout_ms=session_timeout_ms,
+        heartbeat_interval_ms=max(session_timeout_ms // 3, 100),
         **CONSUMER_SETTINGS,
     )
 

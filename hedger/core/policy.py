@@ -8,6 +8,7 @@ already being hedged is never hedged again.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -20,7 +21,15 @@ class BandPolicy:
     name: str = "band"
 
     def __post_init__(self) -> None:
-        if self.band_shares < 0 or self.lot_size <= 0 or self.min_interval_ns < 0:
+        # Written so that NaN fails every test: a NaN band would hedge on every input and a
+        # NaN lot or target would crash in round(). An infinite band means "never hedge".
+        valid = (
+            self.band_shares >= 0
+            and 0 < self.lot_size < math.inf
+            and math.isfinite(self.target_delta)
+            and self.min_interval_ns >= 0
+        )
+        if not valid:
             raise ValueError(f"invalid band policy {self}")
 
     def hedge_quantity(self, net_delta: float, ts_ns: int, last_order_ts_ns: int | None) -> float:

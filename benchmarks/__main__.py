@@ -1,0 +1,62 @@
+"""`python -m benchmarks [name ...]`: run benchmarks, print one JSON document to stdout.
+
+Names: greeks, engine_tick, decode, broker_consume (default: all, in that order).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import orjson
+
+from benchmarks import broker_consume, decode, engine_tick, greeks
+from benchmarks.timing import progress
+
+BENCHMARKS: dict[str, Callable[[], list[dict[str, Any]]]] = {
+    "greeks": greeks.run,
+    "engine_tick": engine_tick.run,
+    "decode": decode.run,
+    "broker_consume": broker_consume.run,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("names", nargs="*", metavar="name", help=", ".join(BENCHMARKS))
+    names = parser.parse_args(argv).names or list(BENCHMARKS)
+    unknown = sorted(set(names) - set(BENCHMARKS))
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    began = time.perf_counter()
+    results = []
+    for name in names:
+        started = time.perf_counter()
+        results.extend(BENCHMARKS[name]())
+        progress(f"{name}: {time.perf_counter() - started:.1f} s")
+    document = {
+        "machine": _machine(),
+        "wall_s": round(time.perf_counter() - began, 2),
+        "results": results,
+    }
+    sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+    return 0
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "cpus": os.cpu_count(),
+        "load_average_1m": os.getloadavg()[0],
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""Running the hedger (in this process or as a child process) against the test broker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+import orjson
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
+
+from hedger.adapters.kafka import all_partitions, make_producer
+from hedger.adapters.topics import ensure_topics, highwaters
+from hedger.config import Settings
+from hedger.runtime import HedgerService
+from producers.paper_exchange import PaperExchange, PaperExchangeConfig
+
+DEADLINE_S = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def hedger_settings(bootstrap: str, prefix: str, **overrides: Any) -> Settings:
+    """Settings on topics and groups of this test only, with their topics created."""
+    settings = Settings(
+        kafka_bootstrap=bootstrap,
+        http_host="127.0.0.1",
+        metrics_port=free_port(),
+        prices_topic=prefix + "md.prices",
+        fills_topic=prefix + "exec.fills",
+        orders_topic=prefix + "hedger.orders",
+        dlq_topic=prefix + "hedger.dlq",
+        group_id=prefix + "hedger",
+        instance_id="test",
+        session_timeout_ms=6000,
+        merge_wait_ms=0,
+    )
+    settings = dataclasses.replace(settings, **overrides)
+    topics = [
+        settings.prices_topic,
+        settings.fills_topic,
+        settings.orders_topic,
+        settings.dlq_topic,
+    ]
+    await ensure_topics(bootstrap, topics)
+    return settings
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    """The HEDGER_* variables that configure a child `hedger run` like `settings`."""
+    env = dict(os.environ)
+    for setting in dataclasses.fields(Settings):
+        value = getattr(settings, setting.name)
+        if value is None:
+            continue
+        if isinstance(value, frozenset):
+            value = ",".join(sorted(value))
+        elif isinstance(value, dt.time):
+            value = value.strftime("%H:%M")
+        env[setting.metadata["env"]] = str(value)
+    return env
+
+
+async def wait_until(condition: Callable[[], Any], timeout_s: float = DEADLINE_S) -> None:
+    async with asyncio.timeout(timeout_s):
+        # Polling: the conditions are broker and HTTP state, with no event to wait on.
+        while not await _value(condition()):  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+
+async def _value(result: Any) -> Any:
+    return await result if asyncio.iscoroutine(result) else result
+
+
+@contextlib.asynccontextmanager
+async def running_hedger(settings: Settings) -> AsyncIterator[HedgerService]:
+    service = HedgerService(settings)
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop))
+    await wait_until(lambda: service.ready or task.done())
+    if task.done():
+        await task
+    try:
+        yield service
+    finally:
+        stop.set()
+        async with asyncio.timeout(DEADLINE_S):
+            await task
+
+
+@contextlib.asynccontextmanager
+async def running_exchange(settings: Settings, **costs: Any) -> AsyncIterator[PaperExchange]:
+    exchange = PaperExchange(
+        PaperExchangeConfig(
+            settings.require_bootstrap(),
+            settings.orders_topic,
+            settings.prices_topic,
+            settings.fills_topic,
+            group_id=settings.group_id + ".exchange",
+            poll_timeout_ms=20,
+            **costs,
+        )
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(exchange.run(stop))
+    try:
+        yield exchange
+    finally:
+        stop.set()
+        async with asyncio.timeout(DEADLINE_S):
+            await task
+
+
+@contextlib.asynccontextmanager
+async def child_hedger(settings: Settings) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """`hedger run` as a child process, ready when this yields; killed at the end if alive."""
+    # A plain Popen: the tests signal and reap it synchronously, like a supervisor would.
+    process = subprocess.Popen(  # noqa: ASYNC220
+        [sys.executable, "-m", "hedger.cli", "run"],
+        env=environment(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        await wait_until(lambda: is_ready(settings) if process.poll() is None else True)
+        assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+        if process.stderr:
+            process.stderr.close()
+
+
+async def http_get(settings: Settings, path: str) -> tuple[int, bytes]:
+    url = f"http://127.0.0.1:{settings.metrics_port}{path}"
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, await response.read()
+
+
+async def is_ready(settings: Settings) -> bool:
+    try:
+        status, _ = await http_get(settings, "/readyz")
+    except aiohttp.ClientError:
+        return False
+    return status == 200
+
+
+async def books(settings: Settings) -> dict[str, Any]:
+    status, body = await http_get(settings, "/books")
+    assert status == 200
+    return dict(orjson.loads(body))
+
+
+async def metric(settings: Settings, name: str, **labels: str) -> float | None:
+    """The sum of a live scrape's samples of `name` carrying `labels`; None when absent."""
+    _, body = await http_get(settings, "/metrics")
+    values = [
+        float(sample.value)
+        for family in text_string_to_metric_families(body.decode())
+        for sample in family.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
+    ]
+    return sum(values) if values else None
+
+
+class Producer:
+    """Sends wire messages (dicts or raw bytes) and waits for each to be acknowledged."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._producer = make_producer(bootstrap, "test-feed")
+
+    async def __aenter__(self) -> Producer:
+        await self._producer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        async with asyncio.timeout(10):
+            await self._producer.stop()
+
+    async def send(self, topic: str, message: dict[str, Any] | bytes, key: str) -> None:
+        value = message if isinstance(message, bytes) else orjson.dumps(message)
+        await self._producer.send_and_wait(topic, value, key=key.encode())
+
+
+async def read_topic(
+    bootstrap: str, topic: str, count: int, timeout_s: float = DEADLINE_S
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """At least `count` records of `topic` (all partitions, from the start), waiting for them."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    await consumer.start()
+    try:
+        async with asyncio.timeout(timeout_s):
+            partitions = await all_partitions(consumer, topic)
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            while len(records) < count:
+                for batch in (await consumer.getmany(timeout_ms=100)).values():
+                    records.extend(batch)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def read_messages(bootstrap: str, topic: str, count: int) -> list[dict[str, Any]]:
+    return [orjson.loads(r.value or b"") for r in await read_topic(bootstrap, topic, count)]
+
+
+async def read_all(bootstrap: str, topic: str) -> list[dict[str, Any]]:
+    """Every message now on `topic`, decoded."""
+    count = sum((await highwaters(bootstrap, topic)).values())
+    return await read_messages(bootstrap, topic, count) if count else []
+
+
+async def committed(bootstrap: str, group_id: str, topic: str) -> int:
+    """The offset `group_id` has committed on partition 0 of `topic` (0 when none)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        return (await consumer.committed(TopicPartition(topic, 0))) or 0
+    finally:
+        await consumer.stop()
