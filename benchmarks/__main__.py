@@ -1,6 +1,7 @@
 """`python -m benchmarks [name ...]`: run benchmarks, print one JSON document to stdout.
 
-Names: greeks, engine_tick, decode, broker_consume (default: all, in that order).
+Names: greeks, american, engine_tick, decisions, decode, broker_consume, backtest,
+montecarlo, replay (default: all, in that order).
 """
 
 from __future__ import annotations
@@ -16,14 +17,29 @@ from typing import Any
 import numpy as np
 import orjson
 
-from benchmarks import broker_consume, decode, engine_tick, greeks
+from benchmarks import (
+    american,
+    backtest,
+    broker_consume,
+    decisions,
+    decode,
+    engine_tick,
+    greeks,
+    montecarlo,
+    replay,
+)
 from benchmarks.timing import progress
 
 BENCHMARKS: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "greeks": greeks.run,
+    "american": american.run,
     "engine_tick": engine_tick.run,
+    "decisions": decisions.run,
     "decode": decode.run,
     "broker_consume": broker_consume.run,
+    "backtest": backtest.run,
+    "montecarlo": montecarlo.run,
+    "replay": replay.run,
 }
 
 

@@ -1,7 +1,8 @@
 """The bare baseline for Greeks: a plain numpy Black-Scholes-Merton kernel.
 
 No validation, no edge cases, no broadcasting to a common shape: the least work that
-gives price, delta, gamma, vega (per vol point) and theta (per calendar day) for
+gives price, delta, gamma, vega (per vol point), theta (per calendar day) and rho (per
+percentage point of rate) for
 European options with T > 0 and vol > 0. Same units as `hedger.core.greeks`.
 """
 
@@ -26,8 +27,8 @@ def bare_black_scholes(
     rate: float,
     dividend_yield: float,
     sign: FloatArray,
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
-    """(price, delta, gamma, vega, theta); `sign` is +1.0 for calls, -1.0 for puts."""
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """(price, delta, gamma, vega, theta, rho); `sign` is +1.0 for calls, -1.0 for puts."""
     sqrt_time = np.sqrt(time_years)
     deviation = vol * sqrt_time
     spot_discount = np.exp(-dividend_yield * time_years)
@@ -43,4 +44,5 @@ def bare_black_scholes(
     vega = density * sqrt_time * 0.01
     carry = dividend_yield * spot * delta - sign * rate * strike_leg
     theta = (-density * vol / (2.0 * sqrt_time) + carry) / 365.0
-    return price, delta, gamma, vega, theta
+    rho = sign * strike_leg * time_years * 0.01
+    return price, delta, gamma, vega, theta, rho

@@ -1,4 +1,5 @@
-"""`hedger` command line: `run` (the service) and `demo` (everything on a local broker)."""
+"""`hedger` command line: `run` (the service), `demo` (everything on a local broker) and
+`backtest` (strategies over recordings and simulations, no Kafka)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import signal
 import sys
 from pathlib import Path
 
+from hedger.backtest.cli import add_backtest_parser, run_backtest
 from hedger.config import ConfigError, Settings
+from hedger.risk_report import add_risk_parser, run_risk
 
 log = logging.getLogger("hedger")
 
@@ -25,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hedger: {error}", file=sys.stderr)
         return 2
     _configure_logging(settings.log_level)
+    if args.command == "backtest":
+        return run_backtest(args, settings)
+    if args.command == "risk":
+        return run_risk(args, settings)
     if args.command == "run":
         return asyncio.run(_run(settings))
     from hedger.demo import DemoOptions, run_demo
@@ -47,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--keep-running", action="store_true", help="keep serving /metrics until Ctrl-C"
     )
+    add_backtest_parser(commands)
+    add_risk_parser(commands)
     return parser
 
 

@@ -16,8 +16,15 @@ from typing import Any
 import orjson
 
 from hedger.core.actions import SubmitHedgeOrder
-from hedger.core.events import FillReport, HedgeOrderRecorded, PriceTick, Side, VolUpdate
-from hedger.core.instruments import InstrumentError, parse_instrument
+from hedger.core.events import (
+    FillReport,
+    HedgeOrderRecorded,
+    OptionQuote,
+    PriceTick,
+    Side,
+    VolUpdate,
+)
+from hedger.core.instruments import InstrumentError, OptionContract, parse_instrument
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
 # Python's date.fromisoformat also takes 20261218 and 2026-W51-5; the contract says YYYY-MM-DD.
@@ -36,6 +43,16 @@ class DecodeError(ValueError):
         super().__init__(f"{kind}: {detail}")
         self.kind = kind
         self.detail = detail
+
+
+class CrossedQuoteError(DecodeError):
+    """A tick with its bid above its ask: dead-lettered, and it freezes the underlying
+    (`QuoteCrossed`), so it names the symbol and time when they are readable."""
+
+    def __init__(self, detail: str, symbol: str, ts_ns: int) -> None:
+        super().__init__("crossed_quote", detail)
+        self.symbol = symbol
+        self.ts_ns = ts_ns
 
 
 def _load(raw: bytes, max_bytes: int) -> _Json:
@@ -139,7 +156,8 @@ def _tick(obj: _Json) -> PriceTick:
     last = _optional(obj, "last", _positive)
     if bid is not None and ask is not None:
         if bid > ask:
-            raise DecodeError("crossed_quote", f"bid {bid} is above ask {ask}")
+            detail = f"bid {bid} is above ask {ask}"
+            raise CrossedQuoteError(detail, _underlying(obj, "symbol"), _timestamp(obj))
         mark = (bid + ask) / 2.0
         if math.isinf(mark):
             # bid + ask overflowed: halve first (exact for such large numbers).
@@ -161,6 +179,16 @@ def _vol(obj: _Json) -> VolUpdate:
     )
 
 
+def _quote(obj: _Json) -> OptionQuote:
+    symbol = _instrument(obj, "symbol")
+    if not isinstance(parse_instrument(symbol), OptionContract):
+        raise DecodeError("unknown_instrument", f"a quote is for an option, got {symbol!r}")
+    bid, ask = _non_negative(obj, "bid"), _positive(obj, "ask")
+    if bid > ask:
+        raise DecodeError("crossed_quote", f"bid {bid} is above ask {ask}")
+    return OptionQuote(symbol, _timestamp(obj), bid, ask)
+
+
 def _type(obj: _Json, allowed: frozenset[str]) -> str:
     kind = _field(obj, "type")
     # A list or object is unhashable: test for a string before the set lookup.
@@ -169,11 +197,17 @@ def _type(obj: _Json, allowed: frozenset[str]) -> str:
     return str(kind)
 
 
-_PRICE_DECODERS: dict[str, Callable[[_Json], PriceTick | VolUpdate]] = {"tick": _tick, "vol": _vol}
+_PRICE_DECODERS: dict[str, Callable[[_Json], PriceTick | VolUpdate | OptionQuote]] = {
+    "tick": _tick,
+    "vol": _vol,
+    "quote": _quote,
+}
 
 
-def decode_price(raw: bytes, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> PriceTick | VolUpdate:
-    """Decode a record of the price topic (`tick` or `vol`)."""
+def decode_price(
+    raw: bytes, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+) -> PriceTick | VolUpdate | OptionQuote:
+    """Decode a record of the price topic (`tick`, `vol` or option `quote`)."""
     obj = _load(raw, max_bytes)
     return _PRICE_DECODERS[_type(obj, frozenset(_PRICE_DECODERS))](obj)
 
@@ -203,7 +237,8 @@ def decode_order(raw: bytes, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> Hedg
     return HedgeOrderRecorded(
         order_id=_text(obj, "order_id"),
         book=_text(obj, "book"),
-        symbol=_underlying(obj, "symbol"),
+        # An underlying, or a listed option (gamma/vega hedges).
+        symbol=_instrument(obj, "symbol"),
         side=_side(obj),
         qty=_positive(obj, "qty"),
         ts_ns=_timestamp(obj),
@@ -218,7 +253,7 @@ def _quantity(qty: float) -> int | float:
 
 
 def encode_order(order: SubmitHedgeOrder) -> bytes:
-    return orjson.dumps(
+    return _without_none(
         {
             "type": "order",
             "order_id": order.order_id,
@@ -233,6 +268,7 @@ def encode_order(order: SubmitHedgeOrder) -> bytes:
             "target_delta": order.target_delta,
             "policy": order.policy,
             "trigger": order.trigger,
+            "limit_price": order.limit_price,
         }
     )
 
@@ -281,5 +317,17 @@ def encode_vol(update: VolUpdate) -> bytes:
             "vol": update.vol,
             "expiry": update.expiry.isoformat() if update.expiry else None,
             "strike": update.strike,
+        }
+    )
+
+
+def encode_quote(quote: OptionQuote) -> bytes:
+    return orjson.dumps(
+        {
+            "type": "quote",
+            "symbol": quote.symbol,
+            "ts": quote.ts_ns,
+            "bid": quote.bid,
+            "ask": quote.ask,
         }
     )

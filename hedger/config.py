@@ -12,14 +12,21 @@ import logging
 import math
 import re
 import socket
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from hedger.core.controls import ControlLimits, KillMode, OrderType
+from hedger.core.decisions import BookSetup
 from hedger.core.engine import EngineConfig
 from hedger.core.instruments import is_underlying_symbol
 from hedger.core.policy import BandPolicy
+from hedger.core.price_guard import GuardLimits
+from hedger.core.risk import DAYS_PER_YEAR
+from hedger.core.throttle import RateLimit
+from hedger.policy_file import parse_policy_file
 
 
 class ConfigError(ValueError):
@@ -29,6 +36,17 @@ class ConfigError(ValueError):
 _MARKET_CLOSE = dt.time(16, 0)
 _HOURS_MINUTES = re.compile(r"[0-9]{2}:[0-9]{2}", re.ASCII)
 _MAX_PORT = 65535
+_POSITIVE_CONTROLS = (
+    "timer_interval_ms",
+    "stale_after_ms",
+    "jump_threshold",
+    "confirm_ticks",
+    "price_collar",
+    "total_orders_per_minute",
+    "latch_reversals",
+    "latch_window_s",
+)
+DAY_COUNTS = ", ".join(DAYS_PER_YEAR)
 
 
 def _setting(env: str, default: Any, help: str) -> Any:
@@ -85,6 +103,19 @@ class Settings:
     underlyings: frozenset[str] = _setting(
         "HEDGER_UNDERLYINGS", frozenset(), "Comma list of accepted underlyings; empty = any."
     )
+    american_underlyings: frozenset[str] = _setting(
+        "HEDGER_AMERICAN_UNDERLYINGS",
+        frozenset(),
+        "Underlyings whose options are American (ALO method); the rest are European.",
+    )
+    futures_underlyings: frozenset[str] = _setting(
+        "HEDGER_FUTURES_UNDERLYINGS",
+        frozenset(),
+        "Underlyings that are futures prices: Black-76, no carry.",
+    )
+    day_count: str = _setting(
+        "HEDGER_DAY_COUNT", "ACT/365", "Year of time to expiry: ACT/365, ACT/365.25 or ACT/360."
+    )
     max_message_bytes: int = _setting(
         "HEDGER_MAX_MESSAGE_BYTES", 65536, "Larger messages go to the dead-letter topic."
     )
@@ -101,6 +132,50 @@ class Settings:
         "HEDGER_SHUTDOWN_TIMEOUT_S", 10.0, "Deadline for a graceful stop."
     )
     log_level: str = _setting("HEDGER_LOG_LEVEL", "INFO", "Python logging level.")
+    # Policies and controls (README "Hedging policies" and "Controls").
+    control_topic: str = _setting(
+        "HEDGER_TOPIC_CONTROL", "hedger.control", "Kill switches, latches, re-arms."
+    )
+    policy_file: str | None = _setting(
+        "HEDGER_POLICY_FILE", None, "TOML file of per-book policies and limits; none = env."
+    )
+    timer_interval_ms: int = _setting(
+        "HEDGER_TIMER_INTERVAL_MS", 1000, "Event time between timer events (timed policies)."
+    )
+    stale_after_ms: int = _setting(
+        "HEDGER_STALE_AFTER_MS", 10_000, "No order on an underlying without a tick this recent."
+    )
+    jump_threshold: float = _setting(
+        "HEDGER_JUMP_THRESHOLD", 0.10, "A tick moving more than this fraction freezes the symbol."
+    )
+    confirm_ticks: int = _setting(
+        "HEDGER_CONFIRM_TICKS", 3, "Steady ticks that confirm a jump or crossed quote."
+    )
+    price_collar: float = _setting(
+        "HEDGER_PRICE_COLLAR", 0.05, "Most an order's price may stray from the last good mark."
+    )
+    order_type: str = _setting("HEDGER_ORDER_TYPE", "market", "market or limit orders.")
+    limit_offset: float = _setting(
+        "HEDGER_LIMIT_OFFSET", 0.001, "Limit price = mark × (1 ± this), worse side for us."
+    )
+    total_orders_per_minute: float = _setting(
+        "HEDGER_TOTAL_ORDERS_PER_MINUTE", 300.0, "Rate limit over all books (token bucket)."
+    )
+    total_order_burst: float = _setting(
+        "HEDGER_TOTAL_ORDER_BURST", 30.0, "Orders all books may send back to back."
+    )
+    latch_reversals: int = _setting(
+        "HEDGER_LATCH_REVERSALS", 10, "Direction reversals of a book that latch it..."
+    )
+    latch_window_s: float = _setting(
+        "HEDGER_LATCH_WINDOW_S", 30.0, "...within this much event time."
+    )
+    working_order_timeout_s: float = _setting(
+        "HEDGER_WORKING_ORDER_TIMEOUT_S", 0.0, "Cancel orders working this long; 0 = never."
+    )
+    kill_mode: str = _setting(
+        "HEDGER_KILL_MODE", "stop", "Under a kill switch: stop, or reduce_only."
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -124,15 +199,27 @@ class Settings:
             "default_multiplier",
             "send_timeout_s",
             "shutdown_timeout_s",
+            *_POSITIVE_CONTROLS,
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{_env(name)} must be positive")
-        unknown = sorted(s for s in self.underlyings if not is_underlying_symbol(s))
-        if unknown:
-            raise ConfigError(f"HEDGER_UNDERLYINGS has entries that are not tickers: {unknown}")
-        for name in ("band_shares", "min_interval_ms", "commission_per_share", "merge_wait_ms"):
+        for name in ("underlyings", "american_underlyings", "futures_underlyings"):
+            unknown = sorted(s for s in getattr(self, name) if not is_underlying_symbol(s))
+            if unknown:
+                raise ConfigError(f"{_env(name)} has entries that are not tickers: {unknown}")
+        if self.day_count not in DAYS_PER_YEAR:
+            raise ConfigError(f"HEDGER_DAY_COUNT {self.day_count!r} is not one of {DAY_COUNTS}")
+        for name in (
+            "band_shares",
+            "min_interval_ms",
+            "commission_per_share",
+            "merge_wait_ms",
+            "limit_offset",
+            "working_order_timeout_s",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{_env(name)} must not be negative")
+        self._validate_controls()
         if self.metrics_port > _MAX_PORT:
             raise ConfigError(f"HEDGER_METRICS_PORT must be at most {_MAX_PORT}")
         if self.log_level.upper() not in logging.getLevelNamesMapping():
@@ -143,6 +230,66 @@ class Settings:
         except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ConfigError(f"HEDGER_EXPIRY_TIMEZONE {self.expiry_timezone!r} unknown") from None
 
+    def _validate_controls(self) -> None:
+        choices = {"order_type": tuple(OrderType), "kill_mode": tuple(KillMode)}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{_env(name)} must be one of {', '.join(allowed)}")
+        if not self.limit_offset < self.price_collar < 1:
+            raise ConfigError(
+                "need HEDGER_LIMIT_OFFSET < HEDGER_PRICE_COLLAR < 1 (a limit must pass the collar)"
+            )
+        if self.total_order_burst < 1:
+            raise ConfigError("HEDGER_TOTAL_ORDER_BURST must be at least 1")
+        self.book_setups()
+
+    @property
+    def topics(self) -> list[str]:
+        """Every topic the service reads or writes (for creating them up front)."""
+        return [
+            self.prices_topic,
+            self.fills_topic,
+            self.orders_topic,
+            self.dlq_topic,
+            self.control_topic,
+        ]
+
+    def book_setups(self) -> tuple[BookSetup, tuple[tuple[str, BookSetup], ...]]:
+        """(every book's default setup, the books with their own) from the environment and
+        the policy file, read here."""
+        base = BookSetup(
+            BandPolicy(
+                band_shares=self.band_shares,
+                target_delta=self.target_delta,
+                lot_size=self.lot_size,
+                min_interval_ns=self.min_interval_ms * 1_000_000,
+            )
+        )
+        if not self.policy_file:
+            return base, ()
+        try:
+            with open(self.policy_file, "rb") as file:
+                return parse_policy_file(tomllib.load(file), base)
+        except (OSError, tomllib.TOMLDecodeError, ValueError) as error:
+            raise ConfigError(f"HEDGER_POLICY_FILE {self.policy_file!r}: {error}") from None
+
+    def control_limits(self) -> ControlLimits:
+        return ControlLimits(
+            guard=GuardLimits(
+                stale_after_ns=self.stale_after_ms * 1_000_000,
+                jump_fraction=self.jump_threshold,
+                confirm_ticks=self.confirm_ticks,
+            ),
+            total_rate=RateLimit(self.total_orders_per_minute, self.total_order_burst),
+            price_collar=self.price_collar,
+            order_type=OrderType(self.order_type),
+            limit_offset=self.limit_offset,
+            latch_reversals=self.latch_reversals,
+            latch_window_ns=round(self.latch_window_s * 1e9),
+            working_order_timeout_ns=round(self.working_order_timeout_s * 1e9),
+            kill_mode=KillMode(self.kill_mode),
+        )
+
     def require_bootstrap(self) -> str:
         if not self.kafka_bootstrap:
             raise ConfigError(
@@ -152,13 +299,12 @@ class Settings:
         return self.kafka_bootstrap
 
     def engine_config(self) -> EngineConfig:
+        default, books = self.book_setups()
         return EngineConfig(
-            policy=BandPolicy(
-                band_shares=self.band_shares,
-                target_delta=self.target_delta,
-                lot_size=self.lot_size,
-                min_interval_ns=self.min_interval_ms * 1_000_000,
-            ),
+            policy=default.policy,
+            limits=default.limits,
+            books=books,
+            controls=self.control_limits(),
             rate=self.rate,
             dividend_yield=self.dividend_yield,
             default_vol=self.default_vol,
@@ -167,6 +313,9 @@ class Settings:
             expiry_time=self.expiry_time,
             expiry_timezone=self.expiry_timezone,
             underlyings=self.underlyings,
+            american_underlyings=self.american_underlyings,
+            futures_underlyings=self.futures_underlyings,
+            days_per_year=DAYS_PER_YEAR[self.day_count],
         )
 
 

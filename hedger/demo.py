@@ -24,6 +24,7 @@ from hedger.cli import until_signalled
 from hedger.config import Settings
 from hedger.demo_summary import DemoReport, orders_sent, render_summary
 from hedger.runtime import HedgerService
+from producers.execution import CostModel
 from producers.paper_exchange import PaperExchange, PaperExchangeConfig
 from producers.replay import replay
 
@@ -47,13 +48,7 @@ async def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.s
     feed = options.feed or BUNDLED_FEED
     with EmbeddedBroker() as bootstrap:
         settings = dataclasses.replace(settings, kafka_bootstrap=bootstrap)
-        topics = [
-            settings.prices_topic,
-            settings.fills_topic,
-            settings.orders_topic,
-            settings.dlq_topic,
-        ]
-        await ensure_topics(bootstrap, topics)
+        await ensure_topics(bootstrap, settings.topics)
         service = HedgerService(settings)
         exchange = PaperExchange(
             PaperExchangeConfig(
@@ -61,8 +56,7 @@ async def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.s
                 settings.orders_topic,
                 settings.prices_topic,
                 settings.fills_topic,
-                half_spread=HALF_SPREAD,
-                commission_per_order=COMMISSION_PER_ORDER,
+                costs=CostModel(half_spread=HALF_SPREAD, commission_per_order=COMMISSION_PER_ORDER),
             )
         )
         stop = asyncio.Event()

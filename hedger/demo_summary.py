@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from hedger.adapters.metrics import Metrics
 from hedger.runtime import HedgerService
 from producers.paper_exchange import PaperExchange
-from producers.replay import ReplayStats
+from producers.publish import ReplayStats
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,8 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from hedger.adapters.kafka import make_consumer
 from hedger.adapters.topics import highwaters
-from hedger.codec import DecodeError, decode_order
+from hedger.codec import DecodeError
+from hedger.control_codec import decode_order_event
 from hedger.core.engine import HedgeEngine
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ async def read_to(
 async def rebuild_orders(
     bootstrap: str, topic: str, partitions: set[int], engine: HedgeEngine
 ) -> int:
-    """Feed the engine every hedge order on `partitions` of the order topic."""
+    """Feed the engine every hedge order (and cancel) on `partitions` of the order topic."""
     ends = await highwaters(bootstrap, topic)
     targets = {TopicPartition(topic, p): ends.get(p, 0) for p in sorted(partitions)}
     if not any(targets.values()):
@@ -62,7 +63,7 @@ async def rebuild_orders(
     async def record_order(record: Record) -> None:
         nonlocal count
         try:
-            engine.handle(decode_order(record.value or b""))
+            engine.handle(decode_order_event(record.value or b""))
             count += 1
         except DecodeError as error:
             log.error(

@@ -12,25 +12,28 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AsyncExitStack
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, KafkaConnectionError
 from aiokafka.structs import TopicPartition
 
+from hedger.adapters.controls import ControlActions, ControlTopic, publish_control
 from hedger.adapters.http import serve_http
-from hedger.adapters.kafka import all_partitions, make_consumer, make_producer
+from hedger.adapters.kafka import all_partitions, last_fetch_s, make_consumer, make_producer
 from hedger.adapters.merge import EventTimeMerge
 from hedger.adapters.metrics import Metrics
 from hedger.adapters.outbox import Outbox
 from hedger.adapters.topics import highwaters
-from hedger.codec import DecodeError, decode_fill, decode_price
+from hedger.codec import CrossedQuoteError, DecodeError, decode_fill, decode_price
 from hedger.config import Settings
-from hedger.core.actions import InputRejected, SubmitHedgeOrder
+from hedger.core.actions import Action, InputRejected, SubmitHedgeOrder
+from hedger.core.clock import EventTimer
 from hedger.core.engine import HedgeEngine
-from hedger.core.events import Event, PriceTick, RecoveryCompleted
+from hedger.core.events import ControlEvent, Event, PriceTick, QuoteCrossed, RecoveryCompleted
 from hedger.recovery import Record, read_to, rebuild_orders
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,9 @@ _POLL_MS = 20
 # How long it waits for a busy stream that ran dry while the other has records buffered.
 _DRY_POLL_MS = 5
 _FILLS, _PRICES = 0, 1
+_SCENARIO_INTERVAL_S = 1.0
+# A broker silent this long counts as unreachable: idle fetches return every 500 ms.
+_BROKER_SILENCE_S = 5.0
 
 
 class _AssignmentWatch(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -70,9 +76,20 @@ class HedgerService:
         self.settings = settings
         self.bootstrap = settings.require_bootstrap()
         self.metrics = metrics if metrics is not None else Metrics()
-        self.engine = HedgeEngine(settings.engine_config())
+        # Read once: the policy file is not read again on a rebuild.
+        self._engine_config = settings.engine_config()
+        self.engine = HedgeEngine(self._engine_config)
+        # Timers from event time (not the wall clock), so a replay fires the same timers.
+        self._timer = EventTimer(settings.timer_interval_ms * 1_000_000)
+        self._controls_rebuilt = False
+        self._producer: AIOKafkaProducer | None = None  # set by run(), used by HTTP controls
+        self.metrics.hedge_band.set(settings.band_shares)
+        self.metrics.target_delta.set(settings.target_delta)
         self.ready = False
+        self._stop = asyncio.Event()  # run() replaces it with the caller's stop request
+        self._rebuilt_at_s = 0.0
         self._clock = clock
+        self._scenarios_at = -math.inf
         self._watch = _AssignmentWatch()
         self._prices_rebuilt = False
         self._prices_dry_since: float | None = None
@@ -88,12 +105,21 @@ class HedgerService:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until `stop` is set, then finish the batch in hand and close within a deadline."""
+        self._stop = stop
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(serve_http(self, self.settings))
+            stack.callback(asyncio.create_task(self._unready_on_stop(stop)).cancel)
             producer = make_producer(self.bootstrap, "hedger")
             await producer.start()
             stack.push_async_callback(self._close, producer.stop)
             self._outbox = Outbox(producer, self.settings.orders_topic, self.settings.dlq_topic)
+            self._producer = producer
+            self._control_actions = ControlActions(self.metrics, self._outbox, self.settings)
+            self._control = ControlTopic(
+                self.bootstrap, self.settings.control_topic, self.settings.max_message_bytes
+            )
+            await self._control.start()
+            stack.push_async_callback(self._close, self._control.consumer.stop)
             self._fills = await self._start_fills_consumer(stack)
             self._prices = await self._start_prices_consumer(stack)
             await self._serve(stop)
@@ -101,12 +127,44 @@ class HedgerService:
             self.metrics.ready.set(0)
             log.info("stopping: last batch committed")
 
+    def not_ready_reason(self) -> str | None:
+        """Why /readyz answers 503, or None when ready: state rebuilt for assigned fill
+        partitions, the broker answering, and no stop requested (a stopping instance is
+        unready at once, before its last batch finishes)."""
+        if self._stop.is_set():
+            return "stopping"
+        if not self.ready:
+            return "rebuilding state"
+        if not self._fills.assignment():
+            return "no fill partitions assigned"
+        if not self._broker_answering():
+            return "broker unreachable"
+        return None
+
+    def _broker_answering(self) -> bool:
+        # A rebuild reads the topics, so its end is a broker answer, like each fetch response.
+        fetched = [last_fetch_s(consumer) for consumer in (self._fills, self._prices)]
+        latest = max(stamp for stamp in [self._rebuilt_at_s, *fetched] if stamp is not None)
+        return time.time() - latest <= _BROKER_SILENCE_S
+
+    async def _unready_on_stop(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self.metrics.ready.set(0)
+        log.info("stop requested: not ready from now on")
+
     async def _close(self, stop_client: Callable[[], Awaitable[None]]) -> None:
         try:
             async with asyncio.timeout(self.settings.shutdown_timeout_s):
                 await stop_client()
         except TimeoutError:
             log.error("a Kafka client did not stop within %.1f s", self.settings.shutdown_timeout_s)
+        except asyncio.CancelledError:
+            # With the broker gone, aiokafka's consumer.stop() re-raises the cancellation of
+            # its own fetch retry; only a cancellation of this task may stop the shutdown.
+            task = asyncio.current_task()
+            if task is None or task.cancelling():
+                raise
+            log.error("a Kafka client failed to stop cleanly (broker unreachable?)")
 
     async def _start_fills_consumer(self, stack: AsyncExitStack) -> AIOKafkaConsumer:
         consumer = make_consumer(
@@ -158,7 +216,9 @@ class HedgerService:
         self._watch.changed = False
         self._merge.clear(_FILLS)  # fetched fills are read again from the rebuilt position
         assigned = self._fills.assignment()
-        engine = HedgeEngine(self.settings.engine_config(), market=self.engine.market)
+        engine = HedgeEngine(
+            self._engine_config, market=self.engine.market, controls=self.engine.controls
+        )
         self.engine = engine
         orders = await rebuild_orders(
             self.bootstrap, self.settings.orders_topic, {tp.partition for tp in assigned}, engine
@@ -167,9 +227,16 @@ class HedgerService:
         if not self._prices_rebuilt:
             await read_to(self._prices, await self._committed(self._prices), self._recover_record)
             self._prices_rebuilt = True
+        if not self._controls_rebuilt:
+            # Kill switches and latches outlive restarts: the topic is their memory.
+            controls = await self._control.replay(engine.handle)
+            self._controls_rebuilt = True
+            log.info("control state rebuilt from %d records", controls)
+        self._record_controls()
         engine.handle(RecoveryCompleted(ts_ns=0))
         await self._commit(self._fills, {tp: await self._fills.position(tp) for tp in assigned})
         self.metrics.record_exposures(engine.exposures())
+        self._rebuilt_at_s = time.time()
         self.ready = True
         self.metrics.ready.set(1)
         log.info(
@@ -190,11 +257,44 @@ class HedgerService:
         """Replay a record into state only: it was handled (and dead-lettered) before."""
         try:
             event = self._decoders[record.topic](record.value or b"")
-        except DecodeError:
+        except DecodeError as error:
+            self._freeze_if_crossed(error)
             return
         self.engine.handle(event)
 
+    def _freeze_if_crossed(self, error: DecodeError) -> None:
+        if isinstance(error, CrossedQuoteError):
+            self.engine.handle(QuoteCrossed(error.symbol, error.ts_ns))
+
+    async def publish_control(self, event: ControlEvent) -> None:
+        """Write a control record (HTTP control endpoints): the engine applies it when it
+        reads it back, so the topic stays the one source of truth."""
+        if self._producer is None:
+            raise KafkaConnectionError("the hedger has no producer yet (starting)")
+        timeout_s = self.settings.send_timeout_s
+        await publish_control(self._producer, self.settings.control_topic, event, timeout_s)
+
+    async def _poll_controls(self) -> None:
+        """Apply new control records at once, even while the feeds are quiet."""
+        polled = await self._control.poll()
+        for record, event in polled:
+            self.metrics.messages_consumed.labels(record.topic).inc()
+            if isinstance(event, DecodeError):
+                await self._dead_letter(record, event.kind, event.detail)
+            else:
+                log.warning("control applied: %s", event)
+                self.engine.handle(event)
+        if polled:
+            await self._outbox.flush(self.settings.send_timeout_s)
+            self._record_controls()
+
+    def _record_controls(self) -> None:
+        switches = self.engine.controls.switches
+        books = {exposure.book for exposure in self.engine.exposures()}
+        self.metrics.record_controls(switches.kill, switches.latched, books)
+
     async def _cycle(self) -> None:
+        await self._poll_controls()
         await self._fetch()
         if self._watch.changed:
             return  # the assignment moved under this fetch: rebuild first
@@ -214,6 +314,8 @@ class HedgerService:
         for consumer in (self._fills, self._prices):
             await self._commit(consumer, offsets)
         self.metrics.record_exposures(self.engine.exposures())
+        self._record_controls()
+        self._record_scenarios()
         self._record_lag(offsets)
 
     async def _fetch(self) -> None:
@@ -262,9 +364,21 @@ class HedgerService:
         self.metrics.messages_consumed.labels(record.topic).inc()
         if isinstance(decoded, DecodeError):
             await self._dead_letter(record, decoded.kind, decoded.detail)
+            self._freeze_if_crossed(decoded)
             return 0
-        tick_orders = 0
-        for action in self.engine.handle(decoded):
+        timer = self._timer.advance(decoded.ts_ns)
+        if timer is not None:
+            await self._deliver(record, self.engine.handle(timer))
+        orders = await self._deliver(record, self.engine.handle(decoded))
+        if isinstance(decoded, PriceTick):
+            self._record_tick_received(decoded)
+            return orders
+        return 0
+
+    async def _deliver(self, record: Record, actions: list[Action]) -> int:
+        """Queue what the actions send; returns how many hedge orders they hold."""
+        orders = 0
+        for action in actions:
             if isinstance(action, SubmitHedgeOrder):
                 await self._outbox.order(action)
                 side = action.side.value
@@ -272,10 +386,17 @@ class HedgerService:
                 self.metrics.hedge_order_shares.labels(action.book, action.symbol, side).inc(
                     action.qty
                 )
-                tick_orders += isinstance(decoded, PriceTick)
+                orders += 1
             elif isinstance(action, InputRejected):
                 await self._dead_letter(record, action.kind, action.detail)
-        return tick_orders
+            else:
+                await self._control_actions.deliver(action)
+        return orders
+
+    def _record_tick_received(self, tick: PriceTick) -> None:
+        # Only an accepted tick is fresh, and only accepted symbols become labels.
+        if self.engine.market.ticks.get(tick.symbol) is tick:
+            self.metrics.last_tick_received.labels(tick.symbol).set_to_current_time()
 
     async def _dead_letter(self, record: Record, kind: str, detail: str) -> None:
         self.metrics.invalid_messages.labels(record.topic, kind).inc()
@@ -292,6 +413,13 @@ class HedgerService:
             # and deterministic order ids keep that from sending anything twice.
             log.warning("commit lost to a rebalance: %s", error)
             self._watch.changed = True
+
+    def _record_scenarios(self) -> None:
+        """Scenario grids revalue every position once per cell: at most once a second."""
+        now = self._clock()
+        if now - self._scenarios_at >= _SCENARIO_INTERVAL_S:
+            self._scenarios_at = now
+            self.metrics.risk.record_scenarios(self.engine.scenario_grids())
 
     def _record_lag(self, offsets: dict[TopicPartition, int]) -> None:
         for tp, next_offset in offsets.items():

@@ -28,23 +28,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from hedger.codec import encode_fill, encode_tick, encode_vol
-from hedger.core.events import FillReport, PriceTick, Side, VolUpdate
-from hedger.core.greeks import black_scholes
-from hedger.core.instruments import (
-    DEFAULT_EXPIRY_TIME,
-    DEFAULT_EXPIRY_TIMEZONE,
-    OptionContract,
-    expiry_instant_ns,
-    year_fraction,
-)
+from hedger.core.events import FillReport, PriceTick, VolUpdate
+from producers.option_flow import OptionFlow, client_trade, draw_index, numbered
 
 DEFAULT_SEED = 7
 DEFAULT_OUT = Path(__file__).parent / "data" / "demo_feed.jsonl"
@@ -125,57 +116,26 @@ class _Market:
     vols: dict[int, float]
 
 
-def _strikes(underlying: Underlying, spot: float) -> list[float]:
-    step = underlying.strike_step
-    low, high = math.ceil(spot * 0.9 / step), math.floor(spot * 1.1 / step)
-    return [k * step for k in range(low, high + 1)]
-
-
-def _choice(rng: np.random.Generator, options: Sequence[object]) -> int:
-    return int(rng.integers(len(options)))
-
-
 def _trade(market: _Market, rng: np.random.Generator, start_ns: int) -> FillReport:
     """A client trade with no fill id yet: ids are numbered in time order afterwards."""
     # Trades land on a millisecond, after the second's tick, never at the session edges.
     offset_ms = int(rng.integers(5_000, (SESSION_SECONDS - 5) * 1000))
-    ts_ns = start_ns + offset_ms * 1_000_000
     second = offset_ms // 1000
-    spot = market.mids[second]
-    strikes = _strikes(market.underlying, spot)
-    contract = OptionContract(
-        root=market.underlying.symbol,
-        expiry=EXPIRIES[_choice(rng, EXPIRIES)],
-        is_call=bool(rng.integers(2)),
-        strike=strikes[_choice(rng, strikes)],
+    flow = OptionFlow(
+        expiries=EXPIRIES, books=BOOKS, strike_step=market.underlying.strike_step, rate=RATE
     )
-    expiry_ns = expiry_instant_ns(
-        contract.expiry, DEFAULT_EXPIRY_TIME, ZoneInfo(DEFAULT_EXPIRY_TIMEZONE)
-    )
-    value = black_scholes(
-        spot,
-        contract.strike,
-        year_fraction(ts_ns, expiry_ns),
+    return client_trade(
+        flow,
+        rng,
+        market.underlying.symbol,
+        market.mids[second],
         _vol_at(market.vols, second),
-        RATE,
-        0.0,
-        contract.is_call,
-    ).price
-    return FillReport(
-        fill_id="",
-        book=BOOKS[_choice(rng, BOOKS)],
-        instrument=contract.occ_symbol,
-        side=Side.BUY if rng.integers(2) else Side.SELL,
-        qty=float(rng.integers(10, 201)),
-        price=max(0.01, round(float(value), 2)),
-        ts_ns=ts_ns,
+        start_ns + offset_ms * 1_000_000,
     )
 
 
 def _trade_lines(trades: list[FillReport]) -> list[_Line]:
-    in_time_order = sorted(trades, key=lambda trade: trade.ts_ns)
-    numbered = [replace(t, fill_id=f"C-{n:04d}") for n, t in enumerate(in_time_order, start=1)]
-    return [_Line(trade.ts_ns, encode_fill(trade)) for trade in numbered]
+    return [_Line(trade.ts_ns, encode_fill(trade)) for trade in numbered(trades)]
 
 
 def generate(seed: int = DEFAULT_SEED) -> bytes:
@@ -190,7 +150,7 @@ def generate(seed: int = DEFAULT_SEED) -> bytes:
         markets.append(_Market(underlying, mids, vols))
         lines += _vol_lines(underlying.symbol, vols, start_ns)
         lines += _ticks(underlying.symbol, mids, start_ns)
-    trades = [_trade(markets[_choice(rng, markets)], rng, start_ns) for _ in range(TRADE_COUNT)]
+    trades = [_trade(markets[draw_index(rng, markets)], rng, start_ns) for _ in range(TRADE_COUNT)]
     lines += _trade_lines(trades)
     # sorted() is stable: equal timestamps keep generation order (vol before tick, XYZ first).
     return b"".join(line.payload + b"\n" for line in sorted(lines, key=lambda line: line.ts_ns))

@@ -1,18 +1,19 @@
-"""A paper exchange for demos and tests: fills every hedge order in full, at once.
+"""A paper exchange for demos and tests: fills every hedge order, at a cost.
 
 It reads the order topic in the consumer group `paper-exchange` and every partition of the
 prices topic from the beginning (manual assignment), keeping the marks per underlying
-(mid of bid/ask, or `last`) over event time. An order fills at the mark as of its own time
-plus the latency (the last tick at or before it), or at its `ref_price` when there is none:
-a buy pays `mark + half_spread`, a sell receives `mark - half_spread`, the fill's `fee` is
-`commission_per_order` and its `ts` is the order's plus `latency_ms`. The fill,
-`fill_id = "PX-" + order_id`, goes to the fills topic keyed by book; order offsets are
+(mid of bid/ask, or `last`) over event time. Each order fills by the cost model of
+`producers.execution`: after a latency, at the mark as of the fill's time (or the order's
+`ref_price` when there is none) crossed by a half-spread and a linear price impact, with
+a commission per share and per order, in one fill or (optionally) in seeded partial fills.
+Fills carry the `order_id` and go to the fills topic keyed by book; order offsets are
 committed only after the fills are acknowledged. A restart may refill an order under the
-same fill id, which the hedger ignores as a duplicate.
+same fill ids, which the hedger ignores as duplicates.
 
-An order waits (up to `mark_wait_ms`) until the exchange has read prices up to its time, so
-a replay that floods both topics cannot fill it at a stale or future mark. An order that
-cannot be decoded is logged and skipped; this tool must not die of bad input.
+An order waits (up to `mark_wait_ms`) until the exchange has read prices up to the time of
+its last fill, so a replay that floods both topics cannot fill it at a stale or future
+mark. An order that cannot be decoded is logged and skipped; this tool must not die of bad
+input.
 
     python -m producers.paper_exchange --bootstrap HOST:PORT --half-spread 0.01 --commission 1.0
 """
@@ -27,7 +28,7 @@ import os
 import signal
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import CommitFailedError
@@ -35,12 +36,11 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from hedger.adapters.kafka import all_partitions, deliver, make_consumer, make_producer
 from hedger.codec import DecodeError, decode_order, decode_price, encode_fill
-from hedger.core.events import FillReport, HedgeOrderRecorded, PriceTick, Side
+from hedger.core.events import FillReport, PriceTick
+from producers.execution import CostModel, add_cost_arguments, cost_model, plan_fills, price_fill
 from producers.marks import MarkHistory
 
 BOOTSTRAP_ENV = "HEDGER_KAFKA_BOOTSTRAP"
-FILL_ID_PREFIX = "PX-"
-_NS_PER_MS = 1_000_000
 _TOPIC_RETRY_S = 2.0
 _MAX_PRICE_FETCHES_PER_CYCLE = 100
 
@@ -49,50 +49,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class PaperExchangeConfig:
-    """Where the exchange reads and writes, and how it prices fills (currency per share)."""
+    """Where the exchange reads and writes, and how it fills (`costs`)."""
 
     bootstrap: str
     orders_topic: str = "hedger.orders"
     prices_topic: str = "md.prices"
     fills_topic: str = "exec.fills"
     group_id: str = "paper-exchange"
-    half_spread: float = 0.0
-    commission_per_order: float = 0.0
-    latency_ms: int = 0
+    costs: CostModel = field(default_factory=CostModel)
     poll_timeout_ms: int = 100
     mark_wait_ms: int = 500
     deliver_timeout_s: float = 10.0
-
-    def __post_init__(self) -> None:
-        if self.half_spread < 0 or self.commission_per_order < 0 or self.latency_ms < 0:
-            raise ValueError("half_spread, commission_per_order and latency_ms must be >= 0")
-
-
-def fill_for_order(
-    order: HedgeOrderRecorded,
-    mark: float | None,
-    *,
-    half_spread: float,
-    commission_per_order: float,
-    latency_ms: int,
-) -> FillReport:
-    """The full fill of `order` at `mark` (or its `ref_price` when None) crossed by half the
-    spread. Raises ValueError when the spread would push a sell to a price <= 0."""
-    base = order.ref_price if mark is None else mark
-    price = base + half_spread if order.side is Side.BUY else base - half_spread
-    if price <= 0:
-        raise ValueError(f"fill price {price!r} for order {order.order_id!r} is not positive")
-    return FillReport(
-        fill_id=FILL_ID_PREFIX + order.order_id,
-        book=order.book,
-        instrument=order.symbol,
-        side=order.side,
-        qty=order.qty,
-        price=price,
-        ts_ns=order.ts_ns + latency_ms * _NS_PER_MS,
-        order_id=order.order_id,
-        fee=commission_per_order,
-    )
 
 
 class PaperExchange:
@@ -177,7 +144,7 @@ class PaperExchange:
         waited_ms = 0.0 if self._waiting_since is None else (now_s - self._waiting_since) * 1e3
         count = 0
         for record in self._pending:
-            ts_ns = _order_ts(record)
+            ts_ns = self._last_fill_ts(record)
             reached = ts_ns is None or ts_ns <= self._prices_ts_ns
             if not reached and waited_ms < self.config.mark_wait_ms:
                 break
@@ -207,43 +174,47 @@ class PaperExchange:
                 self._prices_ts_ns = max(self._prices_ts_ns, event.ts_ns)
                 self.ticks_seen += 1
 
+    def _last_fill_ts(self, record: ConsumerRecord[bytes, bytes]) -> int | None:
+        try:
+            order = decode_order(record.value or b"")
+        except DecodeError:
+            return None  # skipped when its turn comes
+        return plan_fills(order, self.config.costs)[-1].ts_ns
+
     def fills_for(
         self, records: Iterable[ConsumerRecord[bytes, bytes]]
     ) -> list[tuple[bytes, bytes]]:
         """Encoded `(key, value)` fills for the decodable, not yet filled orders."""
-        fills = []
-        for record in records:
-            fill = self._fill(record)
-            if fill is not None:
-                fills.append((fill.book.encode(), encode_fill(fill)))
-        return fills
+        return [
+            (fill.book.encode(), encode_fill(fill))
+            for record in records
+            for fill in self._fills(record)
+        ]
 
-    def _fill(self, record: ConsumerRecord[bytes, bytes]) -> FillReport | None:
+    def _fills(self, record: ConsumerRecord[bytes, bytes]) -> list[FillReport]:
         where = f"{record.topic}[{record.partition}]@{record.offset}"
         try:
             order = decode_order(record.value or b"")
         except DecodeError as exc:
             self.orders_skipped += 1
             log.warning("skipping undecodable order at %s: %s", where, exc)
-            return None
+            return []
         if order.order_id in self._filled_ids:
-            return None
+            return []
+        costs = self.config.costs
         try:
-            fill = fill_for_order(
-                order,
-                self.marks.at(order.symbol, order.ts_ns + self.config.latency_ms * _NS_PER_MS),
-                half_spread=self.config.half_spread,
-                commission_per_order=self.config.commission_per_order,
-                latency_ms=self.config.latency_ms,
-            )
+            fills = [
+                price_fill(order, planned, self.marks.at(order.symbol, planned.ts_ns), costs)
+                for planned in plan_fills(order, costs)
+            ]
         except ValueError as exc:
             self.orders_skipped += 1
             log.warning("cannot fill order at %s: %s", where, exc)
-            return None
+            return []
         self._filled_ids.add(order.order_id)
         self.orders_filled += 1
-        self.fees_charged += self.config.commission_per_order
-        return fill
+        self.fees_charged += sum(fill.fee or 0.0 for fill in fills)
+        return fills
 
     async def _stop_all(self, clients: list[AIOKafkaProducer | AIOKafkaConsumer]) -> None:
         for client in reversed(clients):
@@ -252,13 +223,6 @@ class PaperExchange:
                     await client.stop()
             except TimeoutError:
                 log.warning("%s did not stop within the deadline", type(client).__name__)
-
-
-def _order_ts(record: ConsumerRecord[bytes, bytes]) -> int | None:
-    try:
-        return decode_order(record.value or b"").ts_ns
-    except DecodeError:
-        return None  # skipped when its turn comes
 
 
 def _next_offsets(records: Iterable[ConsumerRecord[bytes, bytes]]) -> dict[TopicPartition, int]:
@@ -275,22 +239,14 @@ def _records(
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m producers.paper_exchange",
-        description="Fill hedge orders at the latest mark plus half a spread (a demo exchange).",
+        description="Fill hedge orders at the mark of their time, at a cost (a demo exchange).",
     )
     parser.add_argument("--bootstrap", help=f"Kafka bootstrap servers (default: ${BOOTSTRAP_ENV})")
     parser.add_argument("--orders-topic", default="hedger.orders")
     parser.add_argument("--prices-topic", default="md.prices")
     parser.add_argument("--fills-topic", default="exec.fills")
     parser.add_argument("--group-id", default="paper-exchange")
-    parser.add_argument(
-        "--half-spread", type=float, default=0.0, help="currency per share crossed (default: 0)"
-    )
-    parser.add_argument(
-        "--commission", type=float, default=0.0, help="fee per order, currency (default: 0)"
-    )
-    parser.add_argument(
-        "--latency-ms", type=int, default=0, help="added to the order ts (default: 0)"
-    )
+    add_cost_arguments(parser)
     return parser
 
 
@@ -307,9 +263,7 @@ def _config(args: argparse.Namespace) -> PaperExchangeConfig:
             prices_topic=args.prices_topic,
             fills_topic=args.fills_topic,
             group_id=args.group_id,
-            half_spread=args.half_spread,
-            commission_per_order=args.commission,
-            latency_ms=args.latency_ms,
+            costs=cost_model(args),
         )
     except ValueError as exc:
         raise SystemExit(f"paper_exchange: {exc}") from None

@@ -373,14 +373,17 @@ def test_decoders_unparseable_symbol_is_unknown_instrument(decode, base, name, s
 
 
 @pytest.mark.parametrize("symbol", [OCC_CALL, OCC_CALL_COMPACT])
-@pytest.mark.parametrize(
-    ("decode", "base"), [(decode_price, TICK), (decode_price, VOL), (decode_order, ORDER)]
-)
+@pytest.mark.parametrize(("decode", "base"), [(decode_price, TICK), (decode_price, VOL)])
 def test_decoders_option_symbol_where_an_underlying_is_needed_is_unknown_instrument(
     decode, base, symbol
 ):
     error = assert_refused(decode, message(base, symbol=symbol), "unknown_instrument")
     assert "underlying" in error.detail
+
+
+@pytest.mark.parametrize("symbol", [OCC_CALL, OCC_CALL_COMPACT])
+def test_decode_order_option_symbol_is_accepted_for_gamma_vega_hedges(symbol):
+    assert decode_order(message(ORDER, symbol=symbol)).symbol == symbol
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from hedger.core.engine import EngineConfig
 from hedger.core.policy import BandPolicy
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+POLICY_EXAMPLE = str(Path(__file__).resolve().parents[1] / "examples" / "policies.toml")
 
 # (variable, raw value, attribute, parsed value): one row per setting, at least.
 PARSED = [
@@ -41,12 +42,30 @@ PARSED = [
     ("HEDGER_EXPIRY_TIMEZONE", "Europe/London", "expiry_timezone", "Europe/London"),
     ("HEDGER_UNDERLYINGS", " XYZ, ABC ,,XYZ ", "underlyings", frozenset({"XYZ", "ABC"})),
     ("HEDGER_UNDERLYINGS", "XYZ", "underlyings", frozenset({"XYZ"})),
+    ("HEDGER_AMERICAN_UNDERLYINGS", "XYZ,ABC", "american_underlyings", frozenset({"XYZ", "ABC"})),
+    ("HEDGER_FUTURES_UNDERLYINGS", "ES", "futures_underlyings", frozenset({"ES"})),
+    ("HEDGER_DAY_COUNT", "ACT/360", "day_count", "ACT/360"),
     ("HEDGER_MAX_MESSAGE_BYTES", "1024", "max_message_bytes", 1024),
     ("HEDGER_BATCH_MAX_RECORDS", "50", "batch_max_records", 50),
     ("HEDGER_MERGE_WAIT_MS", "0", "merge_wait_ms", 0),
     ("HEDGER_SEND_TIMEOUT_S", "2.5", "send_timeout_s", 2.5),
     ("HEDGER_SHUTDOWN_TIMEOUT_S", "30", "shutdown_timeout_s", 30.0),
     ("HEDGER_LOG_LEVEL", "debug", "log_level", "debug"),
+    ("HEDGER_TOPIC_CONTROL", "c.ctl", "control_topic", "c.ctl"),
+    ("HEDGER_POLICY_FILE", POLICY_EXAMPLE, "policy_file", POLICY_EXAMPLE),
+    ("HEDGER_TIMER_INTERVAL_MS", "250", "timer_interval_ms", 250),
+    ("HEDGER_STALE_AFTER_MS", "3000", "stale_after_ms", 3000),
+    ("HEDGER_JUMP_THRESHOLD", "0.25", "jump_threshold", 0.25),
+    ("HEDGER_CONFIRM_TICKS", "5", "confirm_ticks", 5),
+    ("HEDGER_PRICE_COLLAR", "0.02", "price_collar", 0.02),
+    ("HEDGER_ORDER_TYPE", "limit", "order_type", "limit"),
+    ("HEDGER_LIMIT_OFFSET", "0.0005", "limit_offset", 0.0005),
+    ("HEDGER_TOTAL_ORDERS_PER_MINUTE", "120", "total_orders_per_minute", 120.0),
+    ("HEDGER_TOTAL_ORDER_BURST", "5", "total_order_burst", 5.0),
+    ("HEDGER_LATCH_REVERSALS", "4", "latch_reversals", 4),
+    ("HEDGER_LATCH_WINDOW_S", "30", "latch_window_s", 30.0),
+    ("HEDGER_WORKING_ORDER_TIMEOUT_S", "2.5", "working_order_timeout_s", 2.5),
+    ("HEDGER_KILL_MODE", "reduce_only", "kill_mode", "reduce_only"),
 ]
 
 MALFORMED = [
@@ -68,6 +87,17 @@ MALFORMED = [
     ("HEDGER_EXPIRY_TIME", "16:00Z"),
     ("HEDGER_EXPIRY_TIME", "16:00:30"),
     ("HEDGER_LOG_LEVEL", "VERBOSE"),
+    ("HEDGER_DAY_COUNT", "30/360"),
+    ("HEDGER_AMERICAN_UNDERLYINGS", "xyz"),
+    ("HEDGER_FUTURES_UNDERLYINGS", "ES,es"),
+    ("HEDGER_ORDER_TYPE", "stop"),
+    ("HEDGER_KILL_MODE", "halt"),
+    ("HEDGER_CONFIRM_TICKS", "2.5"),
+    ("HEDGER_JUMP_THRESHOLD", "nan"),
+    ("HEDGER_PRICE_COLLAR", "1.5"),
+    ("HEDGER_LIMIT_OFFSET", "0.2"),  # wider than the collar: every limit order refused
+    ("HEDGER_TOTAL_ORDER_BURST", "0.5"),
+    ("HEDGER_POLICY_FILE", "/nonexistent/policies.toml"),
 ]
 
 POSITIVE = [
@@ -80,12 +110,22 @@ POSITIVE = [
     "HEDGER_MULTIPLIER",
     "HEDGER_SEND_TIMEOUT_S",
     "HEDGER_SHUTDOWN_TIMEOUT_S",
+    "HEDGER_TIMER_INTERVAL_MS",
+    "HEDGER_STALE_AFTER_MS",
+    "HEDGER_JUMP_THRESHOLD",
+    "HEDGER_CONFIRM_TICKS",
+    "HEDGER_PRICE_COLLAR",
+    "HEDGER_TOTAL_ORDERS_PER_MINUTE",
+    "HEDGER_LATCH_REVERSALS",
+    "HEDGER_LATCH_WINDOW_S",
 ]
 NON_NEGATIVE = [
     "HEDGER_HEDGE_BAND_SHARES",
     "HEDGER_MIN_INTERVAL_MS",
     "HEDGER_COMMISSION_PER_SHARE",
     "HEDGER_MERGE_WAIT_MS",
+    "HEDGER_LIMIT_OFFSET",
+    "HEDGER_WORKING_ORDER_TIMEOUT_S",
 ]
 
 

@@ -1,7 +1,9 @@
 """HTTP endpoints, served from the event loop so that answering means the loop is alive.
 
-`/livez` (the loop runs), `/readyz` (state rebuilt and hedging live), `/metrics`
-(Prometheus text format) and `/books` (each book's exposures and working orders, JSON).
+`/livez` (the loop runs), `/readyz` (fill partitions assigned, state rebuilt, broker
+answering, no stop requested), `/metrics`
+(Prometheus text format), `/books` (each book's exposures and working orders, and the
+kill switches and latches, JSON) and the control endpoints (`hedger.adapters.http_control`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from hedger.adapters.http_control import add_control_routes
+
 if TYPE_CHECKING:
     from hedger.config import Settings
     from hedger.runtime import HedgerService
@@ -25,9 +29,10 @@ def build_app(service: HedgerService) -> web.Application:
         return web.Response(text="ok\n")
 
     async def readyz(_: web.Request) -> web.Response:
-        if service.ready:
+        reason = service.not_ready_reason()
+        if reason is None:
             return web.Response(text="ready\n")
-        return web.Response(status=503, text="not ready\n")
+        return web.Response(status=503, text=f"not ready: {reason}\n")
 
     async def metrics(_: web.Request) -> web.Response:
         body = generate_latest(service.metrics.registry)
@@ -45,6 +50,8 @@ def build_app(service: HedgerService) -> web.Application:
                 order_id: dataclasses.asdict(order)
                 for order_id, order in engine.working_orders().items()
             },
+            "kill_switches": engine.controls.switches.kill,
+            "latched_books": engine.controls.switches.latched,
         }
         return web.Response(body=orjson.dumps(snapshot), content_type="application/json")
 
@@ -53,6 +60,7 @@ def build_app(service: HedgerService) -> web.Application:
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/books", books)
+    add_control_routes(app, service)
     return app
 
 

@@ -57,6 +57,14 @@ async def deliver(sends: Iterable[Awaitable[RecordMetadata]], timeout_s: float) 
             await asyncio.gather(*pending)
 
 
+def last_fetch_s(consumer: AIOKafkaConsumer) -> float | None:
+    """Unix time of the broker's last fetch response to `consumer`, for any partition it
+    holds; None before the first. An idle consumer still gets one every fetch_max_wait_ms."""
+    stamps = [consumer.last_poll_timestamp(tp) for tp in consumer.assignment()]
+    answered = [stamp for stamp in stamps if stamp is not None]
+    return max(answered) / 1000 if answered else None
+
+
 async def all_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
     """Every partition of `topic`; `topics()` refreshes the metadata that the lookup reads."""
     await consumer.topics()

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from hedger.core.engine import Exposure
+from hedger.core.scenarios import ScenarioGrid
 
 _BOOK = ("book", "underlying")
 # Tick-to-order is dominated by the broker round trip (~1.5 ms p50 on loopback).
@@ -101,6 +102,42 @@ class Metrics:
         self.ready = Gauge(
             "hedger_ready", "1 when state is rebuilt and hedging is live.", registry=r
         )
+        self.order_refusals = Counter(
+            "hedger_order_refusals_total",
+            "Hedge orders the engine refused to send, by reason.",
+            [*_BOOK, "reason"],
+            registry=r,
+        )
+        self.kill_switch_engaged = Gauge(
+            "hedger_kill_switch_engaged",
+            "1 while the kill switch is engaged; scope is a book or '*' for all books.",
+            ["scope"],
+            registry=r,
+        )
+        # The all-books series exists from start so dashboards and alerts always see it.
+        self.kill_switch_engaged.labels("*").set(0)
+        self.book_latched = Gauge(
+            "hedger_book_latched",
+            "1 while the book is latched (hedging stopped until reset), else 0.",
+            ["book"],
+            registry=r,
+        )
+        # Wall-clock receipt, not event time: a replayed recording's ticks are old yet fresh.
+        self.last_tick_received = Gauge(
+            "hedger_last_tick_received_timestamp_seconds",
+            "Unix time the last accepted tick of the underlying arrived.",
+            ["underlying"],
+            registry=r,
+        )
+        self.hedge_band = Gauge(
+            "hedger_hedge_band_shares",
+            "How far net delta may stray from the target before the hedger trades, shares.",
+            registry=r,
+        )
+        self.target_delta = Gauge(
+            "hedger_target_delta_shares", "Net delta the hedger trades back to, shares.", registry=r
+        )
+        self.risk = RiskGauges(r)
 
     def record_exposures(self, exposures: Iterable[Exposure]) -> None:
         for exposure in exposures:
@@ -114,3 +151,76 @@ class Metrics:
             self.hedge_fees.labels(*labels).set(exposure.fees)
             self.slippage.labels(*labels).set(exposure.slippage)
             self.hedge_fills.labels(*labels).set(exposure.hedge_fills)
+            self.risk.record(exposure)
+
+    def record_controls(
+        self, kill_scopes: Iterable[str], latched_books: Iterable[str], books: Iterable[str]
+    ) -> None:
+        """Kill switch and latch gauges: 1 while set, back to 0 once released or re-armed.
+
+        Every book gets a latch series (0 when not latched), so a dashboard tells "not
+        latched" from "not reporting"."""
+        _flags(self.kill_switch_engaged, "scope", set(kill_scopes))
+        _flags(self.book_latched, "book", set(latched_books), set(books))
+
+
+def _flags(
+    gauge: Gauge, label: str, on: set[str], also: frozenset[str] | set[str] = frozenset()
+) -> None:
+    known = {sample.labels[label] for family in gauge.collect() for sample in family.samples}
+    for value in known | on | also:
+        gauge.labels(value).set(1 if value in on else 0)
+
+
+class RiskGauges:
+    """Greeks beyond the four exposures, and each book's most extreme scenario cells."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        def gauge(name: str, meaning: str) -> Gauge:
+            return Gauge(name, meaning, _BOOK, registry=registry)
+
+        self.delta_notional = gauge(
+            "hedger_delta_notional", "Net delta × the underlying's mark, currency."
+        )
+        self.gamma_percent = gauge(
+            "hedger_gamma_percent_exposure", "Change of delta for a 1% move, shares."
+        )
+        self.rho = gauge("hedger_rho_exposure", "Rho in currency per percentage point of rate.")
+        self.vanna = gauge("hedger_vanna_exposure", "Vanna in shares per vol point.")
+        self.volga = gauge(
+            "hedger_volga_exposure", "Volga in currency per vol point per vol point."
+        )
+        self.charm = gauge("hedger_charm_exposure", "Charm in shares per calendar day.")
+        self.option_value = gauge("hedger_option_value", "Model value of the options, currency.")
+        self.worst_pnl = gauge(
+            "hedger_scenario_worst_pnl", "P&L of the worst cell of the scenario grid, currency."
+        )
+        self.worst_spot_shock = gauge(
+            "hedger_scenario_worst_spot_shock_ratio", "Spot move of the worst cell (0.1 = +10%)."
+        )
+        self.worst_vol_shock = gauge(
+            "hedger_scenario_worst_vol_shock", "Vol move of the worst cell (0.05 = +5 vol points)."
+        )
+        self.best_pnl = gauge(
+            "hedger_scenario_best_pnl", "P&L of the best cell of the scenario grid, currency."
+        )
+
+    def record(self, exposure: Exposure) -> None:
+        labels = (exposure.book, exposure.underlying)
+        self.delta_notional.labels(*labels).set(exposure.delta_notional)
+        self.gamma_percent.labels(*labels).set(exposure.gamma_per_percent)
+        self.rho.labels(*labels).set(exposure.rho)
+        self.vanna.labels(*labels).set(exposure.vanna)
+        self.volga.labels(*labels).set(exposure.volga)
+        self.charm.labels(*labels).set(exposure.charm)
+        self.option_value.labels(*labels).set(exposure.option_value)
+
+    def record_scenarios(self, grids: dict[str, ScenarioGrid]) -> None:
+        for underlying, grid in grids.items():
+            for index, book in enumerate(grid.books):
+                labels = (book, underlying)
+                worst, best = grid.worst(index), grid.best(index)
+                self.worst_pnl.labels(*labels).set(worst.pnl)
+                self.worst_spot_shock.labels(*labels).set(worst.spot_shock)
+                self.worst_vol_shock.labels(*labels).set(worst.vol_shock_points / 100.0)
+                self.best_pnl.labels(*labels).set(best.pnl)

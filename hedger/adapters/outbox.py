@@ -27,10 +27,11 @@ class Outbox:
         self._pending: list[asyncio.Future[RecordMetadata]] = []
 
     async def order(self, order: SubmitHedgeOrder) -> None:
-        future = await self._producer.send(
-            self._orders_topic, encode_order(order), key=order.book.encode()
-        )
-        self._pending.append(future)
+        await self.send(self._orders_topic, encode_order(order), order.book)
+
+    async def send(self, topic: str, value: bytes, key: str) -> None:
+        """Queue any other record of the batch (a cancel, a latch on the control topic)."""
+        self._pending.append(await self._producer.send(topic, value, key=key.encode()))
 
     async def dead_letter(
         self, record: ConsumerRecord[bytes, bytes], kind: str, detail: str

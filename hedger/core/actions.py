@@ -23,6 +23,48 @@ class SubmitHedgeOrder:
     target_delta: float
     policy: str
     trigger: str
+    # A limit order's price, collared around the mark; None for a market order.
+    limit_price: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HedgeDenied:
+    """An order the policy wanted and a throttle or pre-trade control refused or skipped.
+
+    `reason` is a short bounded label (for metrics); `detail` explains this case.
+    `new_episode` is True for the first refusal of a run of refusals of the same book,
+    symbol and reason, so the shell logs each episode once rather than on every tick.
+    """
+
+    book: str
+    symbol: str
+    reason: str
+    detail: str
+    ts_ns: int
+    trigger: str
+    policy: str
+    new_episode: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LatchBook:
+    """Record on the control topic that the flip-flop latch stopped `book`, so that a restart
+    finds it stopped; it stays stopped until a person re-arms it."""
+
+    book: str
+    ts_ns: int
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelHedgeOrder:
+    """Cancel a working hedge order (it outlived the working-order timeout)."""
+
+    order_id: str
+    book: str
+    symbol: str
+    ts_ns: int
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,4 +78,4 @@ class InputRejected:
     detail: str
 
 
-Action = SubmitHedgeOrder | InputRejected
+Action = SubmitHedgeOrder | InputRejected | HedgeDenied | LatchBook | CancelHedgeOrder

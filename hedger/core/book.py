@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# A working order whose remaining quantity is below this is complete (float dust).
+FILLED_EPSILON = 1e-9
+
 
 @dataclass(slots=True)
 class Holding:
@@ -16,6 +19,9 @@ class Holding:
     option_gamma: float = 0.0
     option_vega: float = 0.0
     option_theta: float = 0.0
+    option_value: float = 0.0  # model value of the options, currency
+    cash: float = 0.0  # paid (−) and received (+) for every fill, options and shares
+    horizon_ns: int = 0  # the latest expiry of the options held (Whalley–Wilmott's T)
     fees: float = 0.0
     slippage: float = 0.0
     hedge_fills: int = 0
@@ -39,3 +45,4 @@ class WorkingOrder:
     symbol: str
     remaining: float
     ref_price: float
+    ts_ns: int = 0  # when it was sent: the working-order timeout counts from here

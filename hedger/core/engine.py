@@ -3,40 +3,60 @@
 `HedgeEngine.handle(event) -> list[Action]` does no I/O and never reads a clock; the live
 service and the backtest drive the same object. This module owns the state machine: fills
 change positions, ticks and vols revalue an underlying, and after each change the policy
-decides per book whether to send a hedge order. Until `RecoveryCompleted` arrives the
-engine only rebuilds state and sends nothing.
+decides per book whether to send a hedge order (the decision path, with its throttle and
+pre-trade controls, is `hedger.core.decisions`). Timers drive timed rebalancing, gamma/vega
+plans and working-order timeouts; control events set kill switches and latches. Until
+`RecoveryCompleted` arrives the engine only rebuilds state and sends nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from hedger.core.actions import Action, InputRejected, SubmitHedgeOrder
-from hedger.core.book import Holding, WorkingOrder
+from hedger.core.actions import Action, InputRejected
+from hedger.core.book import FILLED_EPSILON, Holding, WorkingOrder
+from hedger.core.controls import BookLimits, ControlLimits, ControlState
+from hedger.core.decisions import BookSetup, HedgeDesk
 from hedger.core.events import (
+    BookLatched,
+    BookRearmed,
     Event,
     FillReport,
+    HedgeOrderCancelled,
     HedgeOrderRecorded,
+    KillSwitchSet,
+    OptionQuote,
     PriceTick,
+    QuoteCrossed,
     RecoveryCompleted,
-    Side,
+    TimerFired,
     VolUpdate,
 )
-from hedger.core.instruments import OptionContract, expiry_instant_ns, parse_instrument
+from hedger.core.instruments import (
+    OptionContract,
+    expiry_instant_ns,
+    parse_instrument,
+    parse_occ,
+)
 from hedger.core.market import MarketState
+from hedger.core.option_orders import OptionHedger
+from hedger.core.orders import OrderRegistry
 from hedger.core.policy import BandPolicy
-from hedger.core.risk import MarketInputs, OptionColumns
-
-# A working order whose remaining quantity is below this is complete (float dust).
-_FILLED_EPSILON = 1e-9
+from hedger.core.revaluation import Revaluation
+from hedger.core.risk import OptionColumns
+from hedger.core.scenarios import ScenarioGrid, Shocks
+from hedger.core.triggers import DecisionTriggers
+from hedger.core.valuation import EngineValuation
 
 
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
+    """`policy` and `limits` apply to every book without its own entry in `books`."""
+
     policy: BandPolicy
     rate: float = 0.0
     dividend_yield: float = 0.0
@@ -46,6 +66,14 @@ class EngineConfig:
     expiry_time: dt.time = dt.time(16, 0)
     expiry_timezone: str = "America/New_York"
     underlyings: frozenset[str] = field(default_factory=frozenset)
+    limits: BookLimits = field(default_factory=BookLimits)
+    books: tuple[tuple[str, BookSetup], ...] = ()
+    controls: ControlLimits = field(default_factory=ControlLimits)
+    # Pricing (hedger.core.revaluation): exercise style and carry per underlying, day count.
+    american_underlyings: frozenset[str] = field(default_factory=frozenset)
+    futures_underlyings: frozenset[str] = field(default_factory=frozenset)
+    days_per_year: float = 365.0
+    scenario_shocks: Shocks = field(default_factory=Shocks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,22 +91,40 @@ class Exposure:
     fees: float
     slippage: float
     hedge_fills: int
+    mark: float = float("nan")  # the underlying's last mark
+    option_value: float = 0.0
+    rho: float = 0.0
+    vanna: float = 0.0
+    volga: float = 0.0
+    charm: float = 0.0
+    settled_value: float = 0.0  # intrinsic value of the options settled at expiry so far
 
     @property
     def hedging_cost(self) -> float:
         return self.fees + self.slippage
 
+    @property
+    def delta_notional(self) -> float:
+        """Net delta in currency: shares × the underlying's mark."""
+        return self.delta * self.mark
 
-def derive_order_id(book: str, symbol: str, trigger: str) -> str:
-    """Same book, underlying and triggering input give the same id, so replays cannot double up."""
-    digest = hashlib.blake2b(f"{book}|{symbol}|{trigger}".encode(), digest_size=10)
-    return "H-" + digest.hexdigest()
+    @property
+    def gamma_per_percent(self) -> float:
+        """Change of delta, in shares, for a 1% move of the underlying."""
+        return self.gamma * self.mark * 0.01
 
 
 class HedgeEngine:
-    def __init__(self, config: EngineConfig, market: MarketState | None = None) -> None:
+    def __init__(
+        self,
+        config: EngineConfig,
+        market: MarketState | None = None,
+        controls: ControlState | None = None,
+    ) -> None:
+        """`market` and `controls` carry market and control state over a rebuild of books."""
         self.config = config
         self.market = market if market is not None else MarketState()
+        self.controls = controls if controls is not None else ControlState(config.controls)
         self.live = False
         self._expiry_zone = ZoneInfo(config.expiry_timezone)
         self._options: dict[str, OptionColumns] = {}
@@ -86,24 +132,40 @@ class HedgeEngine:
         self._working: dict[str, WorkingOrder] = {}
         self._known_orders: set[str] = set()
         self._seen_fills: set[str] = set()
+        self.revaluation = Revaluation(config, self.market, self._options, self._holdings)
+        valuation = EngineValuation(config, self.market, self.revaluation, self._holdings)
+        self.desk = HedgeDesk(config, self.controls, self._known_orders, valuation)
+        self.option_hedger = OptionHedger(config, self.desk)
+        self._orders = OrderRegistry(
+            self._working, self._known_orders, self._holding, self.desk, self.option_hedger
+        )
+        self._triggers = DecisionTriggers(
+            config, self.market, self._holdings, self.desk, self.option_hedger, self._orders
+        )
+        self._handlers: dict[type[Any], Callable[[Any], list[Action]]] = {
+            PriceTick: self._on_tick_guarded,
+            FillReport: self._on_fill_with_options,
+            VolUpdate: self._on_vol,
+            OptionQuote: self._on_quote,
+            HedgeOrderRecorded: self._orders.recorded,
+            HedgeOrderCancelled: self._orders.cancelled,
+            RecoveryCompleted: self._on_recovered,
+            TimerFired: self._on_timer,
+            QuoteCrossed: self.desk.apply_control,
+            KillSwitchSet: self.desk.apply_control,
+            BookLatched: self.desk.apply_control,
+            BookRearmed: self.desk.apply_control,
+        }
 
     def handle(self, event: Event) -> list[Action]:
-        if isinstance(event, PriceTick):
-            return self._on_tick(event)
-        if isinstance(event, FillReport):
-            return self._on_fill(event)
-        if isinstance(event, VolUpdate):
-            return self._on_vol(event)
-        if isinstance(event, HedgeOrderRecorded):
-            self._on_order_recorded(event)
-            return []
-        if isinstance(event, RecoveryCompleted):
-            self.live = True
-            return []
-        raise TypeError(f"not an engine event: {event!r}")
+        handler = self._handlers.get(type(event))
+        if handler is None:
+            raise TypeError(f"not an engine event: {event!r}")
+        return handler(event)
 
     def exposures(self) -> Iterator[Exposure]:
         for (book, underlying), holding in self._holdings.items():
+            tick = self.market.ticks.get(underlying)
             yield Exposure(
                 book,
                 underlying,
@@ -116,7 +178,15 @@ class HedgeEngine:
                 holding.fees,
                 holding.slippage,
                 holding.hedge_fills,
+                tick.mark if tick is not None else float("nan"),
+                holding.option_value,
+                *self.revaluation.second_order(book, underlying),
+                self.revaluation.settled_value.get((book, underlying), 0.0),
             )
+
+    def scenario_grids(self) -> dict[str, ScenarioGrid]:
+        """Each underlying's scenario grid (`config.scenario_shocks`) at its last mark."""
+        return self.revaluation.scenario_grids(self.config.scenario_shocks)
 
     def working_orders(self) -> dict[str, WorkingOrder]:
         return dict(self._working)
@@ -132,14 +202,21 @@ class HedgeEngine:
         rejected = self._rejected_symbol(tick.symbol)
         if rejected is not None:
             return rejected
+        last = self.market.ticks.get(tick.symbol)
+        if last is not None and tick.ts_ns > last.ts_ns:
+            # Options that expired before this tick settle at the last mark before it.
+            self.revaluation.settle(tick.symbol, tick.ts_ns, last.mark)
         if not self.market.accept_tick(tick):
             return []
         return self._revalue_and_hedge(tick.symbol, tick.ts_ns, f"tick:{tick.symbol}:{tick.ts_ns}")
 
     def _on_vol(self, update: VolUpdate) -> list[Action]:
         rejected = self._rejected_symbol(update.symbol)
-        if rejected is not None or not self.market.accept_vol(update):
-            return rejected or []
+        if rejected is not None:
+            return rejected
+        refusal = self.revaluation.accept_vol(update)
+        if refusal is not None:
+            return [refusal]
         trigger = f"vol:{update.symbol}:{update.ts_ns}"
         return self._revalue_and_hedge(update.symbol, update.ts_ns, trigger)
 
@@ -165,7 +242,7 @@ class HedgeEngine:
         if expiry_ns <= fill.ts_ns:
             return InputRejected("expired_option", f"{fill.instrument!r} expired before the fill")
         multiplier = fill.multiplier or self.config.default_multiplier
-        columns = self._options.setdefault(contract.root, OptionColumns())
+        columns = self.revaluation.columns(contract.root)
         columns.add(
             fill.book,
             contract.occ_symbol,
@@ -174,12 +251,15 @@ class HedgeEngine:
             contract.is_call,
             fill.side.sign * fill.qty * multiplier,
         )
-        self._holding(fill.book, contract.root)
+        holding = self._holding(fill.book, contract.root)
+        holding.cash -= fill.side.sign * fill.qty * multiplier * fill.price
+        holding.horizon_ns = max(holding.horizon_ns, expiry_ns)
         return None
 
     def _book_shares(self, fill: FillReport, symbol: str) -> None:
         holding = self._holding(fill.book, symbol)
         holding.shares += fill.side.sign * fill.qty
+        holding.cash -= fill.side.sign * fill.qty * fill.price
         order = self._working.get(fill.order_id) if fill.order_id else None
         if order is None or order.book != fill.book or order.symbol != symbol:
             return
@@ -195,30 +275,9 @@ class HedgeEngine:
         filled = signed_qty if abs(signed_qty) < abs(order.remaining) else order.remaining
         order.remaining -= filled
         holding.working_shares -= filled
-        if abs(order.remaining) < _FILLED_EPSILON:
+        if abs(order.remaining) < FILLED_EPSILON:
             holding.working_shares -= order.remaining
             del self._working[order_id or ""]
-
-    def _on_order_recorded(self, order: HedgeOrderRecorded) -> None:
-        if order.order_id in self._known_orders:
-            return
-        self._register(
-            order.order_id,
-            order.book,
-            order.symbol,
-            order.side.sign * order.qty,
-            order.ref_price,
-            order.ts_ns,
-        )
-
-    def _register(
-        self, order_id: str, book: str, symbol: str, signed_qty: float, ref_price: float, ts_ns: int
-    ) -> None:
-        self._known_orders.add(order_id)
-        self._working[order_id] = WorkingOrder(book, symbol, signed_qty, ref_price)
-        holding = self._holding(book, symbol)
-        holding.working_shares += signed_qty
-        holding.last_order_ts_ns = ts_ns
 
     def _holding(self, book: str, symbol: str) -> Holding:
         return self._holdings.setdefault((book, symbol), Holding())
@@ -236,50 +295,45 @@ class HedgeEngine:
         # An order is stamped with the time of the newest input behind it: a fill read after
         # later ticks is hedged at, and timed by, the market it was hedged against.
         decided_ns = max(ts_ns, tick.ts_ns)
-        orders = (self._decide(book, symbol, tick.mark, decided_ns, trigger) for book in books)
-        return [order for order in orders if order is not None]
+        return [
+            action
+            for book in books
+            for action in self._triggers.decide(book, symbol, tick.mark, decided_ns, trigger)
+        ]
 
     def _books_holding(self, symbol: str) -> list[str]:
         return [book for (book, underlying) in self._holdings if underlying == symbol]
 
     def _revalue(self, symbol: str, spot: float, ts_ns: int) -> None:
-        columns = self._options.get(symbol)
-        if columns is None:
-            return
-        vol = self.market.vols.get(symbol, self.config.default_vol)
-        market = MarketInputs(spot, vol, self.config.rate, self.config.dividend_yield, ts_ns)
-        greeks = columns.revalue(market)
-        for index, book in enumerate(columns.books):
-            holding = self._holdings[(book, symbol)]
-            holding.option_delta = float(greeks.delta[index])
-            holding.option_gamma = float(greeks.gamma[index])
-            holding.option_vega = float(greeks.vega[index])
-            holding.option_theta = float(greeks.theta[index])
+        self.revaluation.revalue(symbol, spot, ts_ns)
 
-    def _decide(
-        self, book: str, symbol: str, mark: float, ts_ns: int, trigger: str
-    ) -> SubmitHedgeOrder | None:
-        holding = self._holdings[(book, symbol)]
-        policy = self.config.policy
-        delta_before = holding.delta_with_working
-        quantity = policy.hedge_quantity(delta_before, ts_ns, holding.last_order_ts_ns)
-        if quantity == 0.0:
-            return None
-        order_id = derive_order_id(book, symbol, trigger)
-        if order_id in self._known_orders:
-            return None
-        self._register(order_id, book, symbol, quantity, mark, ts_ns)
-        return SubmitHedgeOrder(
-            order_id=order_id,
-            book=book,
-            symbol=symbol,
-            side=Side.of(quantity),
-            qty=abs(quantity),
-            ts_ns=ts_ns,
-            ref_price=mark,
-            reason="band",
-            delta_before=delta_before,
-            target_delta=policy.target_delta,
-            policy=policy.name,
-            trigger=trigger,
-        )
+    def _on_quote(self, quote: OptionQuote) -> list[Action]:
+        underlying = parse_occ(quote.symbol).root  # the codec lets only OCC symbols through
+        rejected = self._rejected_symbol(underlying)
+        if rejected is not None:
+            return rejected
+        refusal = self.revaluation.accept_quote(quote)
+        if refusal is not None:
+            return [refusal]
+        trigger = f"quote:{quote.symbol.replace(' ', '')}:{quote.ts_ns}"
+        return self._revalue_and_hedge(underlying, quote.ts_ns, trigger)
+
+    def _on_timer(self, timer: TimerFired) -> list[Action]:
+        return self._triggers.on_timer(timer.ts_ns) if self.live else []
+
+    def _on_tick_guarded(self, tick: PriceTick) -> list[Action]:
+        # The guard sees the tick before any decision on it: a jump freezes at once.
+        if self._rejected_symbol(tick.symbol) is None:
+            self.controls.guard.observe(tick.symbol, tick.ts_ns, tick.mark)
+        return self._on_tick(tick)
+
+    def _on_fill_with_options(self, fill: FillReport) -> list[Action]:
+        # A fill of one of our option orders stops counting as working before the decision
+        # it triggers, so its delta is not counted twice.
+        if fill.fill_id not in self._seen_fills:
+            self.option_hedger.filled(fill, self._holding)
+        return self._on_fill(fill)
+
+    def _on_recovered(self, _: RecoveryCompleted) -> list[Action]:
+        self.live = True
+        return []

@@ -48,6 +48,20 @@ class VolUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class OptionQuote:
+    """Bid and ask of a listed option (OCC symbol): its mid's implied vol is a surface point."""
+
+    symbol: str
+    ts_ns: int
+    bid: float
+    ask: float
+
+    @property
+    def mid(self) -> float:
+        return (self.bid + self.ask) / 2.0
+
+
+@dataclass(frozen=True, slots=True)
 class FillReport:
     """An execution in a book: a client option trade, or a fill of one of our hedge orders."""
 
@@ -83,4 +97,71 @@ class RecoveryCompleted:
     ts_ns: int
 
 
-Event = PriceTick | VolUpdate | FillReport | HedgeOrderRecorded | RecoveryCompleted
+@dataclass(frozen=True, slots=True)
+class HedgeOrderCancelled:
+    """A cancel of one of our hedge orders, read back from the order topic while rebuilding."""
+
+    order_id: str
+    book: str
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    """Event time has reached `ts_ns`: time-driven decisions (timed rebalancing, working-order
+    timeouts) run now. The shell fires it from event time, so a replay fires the same timers."""
+
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteCrossed:
+    """A tick whose bid was above its ask (dead-lettered): the underlying's feed is suspect."""
+
+    symbol: str
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class KillSwitchSet:
+    """The kill switch for one book, or for all (`scope` "*"), engaged or released."""
+
+    scope: str
+    engaged: bool
+    ts_ns: int
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class BookLatched:
+    """A book stopped by the flip-flop latch, as recorded on the control topic."""
+
+    book: str
+    ts_ns: int
+    by: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BookRearmed:
+    """A person re-armed a latched book: it may hedge again."""
+
+    book: str
+    ts_ns: int
+    by: str
+
+
+ControlEvent = KillSwitchSet | BookLatched | BookRearmed
+
+Event = (
+    PriceTick
+    | VolUpdate
+    | OptionQuote
+    | FillReport
+    | HedgeOrderRecorded
+    | HedgeOrderCancelled
+    | RecoveryCompleted
+    | TimerFired
+    | QuoteCrossed
+    | ControlEvent
+)

@@ -1,26 +1,59 @@
 """Option positions on one underlying, held as columns, revalued together on each tick.
 
-A tick on an underlying revalues every option position on it in one vectorised Black-Scholes
-call and sums the Greeks per book with `np.bincount`, so the cost per tick is one numpy pass,
-not a Python loop over positions.
+A tick on an underlying revalues every option position on it in one compiled loop that
+prices each row and adds its Greeks × units straight into its book's totals, so a tick
+costs one pass over the rows with no Python loop and no temporary arrays. Per-row
+constants (strike, expiry, call/put, units, book) are packed into arrays once, when the
+positions change; the vols per row are set by the engine when the vol inputs change.
 
 Units (per book, for the positions on this underlying; see the README's units table):
-delta in shares, gamma in shares per 1.00 move of the underlying, vega in currency per vol
-point, theta in currency per calendar day.
+value in currency; delta in shares; gamma in shares per 1.00 move of the underlying; vega
+in currency per vol point; theta in currency per calendar day; rho in currency per
+percentage point of rate; vanna in shares per vol point; volga in currency per vol point
+per vol point; charm in shares per calendar day.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import cast
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
-from hedger.core.greeks import black_scholes
-from hedger.core.instruments import year_fractions
+from hedger.core.pricing.american import american_row
+from hedger.core.pricing.european import (
+    CHARM,
+    DELTA,
+    GAMMA,
+    OUTPUTS,
+    PRICE,
+    RHO,
+    THETA,
+    VANNA,
+    VEGA,
+    VOLGA,
+    european_at,
+    time_constants,
+)
+from hedger.core.pricing.jit import jit
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+NANOS_PER_DAY = 86_400 * 1_000_000_000
+# Day counts: time to expiry is calendar days over this many days (theta and charm are per
+# calendar day whichever is chosen).
+DAYS_PER_YEAR = {"ACT/365": 365.0, "ACT/365.25": 365.25, "ACT/360": 360.0}
+
+
+@dataclass(frozen=True, slots=True)
+class PricingModel:
+    """How an underlying's options are priced: exercise style, carry and day count."""
+
+    american: bool = False
+    futures: bool = False  # Black-76: the underlying is a futures price, no carry
+    days_per_year: float = 365.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,29 +67,82 @@ class MarketInputs:
     ts_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class BookGreeks:
-    """Greeks of each book's options on one underlying, indexed like `OptionColumns.books`."""
+def _column(index: int) -> property:
+    return property(lambda greeks: greeks.values[:, index], doc=f"column {index} of values")
 
-    delta: FloatArray
-    gamma: FloatArray
-    vega: FloatArray
-    theta: FloatArray
+
+@dataclass(frozen=True, slots=True, eq=False)
+class BookGreeks:
+    """Each book's option value and Greeks on one underlying, rows like `OptionColumns.books`.
+
+    ``values[book, field]`` with the field indices of `hedger.core.pricing.european`
+    (``PRICE`` is the book's option value); the properties name the columns.
+    """
+
+    values: FloatArray
+
+    value = _column(PRICE)
+    delta = _column(DELTA)
+    gamma = _column(GAMMA)
+    vega = _column(VEGA)
+    theta = _column(THETA)
+    rho = _column(RHO)
+    vanna = _column(VANNA)
+    volga = _column(VOLGA)
+    charm = _column(CHARM)
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """An option row that reached its expiry: its intrinsic value and the shares it became."""
+
+    book: str
+    contract_key: str
+    strike: float
+    units: float
+    intrinsic_value: float  # currency, for all the units
+    delivered_shares: float  # +units for an exercised call, −units for a put, else 0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Rows:
+    """The packed per-row constants the kernel reads."""
+
+    strike: FloatArray
+    expiry_ns: IntArray
+    sign: FloatArray  # +1.0 call, −1.0 put
+    units: FloatArray
+    book_of_row: npt.NDArray[np.intp]
+    log_strike: FloatArray
+    # Rows share few expiries: time constants are computed once per distinct expiry.
+    expiries_ns: IntArray
+    expiry_of_row: npt.NDArray[np.intp]
+
+
+@dataclass(slots=True)
+class _RowLists:
+    keys: list[tuple[str, str]] = field(default_factory=list)
+    strike: list[float] = field(default_factory=list)
+    expiry_ns: list[int] = field(default_factory=list)
+    is_call: list[bool] = field(default_factory=list)
+    units: list[float] = field(default_factory=list)
+    book_of_row: list[int] = field(default_factory=list)
 
 
 class OptionColumns:
     """Every book's option positions on one underlying: one row per (book, contract)."""
 
-    def __init__(self) -> None:
+    def __init__(self, model: PricingModel | None = None) -> None:
+        self.model = model if model is not None else PricingModel()
         self.books: list[str] = []
         self._book_index: dict[str, int] = {}
-        self._rows: dict[tuple[str, str], int] = {}
-        self._strike: list[float] = []
-        self._expiry_ns: list[int] = []
-        self._is_call: list[bool] = []
-        self._units: list[float] = []
-        self._book_of_row: list[int] = []
-        self._arrays: _Arrays | None = None
+        self._row_of: dict[tuple[str, str], int] = {}
+        self._lists = _RowLists()
+        self._rows: Rows | None = None
+        # Vols per row from a surface, kept by the engine; dropped whenever the rows change.
+        self.row_vols: FloatArray | None = None
+        self.row_vols_ns = 0
+        self._next_expiry_ns: int | None = None
 
     def book_index(self, book: str) -> int:
         if book not in self._book_index:
@@ -75,61 +161,229 @@ class OptionColumns:
     ) -> None:
         """Add `units` (contracts × multiplier, signed) of one contract to a book."""
         key = (book, contract_key)
-        row = self._rows.get(key)
+        row = self._row_of.get(key)
+        lists = self._lists
         if row is None:
-            self._rows[key] = len(self._units)
-            self._strike.append(strike)
-            self._expiry_ns.append(expiry_ns)
-            self._is_call.append(is_call)
-            self._units.append(units)
-            self._book_of_row.append(self.book_index(book))
+            self._row_of[key] = len(lists.units)
+            lists.keys.append(key)
+            lists.strike.append(strike)
+            lists.expiry_ns.append(expiry_ns)
+            lists.is_call.append(is_call)
+            lists.units.append(units)
+            lists.book_of_row.append(self.book_index(book))
+            if self._next_expiry_ns is None or expiry_ns < self._next_expiry_ns:
+                self._next_expiry_ns = expiry_ns
         else:
-            self._units[row] += units
-        # Fills are rare next to ticks: rebuild the arrays lazily on the next revaluation.
-        self._arrays = None
+            lists.units[row] += units
+        # Fills are rare next to ticks: pack the arrays again on the next revaluation.
+        self._rows = None
+        self.row_vols = None
 
-    def revalue(self, market: MarketInputs) -> BookGreeks:
-        arrays = self._columns()
-        greeks = black_scholes(
-            market.spot,
-            arrays.strike,
-            year_fractions(market.ts_ns, arrays.expiry_ns),
-            market.vol,
-            market.rate,
-            market.dividend_yield,
-            arrays.is_call,
-        )
-        books = len(self.books)
+    def __len__(self) -> int:
+        return len(self._lists.units)
 
-        def per_book(values: FloatArray) -> FloatArray:
-            weighted = values * arrays.units
-            # With weights, bincount returns float64; numpy's stubs only know the int form.
-            summed = np.bincount(arrays.book_of_row, weights=weighted, minlength=books)
-            return cast(FloatArray, summed)
-
-        return BookGreeks(
-            per_book(greeks.delta),
-            per_book(greeks.gamma),
-            per_book(greeks.vega),
-            per_book(greeks.theta),
-        )
-
-    def _columns(self) -> _Arrays:
-        if self._arrays is None:
-            self._arrays = _Arrays(
-                np.asarray(self._strike, dtype=np.float64),
-                np.asarray(self._expiry_ns, dtype=np.int64),
-                np.asarray(self._is_call, dtype=np.bool_),
-                np.asarray(self._units, dtype=np.float64),
-                np.asarray(self._book_of_row, dtype=np.intp),
+    def rows(self) -> Rows:
+        """The per-row arrays, packed once per change of positions."""
+        if self._rows is None:
+            lists = self._lists
+            strike = np.asarray(lists.strike, dtype=np.float64)
+            expiry_ns = np.asarray(lists.expiry_ns, dtype=np.int64)
+            expiries_ns, expiry_of_row = np.unique(expiry_ns, return_inverse=True)
+            self._rows = Rows(
+                strike,
+                expiry_ns,
+                np.where(np.asarray(lists.is_call, dtype=np.bool_), 1.0, -1.0),
+                np.asarray(lists.units, dtype=np.float64),
+                np.asarray(lists.book_of_row, dtype=np.intp),
+                np.log(strike),
+                expiries_ns.astype(np.int64),
+                expiry_of_row.astype(np.intp),
             )
-        return self._arrays
+        return self._rows
+
+    def revalue(self, market: MarketInputs, row_vols: FloatArray | None = None) -> BookGreeks:
+        """Value and Greeks per book at `market`: at `row_vols` (one per row) when given,
+        else at the market's flat vol."""
+        rows = self.rows()
+        if row_vols is not None and row_vols.shape != (len(self),):
+            raise ValueError(f"need {len(self)} row vols, got shape {row_vols.shape}")
+        vols = row_vols if row_vols is not None else np.array([market.vol])
+        out = np.zeros((len(self.books), OUTPUTS))
+        model = self.model
+        if model.american:
+            revalue_american(
+                market.spot,
+                market.rate,
+                market.dividend_yield,
+                market.ts_ns,
+                vols,
+                rows.strike,
+                rows.expiry_ns,
+                rows.sign,
+                rows.units,
+                rows.book_of_row,
+                model.futures,
+                model.days_per_year,
+                out,
+            )
+        else:
+            revalue_european(
+                market.spot,
+                market.rate,
+                market.dividend_yield,
+                market.ts_ns,
+                vols,
+                rows.strike,
+                rows.log_strike,
+                rows.expiries_ns,
+                rows.expiry_of_row,
+                rows.sign,
+                rows.units,
+                rows.book_of_row,
+                model.futures,
+                model.days_per_year,
+                out,
+            )
+        return BookGreeks(out)
+
+    def expiring_by(self, ts_ns: int) -> bool:
+        """True when some row's expiry instant is at or before `ts_ns`."""
+        return self._next_expiry_ns is not None and self._next_expiry_ns <= ts_ns
+
+    def settle_expired(self, ts_ns: int, spot: float) -> list[Settlement]:
+        """Take every row expired by `ts_ns` out of the columns, settled at `spot`.
+
+        Physical settlement, as for listed equity options: an in-the-money row becomes
+        shares (OCC exercises in-the-money options), the rest lapses.
+        """
+        lists = self._lists
+        expired = [row for row, expiry in enumerate(lists.expiry_ns) if expiry <= ts_ns]
+        settlements = [self._settlement(row, spot) for row in expired]
+        keep = [row for row in range(len(lists.units)) if lists.expiry_ns[row] > ts_ns]
+        self._lists = _RowLists(
+            *(
+                [getattr(lists, name)[row] for row in keep]
+                for name in _RowLists.__dataclass_fields__
+            )
+        )
+        self._row_of = {key: row for row, key in enumerate(self._lists.keys)}
+        self._next_expiry_ns = min(self._lists.expiry_ns, default=None)
+        self._rows = None
+        self.row_vols = None
+        return settlements
+
+    def _settlement(self, row: int, spot: float) -> Settlement:
+        lists = self._lists
+        sign = 1.0 if lists.is_call[row] else -1.0
+        moneyness = sign * (spot - lists.strike[row])
+        units = lists.units[row]
+        exercised = moneyness > 0.0
+        book, contract_key = lists.keys[row]
+        return Settlement(
+            book=book,
+            contract_key=contract_key,
+            strike=lists.strike[row],
+            units=units,
+            intrinsic_value=max(moneyness, 0.0) * units,
+            delivered_shares=sign * units if exercised else 0.0,
+        )
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class _Arrays:
-    strike: FloatArray
-    expiry_ns: npt.NDArray[np.int64]
-    is_call: npt.NDArray[np.bool_]
-    units: FloatArray
-    book_of_row: npt.NDArray[np.intp]
+@jit
+def revalue_european(
+    spot: float,
+    rate: float,
+    dividend: float,
+    now_ns: int,
+    vols: FloatArray,
+    strike: FloatArray,
+    log_strike: FloatArray,
+    expiries_ns: IntArray,
+    expiry_of_row: npt.NDArray[np.intp],
+    sign: FloatArray,
+    units: FloatArray,
+    book_of_row: npt.NDArray[np.intp],
+    futures: bool,
+    days_per_year: float,
+    out: FloatArray,
+) -> None:
+    """Add each row's value and Greeks × units into ``out[book_of_row[row], field]``.
+
+    ``vols`` has one entry per row, or a single flat vol. Time to expiry is calendar time
+    from ``now_ns`` to the row's expiry instant over ``days_per_year`` days; the time
+    constants are computed once per distinct expiry, ln S once per call.
+    """
+    nanos_per_year = NANOS_PER_DAY * days_per_year
+    horizons = [
+        time_constants((expiry - now_ns) / nanos_per_year, rate, dividend) for expiry in expiries_ns
+    ]
+    log_spot = math.log(spot)
+    per_day = 1.0 / days_per_year
+    vol_step = int(vols.shape[0] > 1)
+    for row in range(strike.shape[0]):
+        greeks = european_at(
+            spot,
+            strike[row],
+            log_spot - log_strike[row],
+            horizons[expiry_of_row[row]],
+            vols[row * vol_step],
+            rate,
+            dividend,
+            sign[row],
+            futures,
+            per_day,
+        )
+        _add(out, book_of_row[row], greeks, units[row])
+
+
+@jit
+def revalue_american(
+    spot: float,
+    rate: float,
+    dividend: float,
+    now_ns: int,
+    vols: FloatArray,
+    strike: FloatArray,
+    expiry_ns: IntArray,
+    sign: FloatArray,
+    units: FloatArray,
+    book_of_row: npt.NDArray[np.intp],
+    futures: bool,
+    days_per_year: float,
+    out: FloatArray,
+) -> None:
+    """`revalue_european` for American options, one row at a time."""
+    nanos_per_year = NANOS_PER_DAY * days_per_year
+    vol_step = int(vols.shape[0] > 1)
+    for row in range(strike.shape[0]):
+        time = (expiry_ns[row] - now_ns) / nanos_per_year
+        greeks = american_row(
+            spot,
+            strike[row],
+            time,
+            vols[row * vol_step],
+            rate,
+            dividend,
+            sign[row],
+            futures,
+            days_per_year,
+        )
+        _add(out, book_of_row[row], greeks, units[row])
+
+
+@jit
+def _add(
+    out: FloatArray,
+    book: int,
+    greeks: tuple[float, float, float, float, float, float, float, float, float],
+    units: float,
+) -> None:
+    out[book, PRICE] += greeks[PRICE] * units
+    out[book, DELTA] += greeks[DELTA] * units
+    out[book, GAMMA] += greeks[GAMMA] * units
+    out[book, VEGA] += greeks[VEGA] * units
+    out[book, THETA] += greeks[THETA] * units
+    out[book, RHO] += greeks[RHO] * units
+    out[book, VANNA] += greeks[VANNA] * units
+    out[book, VOLGA] += greeks[VOLGA] * units
+    out[book, CHARM] += greeks[CHARM] * units

@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 
 from hedger.core.actions import InputRejected, SubmitHedgeOrder
-from hedger.core.engine import EngineConfig, HedgeEngine, derive_order_id
+from hedger.core.decisions import derive_order_id
+from hedger.core.engine import EngineConfig, HedgeEngine
 from hedger.core.events import FillReport, HedgeOrderRecorded, RecoveryCompleted, Side
 from hedger.core.policy import BandPolicy
 from tests.scenarios import market_maker as mm

@@ -220,3 +220,50 @@ def test_option_columns_book_known_before_any_position_gets_zero_greeks():
     assert columns.books == ["empty", "mm-1"]
     assert ours.delta[0] == 0.0
     assert ours.delta[1] > 0.0
+
+
+def test_option_columns_row_vols_price_each_row_at_its_own_vol(evaluation_date):
+    columns = columns_of(POSITIONS)
+    row_vols = np.linspace(0.15, 0.45, len(columns))
+    market = MARKETS[0]
+
+    ours = columns.revalue(market, row_vols)
+
+    net = np.zeros(len(columns.books))
+    gross = np.zeros(len(columns.books))
+    rows = list(dict.fromkeys((p.book, p.contract_key) for p in POSITIONS))
+    for position in POSITIONS:
+        row = rows.index((position.book, position.contract_key))
+        at_vol = MarketInputs(
+            market.spot, row_vols[row], market.rate, market.dividend_yield, market.ts_ns
+        )
+        delta = quantlib_greeks(evaluation_date, position, at_vol)["delta"] * position.units
+        net[columns.books.index(position.book)] += delta
+        gross[columns.books.index(position.book)] += abs(delta)
+    assert np.all(np.abs(ours.delta - net) <= RELATIVE_TOLERANCE * gross)
+
+
+def test_option_columns_row_vols_of_wrong_length_raise():
+    columns = columns_of(POSITIONS)
+
+    with pytest.raises(ValueError, match="row vols"):
+        columns.revalue(MARKETS[0], np.array([0.2, 0.3]))
+
+
+def test_option_columns_settle_expired_removes_rows_and_reports_intrinsic_value():
+    columns = columns_of(POSITIONS)
+    near_expiry = VALUATION_NS + NEAR_DAYS * NANOS_PER_DAY
+    assert columns.expiring_by(near_expiry)
+
+    settlements = columns.settle_expired(near_expiry, 95.0)
+
+    # Near rows: mm-1 C100 (1,300), mm-3 P90 (700 − 700 = 0), mm-2 P100 (1,500).
+    by_key = {(s.book, s.contract_key): s for s in settlements}
+    call = by_key[("mm-1", "C100@30d")]
+    put = by_key[("mm-2", "P100@30d")]
+    assert (call.units, call.intrinsic_value, call.delivered_shares) == (1_300.0, 0.0, 0.0)
+    assert (put.units, put.intrinsic_value, put.delivered_shares) == (1_500.0, 7_500.0, -1_500.0)
+    assert len(settlements) == 3
+    assert len(columns) == 3  # the far rows stay
+    assert not columns.expiring_by(near_expiry)
+    assert np.all(np.isfinite(columns.revalue(MARKETS[0]).values))

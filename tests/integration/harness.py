@@ -23,6 +23,7 @@ from hedger.adapters.kafka import all_partitions, make_producer
 from hedger.adapters.topics import ensure_topics, highwaters
 from hedger.config import Settings
 from hedger.runtime import HedgerService
+from producers.execution import CostModel
 from producers.paper_exchange import PaperExchange, PaperExchangeConfig
 
 DEADLINE_S = 60.0
@@ -44,19 +45,14 @@ async def hedger_settings(bootstrap: str, prefix: str, **overrides: Any) -> Sett
         fills_topic=prefix + "exec.fills",
         orders_topic=prefix + "hedger.orders",
         dlq_topic=prefix + "hedger.dlq",
+        control_topic=prefix + "hedger.control",
         group_id=prefix + "hedger",
         instance_id="test",
         session_timeout_ms=6000,
         merge_wait_ms=0,
     )
     settings = dataclasses.replace(settings, **overrides)
-    topics = [
-        settings.prices_topic,
-        settings.fills_topic,
-        settings.orders_topic,
-        settings.dlq_topic,
-    ]
-    await ensure_topics(bootstrap, topics)
+    await ensure_topics(bootstrap, settings.topics)
     return settings
 
 
@@ -87,9 +83,12 @@ async def _value(result: Any) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def running_hedger(settings: Settings) -> AsyncIterator[HedgerService]:
+async def running_hedger(
+    settings: Settings, stop: asyncio.Event | None = None
+) -> AsyncIterator[HedgerService]:
+    """A ready service in this process; pass `stop` to request its stop before the end."""
     service = HedgerService(settings)
-    stop = asyncio.Event()
+    stop = stop if stop is not None else asyncio.Event()
     task = asyncio.create_task(service.run(stop))
     await wait_until(lambda: service.ready or task.done())
     if task.done():
@@ -111,8 +110,8 @@ async def running_exchange(settings: Settings, **costs: Any) -> AsyncIterator[Pa
             settings.prices_topic,
             settings.fills_topic,
             group_id=settings.group_id + ".exchange",
+            costs=CostModel(**costs),
             poll_timeout_ms=20,
-            **costs,
         )
     )
     stop = asyncio.Event()

@@ -82,6 +82,9 @@ async def test_restart_after_kill_rebuilds_the_same_book_and_never_hedges_twice(
         band_shares=100.0,
         lot_size=100.0,
         min_interval_ms=0,
+        # A walk this wild flip-flops across the band and would latch the book: this test
+        # is about restarts (the latch's own is in test_controls_broker.py).
+        latch_reversals=1_000,
     )
     calm = random_walk_ticks(60, 0, seed=1)
     busy = random_walk_ticks(200, 60, seed=2)

@@ -14,8 +14,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from hedger.adapters.kafka import all_partitions, make_producer
 from hedger.adapters.topics import highwaters
+from producers.execution import CostModel
 from producers.paper_exchange import PaperExchange, PaperExchangeConfig
 from producers.replay import replay
+from tests.integration.harness import read_topic as harness_read_topic
 
 pytestmark = pytest.mark.broker
 
@@ -193,9 +195,7 @@ async def test_paper_exchange_order_filled_at_mark_plus_half_spread_garbage_skip
         prices_topic=prices_topic,
         fills_topic=fills_topic,
         group_id=topic_prefix + "paper-exchange",
-        half_spread=0.05,
-        commission_per_order=1.5,
-        latency_ms=2,
+        costs=CostModel(half_spread=0.05, commission_per_order=1.5, latency_ms=2),
         poll_timeout_ms=20,
     )
     exchange = PaperExchange(config)
@@ -255,3 +255,38 @@ async def committed_offset(bootstrap: str, group_id: str, topic: str, expected: 
             if offset >= expected:
                 return offset
             await asyncio.sleep(0.05)
+
+
+async def test_replay_batches_keep_keyed_partitioning_of_send(
+    kafka_bootstrap: str, kafka_topics: KafkaTopics, tmp_path: Path
+) -> None:
+    prices_topic, fills_topic, reference_topic = await kafka_topics(
+        "prices", "fills", "reference", partitions=3
+    )
+    symbols = ["XYZ", "ABC", "QQQ", "SPY", "IBM", "AAPL", "MSFT", "GE"]
+    lines = [tick(s, T0 + n * MS_NS, 9.99, 10.01) for n in range(3) for s in symbols]
+    path = tmp_path / "recording.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    producer = make_producer(kafka_bootstrap, client_id="test-reference")
+
+    async with asyncio.timeout(DEADLINE_S):
+        await replay(
+            path, kafka_bootstrap, speed=0, prices_topic=prices_topic, fills_topic=fills_topic
+        )
+        async with started(producer):
+            # aiokafka's own choice for each key, through send().
+            chosen = {
+                s: (await producer.send_and_wait(reference_topic, b"x", key=s.encode())).partition
+                for s in symbols
+            }
+        records = await harness_read_topic(kafka_bootstrap, prices_topic, len(lines))
+
+    by_key: dict[str, set[int]] = {}
+    for record in records:
+        by_key.setdefault((record.key or b"").decode(), set()).add(record.partition)
+    assert by_key == {symbol: {chosen[symbol]} for symbol in symbols}
+    assert len(set(chosen.values())) > 1  # the keys really spread over partitions
+    per_partition = sorted((r.partition, r.offset, r.value) for r in records)
+    for symbol in symbols:  # each key's messages in file order
+        mine = [v for _, _, v in per_partition if orjson.loads(v)["symbol"] == symbol]
+        assert mine == [line for line in lines if orjson.loads(line)["symbol"] == symbol]

@@ -6,16 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from producers.replay import (
-    BOOTSTRAP_ENV,
-    Pacer,
-    ReplayTopics,
-    due_offset_s,
-    main,
-    pacing_delays,
-    route_line,
-    route_lines,
-)
+from producers.publish import Pacer, due_offset_s, pacing_delays
+from producers.replay import BOOTSTRAP_ENV, main
+from producers.routing import ReplayTopics, route_line, route_lines
 
 T0 = 1_795_185_000_000_000_000
 SECOND_NS = 1_000_000_000

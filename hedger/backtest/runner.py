@@ -1,0 +1,253 @@
+"""One strategy over one path: the engine, the in-process paper exchange, the ledger.
+
+The same `HedgeEngine` as `hedger run` handles the path's events in order, with a
+`TimerFired` when event time passes a point of the timer grid (timed rebalancing and
+working-order timeouts run on timers; by default the grid is the shortest timed interval
+of the strategy's configuration). Its orders are
+filled by the paper exchange's cost model (`producers.execution`) in process: each planned
+fill is due at its time and handed to the engine, like a fill read back from Kafka, before
+any recorded event of a later time, and before a recorded event of the same time (the live
+service's merge takes fills first on equal times). A fill is priced at the mark as of its
+time, a tick at that very time included, as the live paper exchange does.
+
+Recorded fills that carry an `order_id` are fills of some earlier run's hedge orders: they
+are dropped, since the backtest makes its own. Every other recorded fill is a client trade.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from hedger.backtest.ledger import Ledger, Sample
+from hedger.backtest.strategies import STATIC, Strategy, engine_config_for, timer_grid_ns
+from hedger.core.actions import Action, CancelHedgeOrder, HedgeDenied, SubmitHedgeOrder
+from hedger.core.engine import EngineConfig, HedgeEngine
+from hedger.core.events import (
+    Event,
+    FillReport,
+    HedgeOrderRecorded,
+    PriceTick,
+    RecoveryCompleted,
+    Side,
+    TimerFired,
+    VolUpdate,
+)
+from hedger.core.instruments import OptionContract, parse_instrument
+from producers.execution import CostModel, Order, PlannedFill, plan_fills, price_fill
+
+DEFAULT_SAMPLE_INTERVAL_NS = 300 * 10**9
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestConfig:
+    """The engine's configuration (its policy is the strategy's), the exchange's costs, how
+    often the ledger values the portfolio, and the grid of timer events (event-time
+    nanoseconds; after an event passes a grid point, a timer fires at the last point it
+    passed; 0 = no timers, None = `strategies.timer_grid_ns` of the strategy's engine)."""
+
+    engine: EngineConfig
+    costs: CostModel = field(default_factory=CostModel)
+    sample_interval_ns: int = DEFAULT_SAMPLE_INTERVAL_NS
+    timer_interval_ns: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.sample_interval_ns <= 0 or (self.timer_interval_ns or 0) < 0:
+            raise ValueError("the sample interval must be positive, the timer's not negative")
+
+
+@dataclass(slots=True)
+class PathResult:
+    """What one strategy did on one path."""
+
+    strategy: str
+    samples: list[Sample]
+    orders: list[SubmitHedgeOrder]
+    fills: int
+    fees: float
+    slippage: float
+    attribution: dict[str, float]
+    refusals: Counter[str]
+
+    @property
+    def final_pnl(self) -> float:
+        return self.samples[-1].pnl if self.samples else 0.0
+
+
+@dataclass(order=True, slots=True)
+class _Due:
+    ts_ns: int
+    sequence: int
+    planned: PlannedFill = field(compare=False)
+    order: Order = field(compare=False)
+
+
+class PathRun:
+    """The state of one run; `run_path` drives it."""
+
+    def __init__(self, strategy: Strategy, config: BacktestConfig) -> None:
+        self.strategy = strategy
+        self.config = config
+        self.engine = HedgeEngine(engine_config_for(strategy, config.engine))
+        self.ledger = Ledger(config.engine)
+        self.orders: list[SubmitHedgeOrder] = []
+        self.refusals: Counter[str] = Counter()
+        self.fills = 0
+        self._due: list[_Due] = []
+        self._sequence = itertools.count()
+        self._ref_prices: dict[str, float] = {}
+        self._cancelled: set[str] = set()
+        self._next_sample_ns: int | None = None
+        self._timer_ns = 0
+
+    def run(self, events: Iterable[Event]) -> PathResult:
+        engine, due = self.engine, self._due
+        interval, timer = self.config.sample_interval_ns, self._timer_interval_ns()
+        last_ns = 0
+        for event in events:
+            ts_ns = event.ts_ns
+            if self._next_sample_ns is None:
+                engine.handle(RecoveryCompleted(ts_ns))
+                self._next_sample_ns = ts_ns
+            while due and due[0].ts_ns <= ts_ns:
+                self._fill(heapq.heappop(due), event if isinstance(event, PriceTick) else None)
+            if ts_ns >= self._next_sample_ns:
+                self.ledger.value(ts_ns)
+                self._next_sample_ns = ts_ns - ts_ns % interval + interval
+            self._handle(event)
+            if timer and ts_ns - self._timer_ns >= timer:
+                self._timer_ns = ts_ns - ts_ns % timer
+                self._act(engine.handle(TimerFired(self._timer_ns)))
+            last_ns = ts_ns
+        while due:
+            entry = heapq.heappop(due)
+            self._fill(entry, None)
+            last_ns = max(last_ns, entry.ts_ns)
+        self.ledger.finish(last_ns)
+        return self._result()
+
+    def _timer_interval_ns(self) -> int:
+        configured = self.config.timer_interval_ns
+        return configured if configured is not None else timer_grid_ns(self.engine.config)
+
+    def _handle(self, event: Event) -> None:
+        if isinstance(event, PriceTick):
+            self.ledger.on_tick(event)
+        elif isinstance(event, VolUpdate):
+            self.ledger.on_vol(event)
+        elif isinstance(event, FillReport):
+            if event.order_id is not None:
+                return  # an earlier run's hedge fill: the backtest makes its own
+            self._client_trade(event)
+        self._act(self.engine.handle(event))
+        if isinstance(event, FillReport) and self.strategy.kind == STATIC:
+            self._hedge_once(event)
+
+    def _client_trade(self, fill: FillReport) -> None:
+        instrument = parse_instrument(fill.instrument)
+        if isinstance(instrument, OptionContract):
+            self.ledger.on_option_trade(fill, instrument)
+            self.ledger.value(fill.ts_ns, record=False)
+        else:
+            self.ledger.on_share_trade(fill)
+
+    def _act(self, actions: Iterable[Action]) -> None:
+        for action in actions:
+            if isinstance(action, SubmitHedgeOrder):
+                self._send(action)
+            elif isinstance(action, CancelHedgeOrder):
+                self._cancelled.add(action.order_id)
+            elif isinstance(action, HedgeDenied):
+                self.refusals[action.reason] += 1
+            else:
+                self.refusals[type(action).__name__] += 1
+
+    def _send(self, order: SubmitHedgeOrder) -> None:
+        self.orders.append(order)
+        self._ref_prices[order.order_id] = order.ref_price
+        for planned in plan_fills(order, self.config.costs):
+            heapq.heappush(self._due, _Due(planned.ts_ns, next(self._sequence), planned, order))
+
+    def _fill(self, entry: _Due, tick: PriceTick | None) -> None:
+        """Fill one planned fill; `tick` is the next recorded tick, which prices the fill
+        when it is of the same symbol and time (the mark as of the fill's time)."""
+        order = entry.order
+        if order.order_id in self._cancelled:
+            return
+        mark = self.ledger.mark(order.symbol)
+        if tick is not None and (tick.symbol, tick.ts_ns) == (order.symbol, entry.ts_ns):
+            mark = tick.mark
+        try:
+            fill = price_fill(order, entry.planned, mark, self.config.costs)
+        except ValueError:
+            self.refusals["unfillable"] += 1
+            return
+        self.fills += 1
+        instrument = parse_instrument(fill.instrument)
+        ref_price = self._ref_prices[order.order_id]
+        if isinstance(instrument, OptionContract):  # a gamma/vega hedge
+            self.ledger.on_option_trade(fill, instrument, ref_price)
+        else:
+            self.ledger.on_share_trade(fill, ref_price)
+        self._act(self.engine.handle(fill))
+
+    def _hedge_once(self, trade: FillReport) -> None:
+        """The static strategy: bring this book's net delta back to target, once."""
+        instrument = parse_instrument(trade.instrument)
+        symbol = instrument if isinstance(instrument, str) else instrument.root
+        mark = self.ledger.mark(symbol)
+        exposure = next(
+            (e for e in self.engine.exposures() if (e.book, e.underlying) == (trade.book, symbol)),
+            None,
+        )
+        if exposure is None or mark is None:
+            return
+        policy = self.config.engine.policy
+        net = exposure.delta + exposure.working_shares
+        quantity = round((policy.target_delta - net) / policy.lot_size) * policy.lot_size
+        if quantity == 0:
+            return
+        order_id = f"S-{trade.book}-{symbol}-{trade.fill_id}"
+        side = Side.of(quantity)
+        recorded = HedgeOrderRecorded(
+            order_id, trade.book, symbol, side, abs(quantity), trade.ts_ns, mark
+        )
+        self.engine.handle(recorded)  # so the engine counts it as working until it fills
+        self._send(_as_submitted(recorded, policy.target_delta, net))
+
+    def _result(self) -> PathResult:
+        return PathResult(
+            strategy=self.strategy.name,
+            samples=self.ledger.samples,
+            orders=self.orders,
+            fills=self.fills,
+            fees=self.ledger.fees,
+            slippage=self.ledger.slippage,
+            attribution=self.ledger.attribution,
+            refusals=self.refusals,
+        )
+
+
+def _as_submitted(order: HedgeOrderRecorded, target: float, net: float) -> SubmitHedgeOrder:
+    return SubmitHedgeOrder(
+        order_id=order.order_id,
+        book=order.book,
+        symbol=order.symbol,
+        side=order.side,
+        qty=order.qty,
+        ts_ns=order.ts_ns,
+        ref_price=order.ref_price,
+        reason="static",
+        delta_before=net,
+        target_delta=target,
+        policy=STATIC,
+        trigger=f"static:{order.order_id}",
+    )
+
+
+def run_path(events: Iterable[Event], strategy: Strategy, config: BacktestConfig) -> PathResult:
+    """Run `strategy` over one path of events (in event-time order)."""
+    return PathRun(strategy, config).run(events)

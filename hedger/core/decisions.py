@@ -1,0 +1,285 @@
+"""The decision path: what a book's policy wants in an underlying, then the throttle and the
+pre-trade controls; an order, or a refusal (`HedgeDenied`) naming its reason.
+
+Checks run in this order, and the first that fails names the refusal: minimum interval,
+lot size and minimum quantity, kill switch and latch, price guard (stale feed, frozen
+price), loss limit, order size, order notional, position, price collar, rate limits
+(book, then all books), flip-flop latch. Every check fails closed.
+
+A refusal is an action for every decision it stops (so metrics count them all), marked
+`new_episode` only for the first of a run with the same book, underlying and reason; the
+run ends when an order leaves or the book is back inside its band.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from hedger.core.actions import Action, HedgeDenied, LatchBook, SubmitHedgeOrder
+from hedger.core.book import Holding
+from hedger.core.controls import (
+    BookLimits,
+    ControlState,
+    OrderCheck,
+    OrderType,
+    Refusal,
+    collar_refusal,
+    limit_refusal,
+    switch_refusal,
+)
+from hedger.core.events import BookRearmed, ControlEvent, QuoteCrossed, Side
+from hedger.core.instruments import NANOS_PER_YEAR
+from hedger.core.latch import FlipFlop
+from hedger.core.option_hedge import GammaVegaPolicy
+from hedger.core.policy import BandInputs, BandPolicy, BandWidth, leland_volatility
+from hedger.core.throttle import Throttle
+
+if TYPE_CHECKING:
+    from hedger.core.engine import EngineConfig
+
+
+def derive_order_id(book: str, symbol: str, trigger: str) -> str:
+    """Same book, instrument and triggering input give the same id, so replays cannot double up."""
+    digest = hashlib.blake2b(f"{book}|{symbol}|{trigger}".encode(), digest_size=10)
+    return "H-" + digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class BookSetup:
+    """How one book hedges: its policy, its limits and, optionally, gamma/vega hedging per
+    underlying (keyed by underlying)."""
+
+    policy: BandPolicy
+    limits: BookLimits = field(default_factory=BookLimits)
+    gamma_vega: tuple[tuple[str, GammaVegaPolicy], ...] = ()
+
+
+class BookValuation(Protocol):
+    """What the decision path asks the engine about a book."""
+
+    def book_pnl(self, book: str) -> float: ...
+
+    def option_delta_with(
+        self, book: str, symbol: str, ts_ns: int, adjust: Callable[[float], float]
+    ) -> float: ...
+
+    def vol_of(self, symbol: str) -> float: ...
+
+
+# Not frozen: built for every book on every tick, and a frozen dataclass's __init__ costs
+# several times more. Never changed after construction.
+@dataclass(slots=True)
+class Situation:
+    """One book's holding in one underlying at a decision, and what triggered it."""
+
+    book: str
+    symbol: str
+    holding: Holding
+    mark: float
+    ts_ns: int
+    trigger: str
+    reason: str  # "band", "rebalance" or "gamma_vega"
+
+
+class HedgeDesk:
+    """Decides for every book; owns the throttle, latch memory and refusal episodes."""
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        controls: ControlState,
+        known_orders: set[str],
+        valuation: BookValuation,
+    ) -> None:
+        self.config = config
+        self.controls = controls
+        self.default = BookSetup(config.policy, config.limits)
+        self.setups = dict(config.books)
+        limits = config.controls
+        self.throttle = Throttle(limits.total_rate)
+        self.flip_flop = FlipFlop(
+            limits.latch_reversals, limits.latch_window_ns, controls.rearm_cutoffs
+        )
+        self._known = known_orders
+        self.valuation = valuation
+        self._refusing: dict[tuple[str, str], str] = {}
+        self._rebalanced_ns: dict[tuple[str, str], int] = {}
+
+    def setup(self, book: str) -> BookSetup:
+        return self.setups.get(book, self.default)
+
+    def apply_control(self, event: ControlEvent | QuoteCrossed) -> list[Action]:
+        """Kill switches, latches and re-arms from the control topic; crossed quotes."""
+        if isinstance(event, QuoteCrossed):
+            self.controls.guard.crossed(event.symbol, event.ts_ns)
+            return []
+        self.controls.switches.apply(event)
+        if isinstance(event, BookRearmed):
+            self.flip_flop.forget(event.book)
+        return []
+
+    def rebalance_due(self, book: str, symbol: str, ts_ns: int) -> bool:
+        """True when a timer at `ts_ns` starts a new rebalancing interval of a timed policy
+        (intervals are aligned on multiples of the interval in event time)."""
+        every_ns = self.setup(book).policy.rebalance_every_ns
+        if every_ns == 0:
+            return False
+        last = self._rebalanced_ns.get((book, symbol))
+        if last is not None and ts_ns // every_ns <= last // every_ns:
+            return False
+        self._rebalanced_ns[(book, symbol)] = ts_ns
+        return True
+
+    def decide(self, situation: Situation, extra_delta: float = 0.0) -> list[Action]:
+        """The share order (or refusal) for one book and underlying; `extra_delta` is delta
+        on its way that the holding does not show yet (working option orders, a plan)."""
+        setup = self.setup(situation.book)
+        policy = setup.policy
+        if policy.timed and situation.reason == "band":
+            return []  # a timed policy trades on its timers only
+        net_delta = self._net_delta(situation, policy) + extra_delta
+        goal = policy.goal(net_delta, self._band(situation, policy))
+        if goal is None:
+            if self._refusing:  # an episode of refusals ends back inside the band
+                self._refusing.pop((situation.book, situation.symbol), None)
+            return []
+        wanted = goal - net_delta
+        last_ns = situation.holding.last_order_ts_ns
+        if last_ns is not None and situation.ts_ns - last_ns < policy.min_interval_ns:
+            waited = (situation.ts_ns - last_ns) / 1e9
+            return [self.deny(situation, "min_interval", f"last order {waited:.3f} s ago")]
+        quantity = policy.whole_lots(wanted)
+        if quantity == 0.0 or abs(quantity) < policy.min_order_shares:
+            detail = f"{wanted:,.2f} shares is under a lot or the minimum order"
+            return [self.deny(situation, "below_minimum", detail)]
+        return self._order(situation, setup, quantity, net_delta, goal)
+
+    def _net_delta(self, situation: Situation, policy: BandPolicy) -> float:
+        holding = situation.holding
+        if policy.leland_cost == 0.0 or holding.option_gamma == 0.0:
+            return holding.delta_with_working
+        cost, years, gamma = policy.leland_cost, policy.leland_interval_years, holding.option_gamma
+        option_delta = self.valuation.option_delta_with(
+            situation.book,
+            situation.symbol,
+            situation.ts_ns,
+            lambda vol: leland_volatility(vol, cost, years, gamma),
+        )
+        return option_delta + holding.shares + holding.working_shares
+
+    def _band(self, situation: Situation, policy: BandPolicy) -> float:
+        if policy.width is BandWidth.SHARES:
+            return policy.band_shares  # the common case, on every tick: no inputs to build
+        holding = situation.holding
+        years = (holding.horizon_ns - situation.ts_ns) / NANOS_PER_YEAR
+        return policy.band(
+            BandInputs(situation.mark, holding.option_gamma, self.config.rate, years)
+        )
+
+    def _order(
+        self, situation: Situation, setup: BookSetup, quantity: float, net_delta: float, goal: float
+    ) -> list[Action]:
+        book, symbol, ts_ns = situation.book, situation.symbol, situation.ts_ns
+        limit_price = self._limit_price(situation.mark, quantity)
+        check = OrderCheck(
+            book=book,
+            symbol=symbol,
+            quantity=quantity,
+            price=situation.mark if limit_price is None else limit_price,
+            net_delta=net_delta,
+            hedge_position=situation.holding.shares + situation.holding.working_shares,
+            book_pnl=self.book_pnl(book, setup),
+        )
+        refusal = self.pretrade_refusal(check, setup, ts_ns) or self.throttle.refusal(
+            book, setup.limits.rate, ts_ns
+        )
+        if refusal is not None:
+            return [self.deny(situation, *refusal)]
+        order_id = derive_order_id(book, symbol, situation.trigger)
+        if order_id in self._known:
+            return []  # a replayed input: its order is out already
+        side = Side.of(quantity)
+        # Last: only an order that would really leave counts as a reversal.
+        if self.flip_flop.trips(book, symbol, side, ts_ns):
+            return self._latch(situation)
+        self.sent(book, symbol, side, ts_ns, setup)
+        return [
+            SubmitHedgeOrder(
+                order_id=order_id,
+                book=book,
+                symbol=symbol,
+                side=side,
+                qty=abs(quantity),
+                ts_ns=ts_ns,
+                ref_price=situation.mark,
+                reason=situation.reason,
+                delta_before=net_delta,
+                target_delta=goal,
+                policy=setup.policy.name,
+                trigger=situation.trigger,
+                limit_price=limit_price,
+            )
+        ]
+
+    def _limit_price(self, mark: float, quantity: float) -> float | None:
+        controls = self.config.controls
+        if controls.order_type is OrderType.MARKET:
+            return None
+        # A buy may pay up to the offset above the mark, a sell down to it below.
+        return mark * (1.0 + controls.limit_offset * (1.0 if quantity > 0 else -1.0))
+
+    def book_pnl(self, book: str, setup: BookSetup) -> float:
+        """Mark-to-model P&L, valued only when a loss limit needs it (it loops over books)."""
+        return self.valuation.book_pnl(book) if setup.limits.loss_limit < math.inf else 0.0
+
+    def pretrade_refusal(self, check: OrderCheck, setup: BookSetup, ts_ns: int) -> Refusal | None:
+        """The first control that stops the order, before the rate limits and the flip-flop
+        latch (which need an order otherwise ready to leave)."""
+        controls = self.controls
+        return (
+            switch_refusal(check, controls.switches, self.config.controls.kill_mode)
+            or controls.guard.refusal(check.symbol, ts_ns)
+            or limit_refusal(check, setup.limits)
+            or collar_refusal(
+                check.price,
+                controls.guard.last_good_mark(check.symbol),
+                self.config.controls.price_collar,
+            )
+        )
+
+    def sent(self, book: str, symbol: str, side: Side, ts_ns: int, setup: BookSetup) -> None:
+        """Account for an order leaving now, or read back from the order topic."""
+        self.throttle.take(book, setup.limits.rate, ts_ns)
+        self.flip_flop.record(book, symbol, side, ts_ns)
+        self._refusing.pop((book, symbol), None)
+
+    def _latch(self, situation: Situation) -> list[Action]:
+        window_s = self.config.controls.latch_window_ns / 1e9
+        detail = (
+            f"{self.flip_flop.reversals} direction reversals in {situation.symbol} "
+            f"within {window_s:.0f} s"
+        )
+        self.controls.switches.latched[situation.book] = detail
+        return [
+            self.deny(situation, "latched", detail),
+            LatchBook(situation.book, situation.ts_ns, detail),
+        ]
+
+    def deny(self, situation: Situation, reason: str, detail: str) -> HedgeDenied:
+        key = (situation.book, situation.symbol)
+        new_episode = self._refusing.get(key) != reason
+        self._refusing[key] = reason
+        return HedgeDenied(
+            book=situation.book,
+            symbol=situation.symbol,
+            reason=reason,
+            detail=detail,
+            ts_ns=situation.ts_ns,
+            trigger=situation.trigger,
+            policy=self.setup(situation.book).policy.name,
+            new_episode=new_episode,
+        )

@@ -1,0 +1,102 @@
+"""Our hedge orders while they work: registration, read-back on a restart, cancels, timeouts.
+
+Every order id sent or read back is known, so a replay never sends it again. Working share
+orders count toward their book's delta until filled or cancelled (the engine reduces them
+on fills); working option orders are tracked by the option hedger. An order working longer
+than the working-order timeout (event time) is cancelled: it stops counting, and a cancel
+goes to the order topic, where a restart reads it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hedger.core.actions import Action, CancelHedgeOrder, SubmitHedgeOrder
+from hedger.core.book import Holding, WorkingOrder
+from hedger.core.decisions import HedgeDesk
+from hedger.core.events import HedgeOrderCancelled, HedgeOrderRecorded
+from hedger.core.option_orders import OptionHedger
+
+
+class OrderRegistry:
+    def __init__(
+        self,
+        working: dict[str, WorkingOrder],
+        known: set[str],
+        holding: Callable[[str, str], Holding],
+        desk: HedgeDesk,
+        options: OptionHedger,
+    ) -> None:
+        self._working = working
+        self._known = known
+        self._holding = holding
+        self._desk = desk
+        self._options = options
+
+    def register(self, actions: list[Action]) -> list[Action]:
+        """Count the share orders among `actions` as working (option orders already are)."""
+        for action in actions:
+            if isinstance(action, SubmitHedgeOrder) and action.order_id not in self._known:
+                self._known.add(action.order_id)
+                if action.order_id not in self._options.working:
+                    signed_qty = action.side.sign * action.qty
+                    self._work(action.order_id, action.book, action.symbol, signed_qty, action)
+        return actions
+
+    def _work(
+        self,
+        order_id: str,
+        book: str,
+        symbol: str,
+        signed_qty: float,
+        order: SubmitHedgeOrder | HedgeOrderRecorded,
+    ) -> None:
+        self._working[order_id] = WorkingOrder(
+            book, symbol, signed_qty, order.ref_price, order.ts_ns
+        )
+        holding = self._holding(book, symbol)
+        holding.working_shares += signed_qty
+        holding.last_order_ts_ns = order.ts_ns
+
+    def recorded(self, order: HedgeOrderRecorded) -> list[Action]:
+        """An order read back from the order topic on a restart: working again, and it counts
+        toward the rate limits and the flip-flop latch as when it was sent."""
+        if order.order_id in self._known:
+            return []
+        self._known.add(order.order_id)
+        signed_qty = order.side.sign * order.qty
+        setup = self._desk.setup(order.book)
+        if self._options.register(
+            order.order_id, order.book, order.symbol, signed_qty, order.ts_ns
+        ):
+            self._desk.throttle.take(order.book, setup.limits.rate, order.ts_ns)
+            return []
+        self._work(order.order_id, order.book, order.symbol, signed_qty, order)
+        self._desk.sent(order.book, order.symbol, order.side, order.ts_ns, setup)
+        return []
+
+    def cancelled(self, cancel: HedgeOrderCancelled) -> list[Action]:
+        self._known.add(cancel.order_id)
+        self._forget(cancel.order_id)
+        return []
+
+    def _forget(self, order_id: str) -> tuple[str, str] | None:
+        """Stop counting a working order; its (book, symbol), or None when not working."""
+        order = self._working.pop(order_id, None)
+        if order is not None:
+            self._holding(order.book, order.symbol).working_shares -= order.remaining
+            return order.book, order.symbol
+        option = self._options.working.pop(order_id, None)
+        return None if option is None else (option.book, option.contract.occ_symbol)
+
+    def expire(self, ts_ns: int, timeout_ns: int) -> list[Action]:
+        """Cancel every order working for `timeout_ns` or longer (0: never)."""
+        if timeout_ns == 0:
+            return []
+        sent = {order_id: order.ts_ns for order_id, order in self._working.items()}
+        sent.update((order_id, o.ts_ns) for order_id, o in self._options.working.items())
+        actions: list[Action] = []
+        for order_id in [order_id for order_id, t in sent.items() if ts_ns - t >= timeout_ns]:
+            book, symbol = self._forget(order_id) or ("", "")
+            actions.append(CancelHedgeOrder(order_id, book, symbol, ts_ns, "timeout"))
+        return actions

@@ -1,0 +1,67 @@
+"""What the decision path asks about books: mark-to-model P&L, vols, Leland deltas.
+
+Mark-to-model P&L of a book = Σ over its underlyings of (cash paid and received for every
+fill of options and shares, and at settlement + the options' model value + shares held ×
+mark − hedge fees). It reads the engine's state (shared, never copied), so it is current.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hedger.core.book import Holding
+from hedger.core.market import MarketState
+
+if TYPE_CHECKING:
+    from hedger.core.engine import EngineConfig
+    from hedger.core.revaluation import Revaluation
+
+
+class EngineValuation:
+    def __init__(
+        self,
+        config: EngineConfig,
+        market: MarketState,
+        revaluation: Revaluation,
+        holdings: dict[tuple[str, str], Holding],
+    ) -> None:
+        self._config = config
+        self._market = market
+        self._revaluation = revaluation
+        self._holdings = holdings
+
+    def vol_of(self, symbol: str) -> float:
+        return self._market.vols.get(symbol, self._config.default_vol)
+
+    def book_pnl(self, book: str) -> float:
+        pnl = 0.0
+        for (owner, symbol), holding in self._holdings.items():
+            if owner != book:
+                continue
+            tick = self._market.ticks.get(symbol)
+            # No mark yet: the shares cannot be valued, and NaN makes the loss limit refuse.
+            mark = tick.mark if tick is not None else float("nan")
+            shares_value = holding.shares * mark if holding.shares else 0.0
+            pnl += holding.cash + holding.option_value + shares_value - holding.fees
+        return pnl
+
+    def option_delta_with(
+        self, book: str, symbol: str, ts_ns: int, adjust: Callable[[float], float]
+    ) -> float:
+        """The book's options' delta on `symbol` with every row's vol (surface or flat)
+        passed through `adjust` (Leland's cost adjustment)."""
+        columns = self._revaluation.columns(symbol)
+        tick = self._market.ticks.get(symbol)
+        if tick is None or book not in columns.books:
+            return 0.0
+        market = self._revaluation.market_inputs(symbol, tick.mark, ts_ns)
+        row_vols = self._revaluation.row_vols(symbol, columns, ts_ns)
+        if row_vols is None:
+            greeks = columns.revalue(dataclasses.replace(market, vol=adjust(market.vol)))
+        else:
+            greeks = columns.revalue(market, np.array([adjust(vol) for vol in row_vols]))
+        return float(greeks.delta[columns.book_index(book)])
