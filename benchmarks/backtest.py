@@ -40,6 +40,7 @@ class _TimedEngine:
 
     def __init__(self, engine: HedgeEngine) -> None:
         self._engine = engine
+        self.config = engine.config
         self.seconds = 0.0
 
     def handle(self, event: Event) -> list[Action]:

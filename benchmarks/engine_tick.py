@@ -7,10 +7,16 @@ Baseline: the bare numpy kernel (`benchmarks.kernel`) on the same N options at e
 tick's spot, with fixed times to expiry. Both timed per call: median and p99 in µs.
 ratio = ours median / bare median; ours − bare is the fixed per-message overhead
 (dispatch, year fractions, validation, per-book sums, policy, order ids).
+
+Two engine figures per case: `to_greeks` is tick → updated book Greeks (the issue's
+measure: a band no book crosses, so the decision step finds nothing to do), and
+`with_decisions` adds deciding, refusing and sending orders under the default controls
+(`benchmarks.decisions` breaks that part down).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -26,6 +32,7 @@ from benchmarks.portfolio import (
 )
 from benchmarks.timing import latency_us, progress, ratio, time_each
 from hedger.core.actions import SubmitHedgeOrder
+from hedger.core.engine import HedgeEngine
 from hedger.core.events import PriceTick
 
 # (positions, books, warm-up ticks, measured ticks)
@@ -35,16 +42,10 @@ CASES = ((100, 1, 300, 5_000), (10_000, 50, 50, 800))
 def measure(positions: int, books: int, warm_up: int, measured: int) -> dict[str, Any]:
     progress(f"engine_tick: {positions:,} positions over {books} books, {measured:,} ticks")
     portfolio = make_portfolio(positions, books)
-    engine = live_engine(portfolio)
     ticks = random_walk_ticks(warm_up + measured)
-    for tick in ticks[:warm_up]:
-        engine.handle(tick)
+    to_greeks = _engine_latency(live_engine(portfolio, math.inf), ticks, warm_up, [])
     actions: list[int] = []
-
-    def handle(tick: PriceTick) -> None:
-        actions.append(sum(isinstance(a, SubmitHedgeOrder) for a in engine.handle(tick)))
-
-    ours = latency_us(time_each(handle, ticks[warm_up:]))
+    ours = _engine_latency(live_engine(portfolio), ticks, warm_up, actions)
     time_years = portfolio.time_years(START_NS)
 
     def bare(tick: PriceTick) -> object:
@@ -60,6 +61,8 @@ def measure(positions: int, books: int, warm_up: int, measured: int) -> dict[str
         "name": f"engine_tick[positions={positions},books={books}]",
         "positions": positions,
         "books": books,
+        "to_greeks": to_greeks,
+        "to_greeks_ratio": ratio(to_greeks["median_us"], baseline["median_us"]),
         "ours": ours,
         "baseline": baseline,
         "ratio": ratio(ours["median_us"], baseline["median_us"]),
@@ -67,6 +70,18 @@ def measure(positions: int, books: int, warm_up: int, measured: int) -> dict[str
         "ticks_with_orders": round(float(np.mean(counts > 0)), 4),
         "orders_per_tick": round(float(np.mean(counts)), 4),
     }
+
+
+def _engine_latency(
+    engine: HedgeEngine, ticks: list[PriceTick], warm_up: int, orders: list[int]
+) -> dict[str, float]:
+    for tick in ticks[:warm_up]:
+        engine.handle(tick)
+
+    def handle(tick: PriceTick) -> None:
+        orders.append(sum(isinstance(a, SubmitHedgeOrder) for a in engine.handle(tick)))
+
+    return latency_us(time_each(handle, ticks[warm_up:]))
 
 
 def run() -> list[dict[str, Any]]:

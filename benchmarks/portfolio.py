@@ -104,10 +104,11 @@ def _contract_grid() -> list[OptionContract]:
     ]
 
 
-def live_engine(portfolio: Portfolio) -> HedgeEngine:
-    """An engine holding the portfolio, live, with a band some ticks cross."""
+def live_engine(portfolio: Portfolio, band_shares: float | None = None) -> HedgeEngine:
+    """An engine holding the portfolio, live, with a band some ticks cross (by default)."""
+    band = portfolio.band_shares() if band_shares is None else band_shares
     config = EngineConfig(
-        policy=BandPolicy(band_shares=portfolio.band_shares()),
+        policy=BandPolicy(band_shares=band),
         rate=RATE,
         default_vol=VOL,
         default_multiplier=MULTIPLIER,
