@@ -27,6 +27,18 @@ from producers.execution import CostModel
 from producers.paper_exchange import PaperExchange, PaperExchangeConfig
 
 DEADLINE_S = 60.0
+STOP_DEADLINE_S = 10.0
+
+
+@contextlib.asynccontextmanager
+async def started(client: Any) -> AsyncIterator[Any]:
+    """Start an aiokafka producer or consumer; stop it under its own deadline."""
+    try:
+        await client.start()
+        yield client
+    finally:
+        async with asyncio.timeout(STOP_DEADLINE_S):
+            await client.stop()
 
 
 def free_port() -> int:

@@ -3,34 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from hedger.adapters.topics import ensure_topics, highwaters
+from tests.integration.harness import started
 
 pytestmark = pytest.mark.broker
 
 TEST_DEADLINE_S = 60.0
-STOP_DEADLINE_S = 10.0
 KEYS = [f"key-{index}".encode() for index in range(7)]
 
 KafkaTopics = Callable[..., Awaitable[list[str]]]  # the conftest fixture
-
-
-@contextlib.asynccontextmanager
-async def started(client: Any) -> AsyncIterator[Any]:
-    """Start an aiokafka producer or consumer; stop it under its own deadline."""
-    try:
-        await client.start()
-        yield client
-    finally:
-        async with asyncio.timeout(STOP_DEADLINE_S):
-            await client.stop()
 
 
 def safe_producer(bootstrap: str, **settings: Any) -> AIOKafkaProducer:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,25 +17,15 @@ from producers.execution import CostModel
 from producers.paper_exchange import PaperExchange, PaperExchangeConfig
 from producers.replay import replay
 from tests.integration.harness import read_topic as harness_read_topic
+from tests.integration.harness import started
 
 pytestmark = pytest.mark.broker
 
 DEADLINE_S = 60.0
-STOP_DEADLINE_S = 10.0
 T0 = 1_795_185_000_000_000_000
 MS_NS = 1_000_000
 
 KafkaTopics = Callable[..., Awaitable[list[str]]]  # the conftest fixture
-
-
-@contextlib.asynccontextmanager
-async def started(client: Any) -> AsyncIterator[Any]:
-    try:
-        await client.start()
-        yield client
-    finally:
-        async with asyncio.timeout(STOP_DEADLINE_S):
-            await client.stop()
 
 
 async def read_topic(bootstrap: str, topic: str, count: int) -> list[tuple[bytes | None, bytes]]:
