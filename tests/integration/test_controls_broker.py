@@ -46,6 +46,13 @@ class Feed:
     async def position(self) -> None:
         await self.price(encode_vol(mm.vol()), "XYZ")
         await self.fill(mm.client_buys_calls())
+        # Fills and prices are separate topics: let the position land before the ticks
+        # after it, so the hedger handles the inputs in the order the scenario means.
+        await wait_until(self._holds_position)
+
+    async def _holds_position(self) -> bool:
+        exposures = (await books(self.settings))["exposures"]
+        return any(exposure["book"] == "mm-1" for exposure in exposures)
 
     async def fill(self, fill: FillReport) -> None:
         await self.producer.send(self.settings.fills_topic, encode_fill(fill), fill.book)
