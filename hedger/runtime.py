@@ -10,25 +10,22 @@ harmless (working orders count, ids are deterministic).
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError, KafkaConnectionError
-from aiokafka.structs import TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
 
 from hedger.adapters.controls import ControlActions, ControlTopic, publish_control
 from hedger.adapters.http import serve_http
-from hedger.adapters.kafka import all_partitions, last_fetch_s, make_consumer, make_producer
-from hedger.adapters.merge import EventTimeMerge
+from hedger.adapters.inputs import InputStreams, next_offsets
+from hedger.adapters.kafka import last_fetch_s, make_producer
 from hedger.adapters.metrics import Metrics
 from hedger.adapters.outbox import Outbox
-from hedger.adapters.topics import highwaters
-from hedger.codec import CrossedQuoteError, DecodeError, decode_fill, decode_price
+from hedger.codec import CrossedQuoteError, DecodeError
 from hedger.config import Settings
 from hedger.core.actions import Action, InputRejected, SubmitHedgeOrder
 from hedger.core.clock import EventTimer
@@ -38,32 +35,9 @@ from hedger.recovery import Record, read_to, rebuild_orders
 
 log = logging.getLogger(__name__)
 
-# How long a cycle waits for prices when nothing is buffered: bounds fill latency.
-_POLL_MS = 20
-# How long it waits for a busy stream that ran dry while the other has records buffered.
-_DRY_POLL_MS = 5
-_FILLS, _PRICES = 0, 1
 _SCENARIO_INTERVAL_S = 1.0
 # A broker silent this long counts as unreachable: idle fetches return every 500 ms.
 _BROKER_SILENCE_S = 5.0
-
-
-class _AssignmentWatch(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Notes a new assignment of fill partitions; the loop rebuilds before its next batch.
-
-    Nothing needs draining on revoke: every batch is delivered and committed before the
-    next poll, and a commit that loses the race to a rebalance is re-read by the new owner.
-    """
-
-    def __init__(self) -> None:
-        self.changed = False
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        log.info("fill partitions revoked: %s", sorted(tp.partition for tp in revoked))
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        log.info("fill partitions assigned: %s", sorted(tp.partition for tp in assigned))
-        self.changed = True
 
 
 class HedgerService:
@@ -90,18 +64,8 @@ class HedgerService:
         self._rebuilt_at_s = 0.0
         self._clock = clock
         self._scenarios_at = -math.inf
-        self._watch = _AssignmentWatch()
         self._prices_rebuilt = False
-        self._prices_dry_since: float | None = None
-        self._merge: EventTimeMerge[tuple[Record, Event | DecodeError]] = EventTimeMerge()
-        self._decoders: dict[str, Callable[[bytes], Event]] = {
-            settings.prices_topic: functools.partial(
-                decode_price, max_bytes=settings.max_message_bytes
-            ),
-            settings.fills_topic: functools.partial(
-                decode_fill, max_bytes=settings.max_message_bytes
-            ),
-        }
+        self._inputs = InputStreams(settings, clock)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until `stop` is set, then finish the batch in hand and close within a deadline."""
@@ -120,8 +84,7 @@ class HedgerService:
             )
             await self._control.start()
             stack.push_async_callback(self._close, self._control.consumer.stop)
-            self._fills = await self._start_fills_consumer(stack)
-            self._prices = await self._start_prices_consumer(stack)
+            await self._inputs.start(stack, self._close_consumer)
             await self._serve(stop)
             self.ready = False
             self.metrics.ready.set(0)
@@ -135,7 +98,7 @@ class HedgerService:
             return "stopping"
         if not self.ready:
             return "rebuilding state"
-        if not self._fills.assignment():
+        if not self._inputs.fills.assignment():
             return "no fill partitions assigned"
         if not self._broker_answering():
             return "broker unreachable"
@@ -143,7 +106,8 @@ class HedgerService:
 
     def _broker_answering(self) -> bool:
         # A rebuild reads the topics, so its end is a broker answer, like each fetch response.
-        fetched = [last_fetch_s(consumer) for consumer in (self._fills, self._prices)]
+        consumers = (self._inputs.fills, self._inputs.prices)
+        fetched = [last_fetch_s(consumer) for consumer in consumers]
         latest = max(stamp for stamp in [self._rebuilt_at_s, *fetched] if stamp is not None)
         return time.time() - latest <= _BROKER_SILENCE_S
 
@@ -166,41 +130,16 @@ class HedgerService:
                 raise
             log.error("a Kafka client failed to stop cleanly (broker unreachable?)")
 
-    async def _start_fills_consumer(self, stack: AsyncExitStack) -> AIOKafkaConsumer:
-        consumer = make_consumer(
-            self.bootstrap,
-            "hedger-fills",
-            self.settings.group_id,
-            session_timeout_ms=self.settings.session_timeout_ms,
-        )
-        consumer.subscribe([self.settings.fills_topic], listener=self._watch)
-        await consumer.start()
-        stack.push_async_callback(self._close, consumer.stop)
-        return consumer
-
-    async def _start_prices_consumer(self, stack: AsyncExitStack) -> AIOKafkaConsumer:
-        # Every instance reads every price partition: any book may hold any underlying.
-        group = f"{self.settings.group_id}.prices.{self.settings.instance_id}"
-        consumer = make_consumer(self.bootstrap, "hedger-prices", group)
-        await consumer.start()
-        stack.push_async_callback(self._close, consumer.stop)
-        consumer.assign(await all_partitions(consumer, self.settings.prices_topic))
-        return consumer
+    async def _close_consumer(self, consumer: AIOKafkaConsumer) -> None:
+        await self._close(consumer.stop)
 
     async def caught_up(self) -> bool:
         """True when every record on the assigned partitions has been handed to the engine."""
-        if self._merge.buffered(_FILLS) or self._merge.buffered(_PRICES):
-            return False
-        for consumer in (self._fills, self._prices):
-            for tp in consumer.assignment():
-                end = consumer.highwater(tp)
-                if end is None or await consumer.position(tp) < end:
-                    return False
-        return True
+        return await self._inputs.caught_up()
 
     async def _serve(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            if self._watch.changed or not self.ready:
+            if self._inputs.watch.changed or not self.ready:
                 await self._rebuild(stop)
                 continue
             await self._cycle()
@@ -209,13 +148,14 @@ class HedgerService:
         """Rebuild book state for the fill partitions now assigned, before hedging again."""
         self.ready = False
         self.metrics.ready.set(0)
-        while not self._fills.assignment() and not stop.is_set():
-            await self._fills.getmany(timeout_ms=100)  # joins the group; records are re-read
+        inputs = self._inputs
+        while not inputs.fills.assignment() and not stop.is_set():
+            await inputs.fills.getmany(timeout_ms=100)  # joins the group; records are re-read
         if stop.is_set():
             return
-        self._watch.changed = False
-        self._merge.clear(_FILLS)  # fetched fills are read again from the rebuilt position
-        assigned = self._fills.assignment()
+        inputs.watch.changed = False
+        inputs.forget_fetched_fills()
+        assigned = inputs.fills.assignment()
         engine = HedgeEngine(
             self._engine_config, market=self.engine.market, controls=self.engine.controls
         )
@@ -223,9 +163,9 @@ class HedgerService:
         orders = await rebuild_orders(
             self.bootstrap, self.settings.orders_topic, {tp.partition for tp in assigned}, engine
         )
-        await read_to(self._fills, await self._ends(assigned), self._recover_record)
+        await read_to(inputs.fills, await inputs.fill_ends(assigned), self._recover_record)
         if not self._prices_rebuilt:
-            await read_to(self._prices, await self._committed(self._prices), self._recover_record)
+            await read_to(inputs.prices, await inputs.committed_prices(), self._recover_record)
             self._prices_rebuilt = True
         if not self._controls_rebuilt:
             # Kill switches and latches outlive restarts: the topic is their memory.
@@ -234,7 +174,7 @@ class HedgerService:
             log.info("control state rebuilt from %d records", controls)
         self._record_controls()
         engine.handle(RecoveryCompleted(ts_ns=0))
-        await self._commit(self._fills, {tp: await self._fills.position(tp) for tp in assigned})
+        await inputs.commit({tp: await inputs.fills.position(tp) for tp in assigned})
         self.metrics.record_exposures(engine.exposures())
         self._rebuilt_at_s = time.time()
         self.ready = True
@@ -246,21 +186,13 @@ class HedgerService:
             len(engine.working_orders()),
         )
 
-    async def _ends(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
-        ends = await highwaters(self.bootstrap, self.settings.fills_topic)
-        return {tp: ends.get(tp.partition, 0) for tp in partitions}
-
-    async def _committed(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:
-        return {tp: (await consumer.committed(tp)) or 0 for tp in consumer.assignment()}
-
     async def _recover_record(self, record: Record) -> None:
         """Replay a record into state only: it was handled (and dead-lettered) before."""
-        try:
-            event = self._decoders[record.topic](record.value or b"")
-        except DecodeError as error:
-            self._freeze_if_crossed(error)
-            return
-        self.engine.handle(event)
+        decoded = self._inputs.decode(record)
+        if isinstance(decoded, DecodeError):
+            self._freeze_if_crossed(decoded)
+        else:
+            self.engine.handle(decoded)
 
     def _freeze_if_crossed(self, error: DecodeError) -> None:
         if isinstance(error, CrossedQuoteError):
@@ -295,11 +227,7 @@ class HedgerService:
 
     async def _cycle(self) -> None:
         await self._poll_controls()
-        await self._fetch()
-        if self._watch.changed:
-            return  # the assignment moved under this fetch: rebuild first
-        idle = [await self._idle(self._fills), await self._prices_idle()]
-        handled = self._merge.pop_ready(idle, self.settings.batch_max_records)
+        handled = await self._inputs.next_batch()
         if not handled:
             return
         received_at = self._clock()
@@ -310,54 +238,12 @@ class HedgerService:
         delivered_at = self._clock()
         for _ in range(tick_orders):
             self.metrics.tick_to_order_latency.observe(delivered_at - received_at)
-        offsets = _next_offsets(record for record, _ in handled)
-        for consumer in (self._fills, self._prices):
-            await self._commit(consumer, offsets)
+        offsets = next_offsets(record for record, _ in handled)
+        await self._inputs.commit(offsets)
         self.metrics.record_exposures(self.engine.exposures())
         self._record_controls()
         self._record_scenarios()
-        self._record_lag(offsets)
-
-    async def _fetch(self) -> None:
-        """Top up each stream's buffer; wait a little only when there is nothing to do."""
-        waiting = self._merge.buffered(_FILLS) + self._merge.buffered(_PRICES)
-        for stream, consumer in ((_FILLS, self._fills), (_PRICES, self._prices)):
-            if self._merge.buffered(stream) >= self.settings.batch_max_records:
-                continue
-            timeout_ms = 0 if stream == _FILLS else (_POLL_MS if not waiting else _DRY_POLL_MS)
-            batch = await consumer.getmany(
-                timeout_ms=timeout_ms, max_records=self.settings.batch_max_records
-            )
-            records = [r for tp in sorted(batch) for r in batch[tp]]
-            self._merge.add(stream, (self._decode(record) for record in records))
-
-    async def _prices_idle(self) -> bool:
-        """Fills wait for the price feed to reach their time, up to `merge_wait_ms` once the
-        feed looks caught up: its end is only known as of the last fetch, and a fill booked
-        against a stale market would hedge at the wrong mark."""
-        if self._merge.buffered(_PRICES) or not await self._idle(self._prices):
-            self._prices_dry_since = None
-            return False
-        now = self._clock()
-        if self._prices_dry_since is None:
-            self._prices_dry_since = now
-        return (now - self._prices_dry_since) * 1000 >= self.settings.merge_wait_ms
-
-    def _decode(self, record: Record) -> tuple[int | None, tuple[Record, Event | DecodeError]]:
-        try:
-            event = self._decoders[record.topic](record.value or b"")
-        except DecodeError as error:
-            return None, (record, error)
-        return event.ts_ns, (record, event)
-
-    async def _idle(self, consumer: AIOKafkaConsumer) -> bool:
-        """Nothing more waits on the broker for this consumer (unknown ends count as idle,
-        so a stream never blocks the other on a missing answer)."""
-        for tp in consumer.assignment():
-            end = consumer.highwater(tp)
-            if end is not None and await consumer.position(tp) < end:
-                return False
-        return True
+        self._inputs.record_lag(self.metrics, offsets)
 
     async def _handle(self, record: Record, decoded: Event | DecodeError) -> int:
         """Decide and queue what follows; returns how many tick-driven orders it queued."""
@@ -402,36 +288,9 @@ class HedgerService:
         self.metrics.invalid_messages.labels(record.topic, kind).inc()
         await self._outbox.dead_letter(record, kind, detail)
 
-    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
-        owned = {tp: offset for tp, offset in offsets.items() if tp in consumer.assignment()}
-        if not owned:
-            return
-        try:
-            await consumer.commit(owned)
-        except CommitFailedError as error:
-            # Lost the partitions to a rebalance mid-batch: the new owner re-reads the batch,
-            # and deterministic order ids keep that from sending anything twice.
-            log.warning("commit lost to a rebalance: %s", error)
-            self._watch.changed = True
-
     def _record_scenarios(self) -> None:
         """Scenario grids revalue every position once per cell: at most once a second."""
         now = self._clock()
         if now - self._scenarios_at >= _SCENARIO_INTERVAL_S:
             self._scenarios_at = now
             self.metrics.risk.record_scenarios(self.engine.scenario_grids())
-
-    def _record_lag(self, offsets: dict[TopicPartition, int]) -> None:
-        for tp, next_offset in offsets.items():
-            consumer = self._fills if tp.topic == self.settings.fills_topic else self._prices
-            end = consumer.highwater(tp)
-            if end is not None:
-                lag = max(end - next_offset, 0)
-                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
-
-
-def _next_offsets(records: Iterable[Record]) -> dict[TopicPartition, int]:
-    offsets = {}
-    for record in records:
-        offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
-    return offsets

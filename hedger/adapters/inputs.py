@@ -1,0 +1,196 @@
+"""The two input streams, fills and prices, read together in event time.
+
+Fills come through the consumer group (the books this instance owns, rebuilt on every
+assignment); prices through manual assignment of every partition (any book may hold any
+underlying), with offsets committed under this instance's own group. Records are decoded
+as they arrive and wait in an `EventTimeMerge` until their turn.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AsyncExitStack
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError
+from aiokafka.structs import TopicPartition
+
+from hedger.adapters.kafka import all_partitions, make_consumer
+from hedger.adapters.merge import EventTimeMerge
+from hedger.adapters.metrics import Metrics
+from hedger.adapters.topics import highwaters
+from hedger.codec import DecodeError, decode_fill, decode_price
+from hedger.config import Settings
+from hedger.core.events import Event
+from hedger.recovery import Record
+
+log = logging.getLogger(__name__)
+
+# How long a fetch waits for prices when nothing is buffered: bounds fill latency.
+_POLL_MS = 20
+# How long it waits for a busy stream that ran dry while the other has records buffered.
+_DRY_POLL_MS = 5
+_FILLS, _PRICES = 0, 1
+
+Decoded = tuple[Record, Event | DecodeError]
+
+
+class AssignmentWatch(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Notes a new assignment of fill partitions; the loop rebuilds before its next batch.
+
+    Nothing needs draining on revoke: every batch is delivered and committed before the
+    next poll, and a commit that loses the race to a rebalance is re-read by the new owner.
+    """
+
+    def __init__(self) -> None:
+        self.changed = False
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        log.info("fill partitions revoked: %s", sorted(tp.partition for tp in revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        log.info("fill partitions assigned: %s", sorted(tp.partition for tp in assigned))
+        self.changed = True
+
+
+class InputStreams:
+    def __init__(self, settings: Settings, clock: Callable[[], float]) -> None:
+        self.settings = settings
+        self.watch = AssignmentWatch()
+        self._clock = clock
+        self._prices_dry_since: float | None = None
+        self._merge: EventTimeMerge[Decoded] = EventTimeMerge()
+        self._decoders: dict[str, Callable[[bytes], Event]] = {
+            settings.prices_topic: functools.partial(
+                decode_price, max_bytes=settings.max_message_bytes
+            ),
+            settings.fills_topic: functools.partial(
+                decode_fill, max_bytes=settings.max_message_bytes
+            ),
+        }
+
+    async def start(
+        self, stack: AsyncExitStack, close: Callable[[AIOKafkaConsumer], Awaitable[None]]
+    ) -> None:
+        """Start both consumers; `close(consumer)` is pushed on `stack` for each."""
+        settings, bootstrap = self.settings, self.settings.require_bootstrap()
+        self.fills = make_consumer(
+            bootstrap,
+            "hedger-fills",
+            settings.group_id,
+            session_timeout_ms=settings.session_timeout_ms,
+        )
+        self.fills.subscribe([settings.fills_topic], listener=self.watch)
+        await self.fills.start()
+        stack.push_async_callback(close, self.fills)
+        group = f"{settings.group_id}.prices.{settings.instance_id}"
+        self.prices = make_consumer(bootstrap, "hedger-prices", group)
+        await self.prices.start()
+        stack.push_async_callback(close, self.prices)
+        self.prices.assign(await all_partitions(self.prices, settings.prices_topic))
+
+    def decode(self, record: Record) -> Event | DecodeError:
+        try:
+            return self._decoders[record.topic](record.value or b"")
+        except DecodeError as error:
+            return error
+
+    async def caught_up(self) -> bool:
+        """True when every record on the assigned partitions has been handed out."""
+        if self._merge.buffered(_FILLS) or self._merge.buffered(_PRICES):
+            return False
+        for consumer in (self.fills, self.prices):
+            for tp in consumer.assignment():
+                end = consumer.highwater(tp)
+                if end is None or await consumer.position(tp) < end:
+                    return False
+        return True
+
+    def forget_fetched_fills(self) -> None:
+        """After a reassignment the fills are read again from the rebuilt position."""
+        self._merge.clear(_FILLS)
+
+    async def fill_ends(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
+        ends = await highwaters(self.settings.require_bootstrap(), self.settings.fills_topic)
+        return {tp: ends.get(tp.partition, 0) for tp in partitions}
+
+    async def committed_prices(self) -> dict[TopicPartition, int]:
+        return {tp: (await self.prices.committed(tp)) or 0 for tp in self.prices.assignment()}
+
+    async def next_batch(self) -> list[Decoded]:
+        """Fetch, then hand out what is ready in event-time order (may be nothing)."""
+        await self._fetch()
+        if self.watch.changed:
+            return []  # the assignment moved under this fetch: rebuild first
+        idle = [await _idle(self.fills), await self._prices_idle()]
+        return self._merge.pop_ready(idle, self.settings.batch_max_records)
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        for consumer in (self.fills, self.prices):
+            owned = {tp: offset for tp, offset in offsets.items() if tp in consumer.assignment()}
+            if not owned:
+                continue
+            try:
+                await consumer.commit(owned)
+            except CommitFailedError as error:
+                # Lost the partitions to a rebalance mid-batch: the new owner re-reads the
+                # batch, and deterministic order ids keep that from sending anything twice.
+                log.warning("commit lost to a rebalance: %s", error)
+                self.watch.changed = True
+
+    def record_lag(self, metrics: Metrics, offsets: dict[TopicPartition, int]) -> None:
+        for tp, next_offset in offsets.items():
+            consumer = self.fills if tp.topic == self.settings.fills_topic else self.prices
+            end = consumer.highwater(tp)
+            if end is not None:
+                lag = max(end - next_offset, 0)
+                metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
+
+    async def _fetch(self) -> None:
+        """Top up each stream's buffer; wait a little only when there is nothing to do."""
+        waiting = self._merge.buffered(_FILLS) + self._merge.buffered(_PRICES)
+        for stream, consumer in ((_FILLS, self.fills), (_PRICES, self.prices)):
+            if self._merge.buffered(stream) >= self.settings.batch_max_records:
+                continue
+            timeout_ms = 0 if stream == _FILLS else (_POLL_MS if not waiting else _DRY_POLL_MS)
+            batch = await consumer.getmany(
+                timeout_ms=timeout_ms, max_records=self.settings.batch_max_records
+            )
+            records = [r for tp in sorted(batch) for r in batch[tp]]
+            self._merge.add(stream, (self._timed(record) for record in records))
+
+    def _timed(self, record: Record) -> tuple[int | None, Decoded]:
+        decoded = self.decode(record)
+        ts_ns = None if isinstance(decoded, DecodeError) else decoded.ts_ns
+        return ts_ns, (record, decoded)
+
+    async def _prices_idle(self) -> bool:
+        """Fills wait for the price feed to reach their time, up to `merge_wait_ms` once the
+        feed looks caught up: its end is only known as of the last fetch, and a fill booked
+        against a stale market would hedge at the wrong mark."""
+        if self._merge.buffered(_PRICES) or not await _idle(self.prices):
+            self._prices_dry_since = None
+            return False
+        now = self._clock()
+        if self._prices_dry_since is None:
+            self._prices_dry_since = now
+        return (now - self._prices_dry_since) * 1000 >= self.settings.merge_wait_ms
+
+
+async def _idle(consumer: AIOKafkaConsumer) -> bool:
+    """Nothing more waits on the broker for this consumer (unknown ends count as idle,
+    so a stream never blocks the other on a missing answer)."""
+    for tp in consumer.assignment():
+        end = consumer.highwater(tp)
+        if end is not None and await consumer.position(tp) < end:
+            return False
+    return True
+
+
+def next_offsets(records: Iterable[Record]) -> dict[TopicPartition, int]:
+    offsets = {}
+    for record in records:
+        offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
+    return offsets
