@@ -288,7 +288,7 @@ class HedgeEngine:
         tick = self.market.ticks.get(symbol)
         if tick is None:
             return []
-        self._revalue(symbol, tick.mark, ts_ns)
+        self.revaluation.revalue(symbol, tick.mark, ts_ns)
         if not self.live:
             return []
         books = [only_book] if only_book else self._books_holding(symbol)
@@ -303,9 +303,6 @@ class HedgeEngine:
 
     def _books_holding(self, symbol: str) -> list[str]:
         return [book for (book, underlying) in self._holdings if underlying == symbol]
-
-    def _revalue(self, symbol: str, spot: float, ts_ns: int) -> None:
-        self.revaluation.revalue(symbol, spot, ts_ns)
 
     def _on_quote(self, quote: OptionQuote) -> list[Action]:
         underlying = parse_occ(quote.symbol).root  # the codec lets only OCC symbols through
