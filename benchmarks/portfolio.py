@@ -52,13 +52,14 @@ class Portfolio:
     def time_years(self, ts_ns: int) -> FloatArray:
         return year_fractions(ts_ns, self.expiry_ns)
 
-    def band_shares(self) -> float:
-        """A band that some books cross on some ticks: see BAND_IN_TICK_MOVES."""
+    def band_shares(self, move: float = TICK_MOVE * BAND_IN_TICK_MOVES) -> float:
+        """The delta a typical book's gamma makes of a `move` of the underlying: by
+        default a band that some books cross on some ticks (see BAND_IN_TICK_MOVES)."""
         greeks = bare_black_scholes(
             START_SPOT, self.strike, self.time_years(START_NS), VOL, RATE, 0.0, self.sign
         )
         book_gamma = np.bincount(self.book_of_row, greeks[2] * self.units, minlength=self.books)
-        return float(np.median(np.abs(book_gamma))) * TICK_MOVE * BAND_IN_TICK_MOVES
+        return float(np.median(np.abs(book_gamma))) * move
 
 
 def make_portfolio(positions: int, books: int, seed: int = 11) -> Portfolio:

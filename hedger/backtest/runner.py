@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
 from hedger.backtest.ledger import Ledger, Sample
 from hedger.backtest.strategies import STATIC, Strategy, engine_config_for, timer_grid_ns
@@ -102,12 +104,16 @@ class PathRun:
         self._cancelled: set[str] = set()
         self._next_sample_ns: int | None = None
         self._timer_ns = 0
+        self._run_bounds: tuple[str, float, float] | None = None
+        self._run_stop = 0
 
     def run(self, events: Iterable[Event]) -> PathResult:
         engine, due = self.engine, self._due
         interval, timer = self.config.sample_interval_ns, self._timer_interval_ns()
-        last_ns = 0
-        for event in events:
+        events = events if isinstance(events, list) else list(events)
+        index = last_ns = 0
+        while index < len(events):
+            event = events[index]
             ts_ns = event.ts_ns
             if self._next_sample_ns is None:
                 engine.handle(RecoveryCompleted(ts_ns))
@@ -117,7 +123,11 @@ class PathRun:
             if ts_ns >= self._next_sample_ns:
                 self.ledger.value(ts_ns)
                 self._next_sample_ns = ts_ns - ts_ns % interval + interval
-            self._handle(event)
+            if isinstance(event, PriceTick):
+                index, ts_ns = self._ticks(events, index, timer)
+            else:
+                self._handle(event)
+                index += 1
             if timer and ts_ns - self._timer_ns >= timer:
                 self._timer_ns = ts_ns - ts_ns % timer
                 self._act(engine.handle(TimerFired(self._timer_ns)))
@@ -133,10 +143,51 @@ class PathRun:
         configured = self.config.timer_interval_ns
         return configured if configured is not None else timer_grid_ns(self.engine.config)
 
+    def _ticks(self, events: list[Event], start: int, timer: int) -> tuple[int, int]:
+        """Handle the ticks from ``events[start]`` up to the first with actions, or to the
+        end of their run; return the index after the last handled and its time."""
+        stop = self._run_end(events, start, timer)
+        index, actions = self.engine.handle_ticks(cast("list[PriceTick]", events), start, stop)
+        tick = cast(PriceTick, events[index - 1])
+        self.ledger.on_tick(tick)
+        self._act(actions)
+        return index, tick.ts_ns
+
+    def _run_end(self, events: list[Event], start: int, timer: int) -> int:
+        """The end of the run of ticks of one underlying from ``events[start]``, with nothing
+        else due among them: it stops before a valuation or a fill is due, and after the
+        tick that reaches the next timer."""
+        first = cast(PriceTick, events[start])
+        symbol = first.symbol
+        before_ns = min(self._next_sample_ns or 0, self._due[0].ts_ns if self._due else math.inf)
+        timer_ns = self._timer_ns + timer if timer else math.inf
+        # The run found last time still holds while nothing new is due: not scanned again
+        # for each tick of it that the engine hands back.
+        bounds = (symbol, before_ns, timer_ns)
+        if bounds == self._run_bounds and start < self._run_stop:
+            return self._run_stop
+        self._run_bounds, self._run_stop = bounds, self._scan_run(events, start, *bounds)
+        return self._run_stop
+
+    @staticmethod
+    def _scan_run(
+        events: list[Event], start: int, symbol: str, before_ns: float, timer_ns: float
+    ) -> int:
+        first = cast(PriceTick, events[start])
+        end = start + 1
+        if first.ts_ns >= timer_ns:
+            return end
+        while end < len(events):
+            event = events[end]
+            if type(event) is not PriceTick or event.symbol != symbol or event.ts_ns >= before_ns:
+                break
+            end += 1
+            if event.ts_ns >= timer_ns:
+                break
+        return end
+
     def _handle(self, event: Event) -> None:
-        if isinstance(event, PriceTick):
-            self.ledger.on_tick(event)
-        elif isinstance(event, VolUpdate):
+        if isinstance(event, VolUpdate):
             self.ledger.on_vol(event)
         elif isinstance(event, FillReport):
             if event.order_id is not None:

@@ -144,8 +144,7 @@ class HedgeDesk:
         net_delta = self._net_delta(situation, policy) + extra_delta
         goal = policy.goal(net_delta, self._band(situation, policy))
         if goal is None:
-            if self._refusing:  # an episode of refusals ends back inside the band
-                self._refusing.pop((situation.book, situation.symbol), None)
+            self.back_inside_band(situation.book, situation.symbol)
             return []
         wanted = goal - net_delta
         last_ns = situation.holding.last_order_ts_ns
@@ -157,6 +156,11 @@ class HedgeDesk:
             detail = f"{wanted:,.2f} shares is under a lot or the minimum order"
             return [self.deny(situation, "below_minimum", detail)]
         return self._order(situation, setup, quantity, net_delta, goal)
+
+    def back_inside_band(self, book: str, symbol: str) -> None:
+        """The book's net delta is inside its band: an episode of refusals ends."""
+        if self._refusing:
+            self._refusing.pop((book, symbol), None)
 
     def _net_delta(self, situation: Situation, policy: BandPolicy) -> float:
         holding = situation.holding

@@ -104,6 +104,9 @@ class OptionHedger:
             return []
         return [o for o in self.working.values() if o.book == book and o.contract.root == symbol]
 
+    def any_working(self, book: str, symbol: str) -> bool:
+        return bool(self._working_on(book, symbol))
+
     def working_delta(self, book: str, symbol: str, spot: float, ts_ns: int) -> float:
         """Delta in shares that the book's working option orders on `symbol` will bring."""
         orders = self._working_on(book, symbol)

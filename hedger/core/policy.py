@@ -28,7 +28,13 @@ import enum
 import math
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from hedger.core.instruments import NANOS_PER_YEAR
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 
 _TWO_OVER_PI = 2.0 / math.pi
 
@@ -156,10 +162,9 @@ class BandPolicy:
 
     def band(self, inputs: BandInputs) -> float:
         """Half-width H of the no-transaction band, in shares."""
-        if self.width is BandWidth.SHARES:
-            return self.band_shares
-        if self.width is BandWidth.CURRENCY:
-            return self.band_currency / inputs.spot
+        by_mark = self.band_at_marks(inputs.spot)
+        if by_mark is not None:
+            return float(by_mark)
         if self.width is BandWidth.GAMMA:
             return self.band_gamma_moves * abs(inputs.gamma)
         return whalley_wilmott_band(
@@ -180,6 +185,21 @@ class BandPolicy:
             return high + edge
         if low - net_delta > band:
             return low - edge
+        return None
+
+    def outside(self, net_delta: FloatArray, band: FloatArray | float) -> BoolArray:
+        """Where `goal` is not None, for arrays of net deltas (and bands)."""
+        low, high = self.target_range
+        outside: BoolArray = (net_delta - high > band) | (low - net_delta > band)
+        return outside
+
+    def band_at_marks(self, marks: FloatArray | float) -> FloatArray | float | None:
+        """`band` at each mark when it depends on the mark alone (shares and currency
+        widths); None for the widths that need the book's gamma."""
+        if self.width is BandWidth.SHARES:
+            return self.band_shares
+        if self.width is BandWidth.CURRENCY:
+            return self.band_currency / marks
         return None
 
     def whole_lots(self, quantity: float) -> float:

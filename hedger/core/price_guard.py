@@ -18,6 +18,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +61,7 @@ class PriceGuard:
             return
         if ts_ns <= feed.ts_ns:
             return
-        jumped = abs(mark / feed.mark - 1.0) > self.limits.jump_fraction
+        jumped = self._jumped(mark, feed.mark)
         previous, feed.ts_ns, feed.mark = feed.mark, ts_ns, mark
         if jumped:
             feed.frozen = f"mark moved more than {self.limits.jump_fraction:.0%} in one tick"
@@ -66,6 +72,20 @@ class PriceGuard:
                 feed.frozen = None
         if feed.frozen is None:
             feed.good_mark = previous
+
+    def steady_count(self, symbol: str, marks: FloatArray) -> int:
+        """How many of the next ticks' `marks` (in order) leave the feed as it is: none
+        unless it has a mark and is not frozen, then those before the first jump."""
+        feed = self._feeds.get(symbol)
+        if feed is None or feed.frozen is not None or not len(marks):
+            return 0
+        previous = np.concatenate(([feed.mark], marks[:-1]))
+        jumped = self._jumped(marks, previous)
+        return int(jumped.argmax()) if jumped.any() else len(marks)
+
+    def _jumped(self, mark: Any, previous: Any) -> Any:
+        """True (elementwise, for arrays) where a mark moved more than the jump threshold."""
+        return abs(mark / previous - 1.0) > self.limits.jump_fraction
 
     def crossed(self, symbol: str, ts_ns: int) -> None:
         """A crossed quote arrived: freeze until confirmed by fresh ticks."""

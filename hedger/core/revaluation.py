@@ -76,6 +76,10 @@ class Revaluation:
             columns = self._options[symbol] = OptionColumns(self.model(symbol))
         return columns
 
+    def columns_of(self, symbol: str) -> OptionColumns | None:
+        """The underlying's columns, if any option on it was ever booked."""
+        return self._options.get(symbol)
+
     def expiry_ns(self, expiry: dt.date) -> int:
         return expiry_instant_ns(expiry, self._config.expiry_time, self._zone)
 

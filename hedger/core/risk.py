@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +43,7 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 NANOS_PER_DAY = 86_400 * 1_000_000_000
+_FLAT = np.empty(0)  # no vol per row: every row at the market's flat vol
 # Day counts: time to expiry is calendar days over this many days (theta and charm are per
 # calendar day whichever is chosen).
 DAYS_PER_YEAR = {"ACT/365": 365.0, "ACT/365.25": 365.25, "ACT/360": 360.0}
@@ -56,9 +58,11 @@ class PricingModel:
     days_per_year: float = 365.0
 
 
-@dataclass(frozen=True, slots=True)
-class MarketInputs:
-    """What a revaluation needs besides the positions: all rates continuously compounded."""
+class MarketInputs(NamedTuple):
+    """What a revaluation needs besides the positions: all rates continuously compounded.
+
+    A named tuple: one is built for every tick, and a frozen dataclass costs several times
+    more to build."""
 
     spot: float
     vol: float
@@ -207,7 +211,7 @@ class OptionColumns:
         rows = self.rows()
         if row_vols is not None and row_vols.shape != (len(self),):
             raise ValueError(f"need {len(self)} row vols, got shape {row_vols.shape}")
-        vols = row_vols if row_vols is not None else np.array([market.vol])
+        vols = row_vols if row_vols is not None else _FLAT
         out = np.zeros((len(self.books), OUTPUTS))
         model = self.model
         if model.american:
@@ -216,6 +220,7 @@ class OptionColumns:
                 market.rate,
                 market.dividend_yield,
                 market.ts_ns,
+                market.vol,
                 vols,
                 rows.strike,
                 rows.expiry_ns,
@@ -232,6 +237,7 @@ class OptionColumns:
                 market.rate,
                 market.dividend_yield,
                 market.ts_ns,
+                market.vol,
                 vols,
                 rows.strike,
                 rows.log_strike,
@@ -245,6 +251,11 @@ class OptionColumns:
                 out,
             )
         return BookGreeks(out)
+
+    @property
+    def next_expiry_ns(self) -> int | None:
+        """The earliest expiry instant of the rows; None without rows."""
+        return self._next_expiry_ns
 
     def expiring_by(self, ts_ns: int) -> bool:
         """True when some row's expiry instant is at or before `ts_ns`."""
@@ -295,6 +306,7 @@ def revalue_european(
     rate: float,
     dividend: float,
     now_ns: int,
+    flat_vol: float,
     vols: FloatArray,
     strike: FloatArray,
     log_strike: FloatArray,
@@ -309,24 +321,22 @@ def revalue_european(
 ) -> None:
     """Add each row's value and Greeks × units into ``out[book_of_row[row], field]``.
 
-    ``vols`` has one entry per row, or a single flat vol. Time to expiry is calendar time
-    from ``now_ns`` to the row's expiry instant over ``days_per_year`` days; the time
-    constants are computed once per distinct expiry, ln S once per call.
+    ``vols`` has one entry per row, or none: then every row is at ``flat_vol``. Time to
+    expiry is calendar time from ``now_ns`` to the row's expiry instant over
+    ``days_per_year`` days; the time constants are computed once per distinct expiry, ln S
+    once per call.
     """
-    nanos_per_year = NANOS_PER_DAY * days_per_year
-    horizons = [
-        time_constants((expiry - now_ns) / nanos_per_year, rate, dividend) for expiry in expiries_ns
-    ]
+    horizons = horizons_at(now_ns, expiries_ns, rate, dividend, days_per_year)
     log_spot = math.log(spot)
     per_day = 1.0 / days_per_year
-    vol_step = int(vols.shape[0] > 1)
+    per_row = vols.shape[0] > 0
     for row in range(strike.shape[0]):
         greeks = european_at(
             spot,
             strike[row],
             log_spot - log_strike[row],
-            horizons[expiry_of_row[row]],
-            vols[row * vol_step],
+            horizon_of(horizons, expiry_of_row[row]),
+            vols[row] if per_row else flat_vol,
             rate,
             dividend,
             sign[row],
@@ -337,11 +347,37 @@ def revalue_european(
 
 
 @jit
+def horizons_at(
+    now_ns: int, expiries_ns: IntArray, rate: float, dividend: float, days_per_year: float
+) -> FloatArray:
+    """`time_constants` of each expiry at `now_ns` (a row each): calendar time over
+    ``days_per_year``."""
+    nanos_per_year = NANOS_PER_DAY * days_per_year
+    horizons = np.empty((expiries_ns.shape[0], 4))
+    for index in range(expiries_ns.shape[0]):
+        constants = time_constants((expiries_ns[index] - now_ns) / nanos_per_year, rate, dividend)
+        for column in range(4):
+            horizons[index, column] = constants[column]
+    return horizons
+
+
+@jit
+def horizon_of(horizons: FloatArray, expiry: int) -> tuple[float, float, float, float]:
+    return (
+        horizons[expiry, 0],
+        horizons[expiry, 1],
+        horizons[expiry, 2],
+        horizons[expiry, 3],
+    )
+
+
+@jit
 def revalue_american(
     spot: float,
     rate: float,
     dividend: float,
     now_ns: int,
+    flat_vol: float,
     vols: FloatArray,
     strike: FloatArray,
     expiry_ns: IntArray,
@@ -354,14 +390,14 @@ def revalue_american(
 ) -> None:
     """`revalue_european` for American options, one row at a time."""
     nanos_per_year = NANOS_PER_DAY * days_per_year
-    vol_step = int(vols.shape[0] > 1)
+    per_row = vols.shape[0] > 0
     for row in range(strike.shape[0]):
         time = (expiry_ns[row] - now_ns) / nanos_per_year
         greeks = american_row(
             spot,
             strike[row],
             time,
-            vols[row * vol_step],
+            vols[row] if per_row else flat_vol,
             rate,
             dividend,
             sign[row],

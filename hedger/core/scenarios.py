@@ -9,7 +9,7 @@ and working orders are not counted (they are not held yet).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -86,7 +86,7 @@ def scenario_grid(
         spot = market.spot * (1.0 + spot_shock)
         for j, vol_points in enumerate(shocks.vol_points):
             shocked_vols = np.maximum(vols + vol_points / 100.0, MIN_SHOCKED_VOL)
-            shocked = replace(market, spot=spot, vol=float(shocked_vols[0]))
+            shocked = market._replace(spot=spot, vol=float(shocked_vols[0]))
             value = columns.revalue(shocked, shocked_vols if row_vols is not None else None).value
             pnl[:, i, j] = value - base + shares * (spot - market.spot)
     return ScenarioGrid(list(columns.books), shocks, pnl)

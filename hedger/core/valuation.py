@@ -7,7 +7,6 @@ mark − hedge fees). It reads the engine's state (shared, never copied), so it 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -61,7 +60,7 @@ class EngineValuation:
         market = self._revaluation.market_inputs(symbol, tick.mark, ts_ns)
         row_vols = self._revaluation.row_vols(symbol, columns, ts_ns)
         if row_vols is None:
-            greeks = columns.revalue(dataclasses.replace(market, vol=adjust(market.vol)))
+            greeks = columns.revalue(market._replace(vol=adjust(market.vol)))
         else:
             greeks = columns.revalue(market, np.array([adjust(vol) for vol in row_vols]))
         return float(greeks.delta[columns.book_index(book)])

@@ -18,7 +18,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from hedger.core.pricing.jit import jit, norm_cdf, norm_pdf
+from hedger.core.pricing.jit import jit, norm_cdf, norm_cdf_given_pdf, norm_pdf
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -26,6 +26,8 @@ PRICE, DELTA, GAMMA, VEGA, THETA, RHO, VANNA, VOLGA, CHARM = range(9)
 OUTPUTS = 9
 # Below this standard deviation d1 and d2 lose all meaning; the payoff is deterministic.
 MIN_STANDARD_DEVIATION = 1e-12
+# Below this φ(d1) has lost its relative precision (it underflows near 1e-308).
+MIN_DENSITY = 1e-280
 VOL_POINT = 0.01
 RATE_POINT = 0.01
 
@@ -106,12 +108,20 @@ def european_at(
             rate_discount,
         )
     inverse_deviation = 1.0 / deviation
-    d1 = (log_moneyness + (rate - dividend) * time) * inverse_deviation + 0.5 * deviation
+    d1 = _d1(log_moneyness, time, rate, dividend, deviation, inverse_deviation)
     d2 = d1 - deviation
-    hedge_ratio = dividend_discount * norm_cdf(sign * d1)
-    strike_leg = strike * rate_discount * norm_cdf(sign * d2)
+    pdf_d1 = norm_pdf(d1)
+    discounted_strike = strike * rate_discount
+    # φ(d2) = φ(d1)·S e^{−qT}/(K e^{−rT}) exactly: one exponential per option, not two
+    # (unless φ(d1) underflowed, where the ratio cannot recover φ(d2)).
+    if pdf_d1 > MIN_DENSITY:
+        pdf_d2 = pdf_d1 * (spot * dividend_discount) / discounted_strike
+    else:
+        pdf_d2 = norm_pdf(d2)
+    hedge_ratio = dividend_discount * norm_cdf_given_pdf(sign * d1, pdf_d1)
+    strike_leg = discounted_strike * norm_cdf_given_pdf(sign * d2, pdf_d2)
     # e^{-qT} φ(d1): shared by gamma, vega, theta and the second-order Greeks.
-    density = dividend_discount * norm_pdf(d1)
+    density = dividend_discount * pdf_d1
     spot_density = spot * density
     decay = sign * (dividend * spot * hedge_ratio - rate * strike_leg) - (
         0.5 * spot_density * vol / sqrt_time
@@ -135,6 +145,44 @@ def european_at(
         vega_per_unit * d1 * d2 * inverse_vol * (VOL_POINT * VOL_POINT),
         delta_decay * per_day,
     )
+
+
+@jit
+def european_delta(
+    spot: float,
+    strike: float,
+    log_moneyness: float,
+    horizon: tuple[float, float, float, float],
+    vol: float,
+    rate: float,
+    dividend: float,
+    sign: float,
+    futures: bool,
+    per_day: float,
+) -> float:
+    """The delta of `european_at`, to the bit, for a fraction of the cost (N(d1) only)."""
+    time, sqrt_time, _, dividend_discount = horizon
+    deviation = vol * sqrt_time
+    if not (time > 0.0 and deviation >= MIN_STANDARD_DEVIATION):
+        edge = european_at(
+            spot, strike, log_moneyness, horizon, vol, rate, dividend, sign, futures, per_day
+        )
+        return edge[DELTA]
+    d1 = _d1(log_moneyness, time, rate, dividend, deviation, 1.0 / deviation)
+    # N(x) takes φ(x) for x = ±d1: (−d1)² = d1², so the same bits as `european_at`'s.
+    return sign * (dividend_discount * norm_cdf(sign * d1))
+
+
+@jit
+def _d1(
+    log_moneyness: float,
+    time: float,
+    rate: float,
+    dividend: float,
+    deviation: float,
+    inverse_deviation: float,
+) -> float:
+    return (log_moneyness + (rate - dividend) * time) * inverse_deviation + 0.5 * deviation
 
 
 @jit
