@@ -6,7 +6,8 @@ as fast as possible. Messages with no usable `ts` go out as soon as they are rea
 
 Records are produced in batches per partition (aiokafka's batch API, keyed partitioning as
 `send()` does it) and acknowledged every `batch_size` records and before the pacer sleeps,
-each time within `deliver_timeout_s`.
+each time within `deliver_timeout_s`. Messages arrive a chunk at a time (`RoutedChunk`)
+and go to the sink in slices, so a message costs no await and no object of its own.
 Refused messages are reported as `"<source>:<line>: <reason>"` and skipped, or forwarded
 too when `include_invalid` is set.
 """
@@ -16,15 +17,15 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Protocol
 
-from aiokafka.partitioner import DefaultPartitioner
-from aiokafka.structs import RecordMetadata
-
-from hedger.adapters.kafka import deliver, make_producer
-from producers.routing import RoutedLine
+from hedger.adapters.kafka import make_producer
+from producers.kafka_sink import KafkaSink
+from producers.routing import Record, RoutedChunk, RoutedLine, chunks_of
 
 DEFAULT_BATCH_SIZE = 500
 DEFAULT_DELIVER_TIMEOUT_S = 30.0
@@ -56,12 +57,15 @@ class ReplayStats:
     def records_sent(self) -> int:
         return sum(self.records_by_topic.values())
 
-    def count(self, routed: RoutedLine) -> None:
-        self.records_by_topic[routed.topic] = self.records_by_topic.get(routed.topic, 0) + 1
-        if routed.ts_ns is not None:
-            if self.first_ts_ns is None:
-                self.first_ts_ns = routed.ts_ns
-            self.last_ts_ns = routed.ts_ns
+    def count(self, records: Sequence[Record]) -> None:
+        """Count records just sent."""
+        for topic, sent in Counter(map(itemgetter(0), records)).items():
+            self.records_by_topic[topic] = self.records_by_topic.get(topic, 0) + sent
+        stamps = (ts_ns for *_, ts_ns in records if ts_ns is not None)
+        if self.first_ts_ns is None:
+            self.first_ts_ns = next(stamps, None)
+        last = next((ts_ns for *_, ts_ns in reversed(records) if ts_ns is not None), None)
+        self.last_ts_ns = last if last is not None else self.last_ts_ns
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -131,72 +135,18 @@ class PublishOptions:
 
 
 class Sink(Protocol):
-    """Where the publisher puts messages: `add` queues one, `flush` returns once every
-    queued message is acknowledged."""
+    """Where the publisher puts messages: `add` queues some, in order, `flush` returns once
+    every queued message is acknowledged."""
 
-    async def add(self, routed: RoutedLine) -> None: ...
+    async def add(self, records: Sequence[Record]) -> None: ...
 
     async def flush(self) -> None: ...
-
-
-class KafkaSink:
-    """Produces through aiokafka's batch API (`create_batch` / `send_batch`), one open
-    batch per topic and partition. A message goes to the partition `send()` would choose:
-    the producer's default partitioner (murmur2 of the key), computed once per key.
-    """
-
-    def __init__(self, producer: Any, deliver_timeout_s: float) -> None:
-        self._producer = producer
-        self._timeout_s = deliver_timeout_s
-        self._partitioner = DefaultPartitioner()
-        self._partitions: dict[tuple[str, bytes], int] = {}
-        self._all: dict[str, list[int]] = {}
-        self._open: dict[tuple[str, int], Any] = {}
-        self._sent: list[Awaitable[RecordMetadata]] = []
-
-    async def add(self, routed: RoutedLine) -> None:
-        partition = self._partitions.get((routed.topic, routed.key))  # type: ignore[arg-type]
-        if partition is None:
-            partition = await self._partition(routed.topic, routed.key)
-        where = (routed.topic, partition)
-        batch = self._open.get(where)
-        if batch is None:
-            batch = self._open[where] = self._producer.create_batch()
-        if batch.append(key=routed.key, value=routed.value, timestamp=None) is not None:
-            return
-        await self._send(where)  # full: send it and start the next one
-        fresh = self._open[where] = self._producer.create_batch()
-        if fresh.append(key=routed.key, value=routed.value, timestamp=None) is None:
-            # Larger than an empty batch: send() refuses it with the producer's own error.
-            del self._open[where]
-            self._sent.append(await self._producer.send(routed.topic, routed.value, key=routed.key))
-
-    async def _partition(self, topic: str, key: bytes | None) -> int:
-        if topic not in self._all:
-            self._all[topic] = sorted(await self._producer.partitions_for(topic))
-        every = self._all[topic]
-        if key is None:
-            return int(self._partitioner(None, every, every))
-        found = self._partitions.get((topic, key))
-        if found is None:
-            found = self._partitions[(topic, key)] = int(self._partitioner(key, every, every))
-        return found
-
-    async def _send(self, where: tuple[str, int]) -> None:
-        batch = self._open.pop(where)
-        self._sent.append(await self._producer.send_batch(batch, where[0], partition=where[1]))
-
-    async def flush(self) -> None:
-        for where in list(self._open):
-            await self._send(where)
-        sent, self._sent = self._sent, []
-        await deliver(sent, self._timeout_s)
 
 
 class Publisher:
     """Sends routed messages to a `Sink`, paced by `clock` and `sleep` (injectable, so
     pacing is testable without time), acknowledged every `batch_size` messages and before
-    every pause."""
+    every pause. The progress bar advances by every message sent or skipped."""
 
     def __init__(
         self,
@@ -219,31 +169,60 @@ class Publisher:
         self._unacknowledged = 0
 
     async def send_all(self, lines: Iterable[RoutedLine]) -> ReplayStats:
-        for routed in lines:
-            self._progress.update(1)
-            if routed.error is not None:
-                self.stats.invalid_lines += 1
-                forward = self.options.include_invalid
-                suffix = " (forwarded anyway)" if forward else " (skipped)"
-                self._report(f"{routed.source}:{routed.line_number}: {routed.error}{suffix}")
-                if not forward:
-                    continue
-                self.stats.invalid_forwarded += 1
-            await self._send(routed)
+        """Send `lines` in order; return what was sent."""
+        return await self.send_chunks(chunks_of(lines))
+
+    async def send_chunks(self, chunks: Iterable[RoutedChunk]) -> ReplayStats:
+        """Send the messages of `chunks` in order; return what was sent."""
+        for chunk in chunks:
+            if self.options.speed > 0:
+                # One message at a time, so a refusal is reported when its turn comes.
+                for index in range(len(chunk.records)):
+                    await self._send_chunk(chunk.subset([index]))
+            else:
+                await self._send_chunk(chunk)
         await self._flush()
         return self.stats
 
-    async def _send(self, routed: RoutedLine) -> None:
-        paced = self.options.speed > 0
-        if paced and self._pacer.delay_s(routed.ts_ns, self._clock()) > 0:
+    async def _send_chunk(self, chunk: RoutedChunk) -> None:
+        records = self._accepted(chunk)
+        self._progress.update(len(chunk.records) - len(records))  # refused and skipped
+        if self.options.speed > 0 and records:
+            await self._pace(records[0][3])
+        await self._send(records)
+
+    def _accepted(self, chunk: RoutedChunk) -> list[Record]:
+        """The chunk's records to send, after reporting its refused ones."""
+        if not chunk.errors:
+            return chunk.records
+        forward = self.options.include_invalid
+        suffix = " (forwarded anyway)" if forward else " (skipped)"
+        for index, error in chunk.errors.items():
+            self._report(f"{chunk.source}:{chunk.line_numbers[index]}: {error}{suffix}")
+        self.stats.invalid_lines += len(chunk.errors)
+        if forward:
+            self.stats.invalid_forwarded += len(chunk.errors)
+            return chunk.records
+        return [r for index, r in enumerate(chunk.records) if index not in chunk.errors]
+
+    async def _pace(self, ts_ns: int | None) -> None:
+        if self._pacer.delay_s(ts_ns, self._clock()) > 0:
             await self._flush()
             # Re-read the clock after the flush: the schedule is absolute, not cumulative.
-            await self._sleep(self._pacer.delay_s(routed.ts_ns, self._clock()))
-        await self._sink.add(routed)
-        self.stats.count(routed)
-        self._unacknowledged += 1
-        if self._unacknowledged >= self.options.batch_size:
-            await self._flush()
+            await self._sleep(self._pacer.delay_s(ts_ns, self._clock()))
+
+    async def _send(self, records: list[Record]) -> None:
+        """Hand `records` to the sink, acknowledging every `batch_size` on the way."""
+        start = 0
+        while start < len(records):
+            part = records[start : start + self.options.batch_size - self._unacknowledged]
+            await self._sink.add(part)
+            self.stats.count(part)
+            self._progress.update(len(part))
+            self._unacknowledged += len(part)
+            start += len(part)
+            if self._unacknowledged >= self.options.batch_size:
+                await self._flush()
 
     async def _flush(self) -> None:
         self._unacknowledged = 0
@@ -251,7 +230,14 @@ class Publisher:
 
 
 async def publish(
-    lines: Iterable[RoutedLine],
+    lines: Iterable[RoutedLine], bootstrap: str, options: PublishOptions, *, client_id: str
+) -> ReplayStats:
+    """`publish_chunks` for messages one by one (the simulator's and the option flow's)."""
+    return await publish_chunks(chunks_of(lines), bootstrap, options, client_id=client_id)
+
+
+async def publish_chunks(
+    chunks: Iterable[RoutedChunk],
     bootstrap: str,
     options: PublishOptions,
     *,
@@ -259,13 +245,14 @@ async def publish(
     report: Callable[[str], None] = report_to_stderr,
     progress: Progress | None = None,
 ) -> ReplayStats:
-    """Connect to `bootstrap`, send `lines` with a `Publisher`, close within the deadline."""
+    """Connect to `bootstrap`, send the messages of `chunks` with a `Publisher`, close within
+    the deadline."""
     producer = make_producer(bootstrap, client_id=client_id)
     try:
         await producer.start()
         sink = KafkaSink(producer, options.deliver_timeout_s)
         publisher = Publisher(sink, options, report=report, progress=progress)
-        return await publisher.send_all(lines)
+        return await publisher.send_chunks(chunks)
     finally:
         async with asyncio.timeout(options.deliver_timeout_s):
             await producer.stop()

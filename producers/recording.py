@@ -1,58 +1,41 @@
 """Reading recorded feeds (JSONL, CSV, Parquet) as wire messages, one `SourceLine` each.
 
 A JSONL file of wire messages (the bundled recording, `hedger.orders` dumps, fills files)
-is read line by line and passed through byte for byte. Anything else is converted row by
-row: each wire field (`type symbol ts bid ask last vol expiry strike fill_id book
-instrument side qty price order_id fee multiplier`) is read from the column of the same
-name, or from the column a `mapping` names (`{"symbol": "ric", "ts": "time"}`), and `ts`
-is converted to integer nanoseconds by `producers.timestamps` with the unit and time zone
-given. A row's type is its `type` column when there is one; otherwise a row with a
-`fill_id` is a fill, a row with a bid, ask or last is a tick (and also a vol message when
-it has a vol), and a row with only a vol is a vol message. Empty cells, nulls and NaN are
-missing values. JSONL is converted too when a mapping, a time unit other than `auto`, a
-time zone or a default symbol is given.
+is passed through byte for byte, line by line. Anything else is converted row by
+row, with a column mapping and a timestamp unit and zone (`producers.conversion`). JSONL is
+converted too when a mapping, a time unit other than `auto`, a time zone or a default
+symbol is given.
 
 The messages are not validated here: the replayer checks them with the codec, so a bad
 price is reported with the hedger's own reason. A row that cannot be converted at all (no
 readable timestamp, nothing to send) becomes a `SourceLine` with an `error`.
+
+`read_chunks` gives the same messages a few hundred at a time (`SourceChunk`): wire-format
+JSONL is then read in blocks of whole lines, without an object per line, which is what
+lets the replayer keep up with a bare producer.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from producers.timestamps import (
-    UNITS,
-    EpochNs,
-    TimestampError,
-    parse_timestamp,
-    wall_ns_to_utc,
-    zone,
-)
+from producers.conversion import WIRE_FIELDS, RowConverter, printable
+from producers.timestamps import UNITS, EpochNs, TimestampError, wall_ns_to_utc, zone
 
 FORMATS = ("jsonl", "csv", "parquet")
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}
 _SUFFIXES |= {".parquet": "parquet", ".pq": "parquet"}
-_TICK_FIELDS = ("symbol", "ts", "bid", "ask", "last")
-_VOL_FIELDS = ("symbol", "ts", "vol", "expiry", "strike")
-_FILL_FIELDS: tuple[str, ...] = ("fill_id", "book", "instrument", "side", "qty", "price", "ts")
-_FILL_FIELDS += ("order_id", "fee", "multiplier")
-_QUOTE_FIELDS = ("symbol", "ts", "bid", "ask", "last")
-_FIELDS_BY_TYPE = {"tick": _TICK_FIELDS, "vol": _VOL_FIELDS, "fill": _FILL_FIELDS}
-_FIELDS_BY_TYPE["quote"] = _QUOTE_FIELDS
-WIRE_FIELDS = ("type", *dict.fromkeys(f for fs in _FIELDS_BY_TYPE.values() for f in fs))
-_TEXT_FIELDS = frozenset({"type", "symbol", "expiry", "fill_id", "book", "instrument", "side"})
-_TEXT_FIELDS |= {"order_id"}
 _PARQUET_BATCH_ROWS = 65_536
+CHUNK_ROWS = 512
+# About 600 wire ticks: enough to spread per-chunk costs, small enough to pace smoothly.
+_BLOCK_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +80,22 @@ class SourceLine:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SourceChunk:
+    """Consecutive messages of a recording: `values[i]` came from line (or row) `numbers[i]`;
+    `errors` maps an index to why that row could not be converted (as `SourceLine.error`)."""
+
+    numbers: list[int]
+    values: list[bytes]
+    errors: dict[int, str] = field(default_factory=dict)
+
+    def lines(self) -> Iterator[SourceLine]:
+        """The chunk's messages one by one."""
+        errors = self.errors
+        for index, (number, value) in enumerate(zip(self.numbers, self.values, strict=True)):
+            yield SourceLine(number, value, errors.get(index))
+
+
 def detect_format(path: Path, file_format: str | None = None) -> str:
     """The format named, or the one the file's suffix implies."""
     if file_format is not None:
@@ -121,105 +120,67 @@ def count_rows(path: Path, options: ReadOptions) -> int:
 
 def read_recording(path: Path, options: ReadOptions | None = None) -> Iterator[SourceLine]:
     """Every message of the recording at `path`, in file order (blank lines skipped)."""
+    for chunk in read_chunks(path, options):
+        yield from chunk.lines()
+
+
+def read_chunks(path: Path, options: ReadOptions | None = None) -> Iterator[SourceChunk]:
+    """The messages of `read_recording`, in file order, a few hundred at a time. The format
+    is checked at once, so a wrong one fails before anything is read."""
     options = options or ReadOptions()
     file_format = detect_format(path, options.file_format)
+    if file_format == "jsonl" and not options.converts_jsonl:
+        return _wire_jsonl(path)
     converter = RowConverter(options)
     if file_format == "jsonl":
-        yield from _jsonl(path, converter if options.converts_jsonl else None)
-    elif file_format == "csv":
-        yield from _csv(path, converter)
-    else:
-        yield from _parquet(path, converter)
+        return _chunked(_jsonl(path, converter))
+    if file_format == "csv":
+        return _chunked(_csv(path, converter))
+    return _chunked(_parquet(path, converter))
 
 
-class RowConverter:
-    """Turns one row (column name → value) into wire messages; see the module docstring."""
-
-    def __init__(self, options: ReadOptions) -> None:
-        self.options = options
-        self._zone = zone(options.timezone)
-
-    def lines(self, number: int, row: Mapping[str, Any]) -> list[SourceLine]:
-        try:
-            return [SourceLine(number, message) for message in self.messages(row)]
-        except (TimestampError, ValueError) as exc:
-            return [SourceLine(number, orjson.dumps(_printable(row)), str(exc))]
-
-    def messages(self, row: Mapping[str, Any]) -> list[bytes]:
-        values = {name: self._value(row, name) for name in WIRE_FIELDS}
-        if values["symbol"] is None:
-            values["symbol"] = self.options.default_symbol
-        if values["ts"] is None:
-            raise ValueError(f"no timestamp (column {self._column('ts')!r} is missing or empty)")
-        values["ts"] = parse_timestamp(values["ts"], self.options.ts_unit, self._zone)
-        kinds = _kinds(values)
-        return [_message(kind, values) for kind in kinds]
-
-    def _column(self, name: str) -> str:
-        return self.options.mapping.get(name, name)
-
-    def _value(self, row: Mapping[str, Any], name: str) -> Any:
-        value = _present(row.get(self._column(name)))
-        if value is None or name == "ts" or name in _TEXT_FIELDS:
-            return value if not isinstance(value, str) else value.strip()
-        return _number(value)
+def _wire_jsonl(path: Path) -> Iterator[SourceChunk]:
+    """Wire-format lines as they are, in blocks of whole lines."""
+    read = 0
+    with path.open("rb") as source:
+        while block := source.readlines(_BLOCK_BYTES):
+            numbers, values = [], []
+            for number, raw in enumerate(block, start=read + 1):
+                line = raw.rstrip(b"\r\n")
+                if line.strip():
+                    numbers.append(number)
+                    values.append(line)
+            read += len(block)
+            if values:
+                yield SourceChunk(numbers, values)
 
 
-def _kinds(values: Mapping[str, Any]) -> list[str]:
-    stated = values["type"]
-    if stated is not None:
-        return [str(stated)]
-    if values["fill_id"] is not None:
-        return ["fill"]
-    has_price = any(values[name] is not None for name in ("bid", "ask", "last"))
-    kinds = (["tick"] if has_price else []) + (["vol"] if values["vol"] is not None else [])
-    if not kinds:
-        raise ValueError("the row has no bid, ask, last, vol or fill_id to send")
-    return kinds
+def _chunked(lines: Iterable[SourceLine]) -> Iterator[SourceChunk]:
+    chunk = SourceChunk([], [])
+    for line in lines:
+        if line.error is not None:
+            chunk.errors[len(chunk.values)] = line.error
+        chunk.numbers.append(line.number)
+        chunk.values.append(line.value)
+        if len(chunk.values) >= CHUNK_ROWS:
+            yield chunk
+            chunk = SourceChunk([], [])
+    if chunk.values:
+        yield chunk
 
 
-def _message(kind: str, values: Mapping[str, Any]) -> bytes:
-    fields = _FIELDS_BY_TYPE.get(kind, ())
-    message = {"type": kind} | {name: values[name] for name in fields if values[name] is not None}
-    return orjson.dumps(message)
-
-
-def _present(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
-
-
-def _number(value: Any) -> Any:
-    """Numbers stay numbers (whole ones as int); numeric text becomes a number; other text
-    stays text, for the codec to refuse with its reason."""
-    if isinstance(value, Decimal):
-        value = float(value)
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    if not isinstance(value, str):
-        return value
+def _converted(converter: RowConverter, number: int, row: Mapping[str, Any]) -> list[SourceLine]:
     try:
-        number = float(value)
-    except ValueError:
-        return value
-    return int(number) if number.is_integer() and "." not in value else number
+        return [SourceLine(number, message) for message in converter.messages(row)]
+    except (TimestampError, ValueError) as exc:
+        return [SourceLine(number, orjson.dumps(printable(row)), str(exc))]
 
 
-def _printable(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {str(k): v if isinstance(v, int | float | str) else str(v) for k, v in row.items()}
-
-
-def _jsonl(path: Path, converter: RowConverter | None) -> Iterator[SourceLine]:
+def _jsonl(path: Path, converter: RowConverter) -> Iterator[SourceLine]:
     with path.open("rb") as source:
         for number, raw in enumerate(source, start=1):
             line = raw.rstrip(b"\r\n")
             if not line.strip():
-                continue
-            if converter is None:
-                yield SourceLine(number, line)
                 continue
             try:
                 row = orjson.loads(line)
@@ -228,7 +189,7 @@ def _jsonl(path: Path, converter: RowConverter | None) -> Iterator[SourceLine]:
             if not isinstance(row, dict):
                 yield SourceLine(number, line, "not_json: the line is not a JSON object")
                 continue
-            yield from converter.lines(number, row)
+            yield from _converted(converter, number, row)
 
 
 def _csv(path: Path, converter: RowConverter) -> Iterator[SourceLine]:
@@ -236,7 +197,7 @@ def _csv(path: Path, converter: RowConverter) -> Iterator[SourceLine]:
     with path.open(newline="", encoding="utf-8-sig") as source:
         reader = csv.DictReader(source)
         for row in reader:
-            yield from converter.lines(reader.line_num, row)
+            yield from _converted(converter, reader.line_num, row)
 
 
 def _parquet(path: Path, converter: RowConverter) -> Iterator[SourceLine]:
@@ -248,7 +209,9 @@ def _parquet(path: Path, converter: RowConverter) -> Iterator[SourceLine]:
         columns = {name: _parquet_column(batch.column(name), converter) for name in names}
         for index in range(batch.num_rows):
             number += 1
-            yield from converter.lines(number, {name: col[index] for name, col in columns.items()})
+            yield from _converted(
+                converter, number, {name: col[index] for name, col in columns.items()}
+            )
 
 
 def _parquet_column(column: Any, converter: RowConverter) -> list[Any]:

@@ -37,17 +37,18 @@ from producers.publish import (
     Progress,
     PublishOptions,
     ReplayStats,
-    publish,
+    publish_chunks,
     report_to_stderr,
 )
-from producers.recording import FORMATS, ReadOptions, count_rows, read_recording
+from producers.recording import FORMATS, ReadOptions, count_rows, read_chunks
 from producers.routing import (
     DEFAULT_FILLS_TOPIC,
     DEFAULT_PRICES_TOPIC,
     ReplayTopics,
+    RoutedChunk,
     RoutedLine,
     merge_by_time,
-    route_source,
+    route_chunks,
     within,
 )
 from producers.timestamps import UNITS, TimestampError, parse_timestamp, zone
@@ -70,14 +71,23 @@ def recorded_lines(
     window: TimeWindow | None = None,
 ) -> Iterator[RoutedLine]:
     """The routed messages of every recording, merged in event time and windowed."""
+    chunks = recorded_chunks(paths, topics, read_options, window)
+    return (line for chunk in chunks for line in chunk.lines())
+
+
+def recorded_chunks(
+    paths: Sequence[Path],
+    topics: ReplayTopics,
+    read_options: ReadOptions | None = None,
+    window: TimeWindow | None = None,
+) -> Iterator[RoutedChunk]:
+    """`recorded_lines`, a chunk at a time. Every file's format is checked at once."""
     window = window or TimeWindow()
-    streams = [
-        route_source(read_recording(path, read_options), topics, str(path)) for path in paths
-    ]
+    streams = [route_chunks(read_chunks(path, read_options), topics, str(path)) for path in paths]
     merged = merge_by_time(streams)
     if window.start_ns is None and window.end_ns is None:
         return merged
-    return (line for line in merged if within(line, window.start_ns, window.end_ns))
+    return within(merged, window.start_ns, window.end_ns)
 
 
 async def replay(
@@ -103,10 +113,10 @@ async def replay(
     for source in paths:
         if not source.is_file():
             raise FileNotFoundError(f"no recording at {source}")
-    lines = recorded_lines(paths, ReplayTopics(prices_topic, fills_topic), read_options, window)
+    chunks = recorded_chunks(paths, ReplayTopics(prices_topic, fills_topic), read_options, window)
     options = PublishOptions(speed, include_invalid, max(1, batch_size), deliver_timeout_s)
-    return await publish(
-        lines, bootstrap, options, client_id="hedger-replay", report=report, progress=progress
+    return await publish_chunks(
+        chunks, bootstrap, options, client_id="hedger-replay", report=report, progress=progress
     )
 
 

@@ -3,6 +3,7 @@ no wall clock: what is checked is when each message would leave)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,8 @@ import pytest
 
 from producers.publish import Publisher, PublishOptions
 from producers.recording import ReadOptions
-from producers.replay import TimeWindow, recorded_lines
-from producers.routing import ReplayTopics, RoutedLine, route_line
+from producers.replay import TimeWindow, recorded_chunks, recorded_lines
+from producers.routing import Record, ReplayTopics, RoutedLine, route_line
 
 T0 = 1_795_185_000_000_000_000
 SECOND = 1_000_000_000
@@ -39,12 +40,14 @@ class StandInSink:
         self.time = time
         self.sent: list[tuple[float, str, bytes | None, bytes]] = []
         self.flushes = 0
+        self.acknowledged: list[int] = []  # how many messages were sent at each flush
 
-    async def add(self, routed: RoutedLine) -> None:
-        self.sent.append((self.time.now, routed.topic, routed.key, routed.value))
+    async def add(self, records: Sequence[Record]) -> None:
+        self.sent.extend((self.time.now, topic, key, value) for topic, key, value, _ in records)
 
     async def flush(self) -> None:
         self.flushes += 1
+        self.acknowledged.append(len(self.sent))
 
 
 class CountingBar:
@@ -145,6 +148,56 @@ async def test_publisher_progress_bar_advanced_per_message() -> None:
     publisher = Publisher(StandInSink(time), PublishOptions(speed=0), progress=bar)
     await publisher.send_all(minute_of_ticks())
     assert bar.count == 61
+
+
+async def test_publisher_chunks_acknowledged_every_batch_size_across_chunk_edges(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "prices.jsonl"
+    path.write_bytes(b"\n".join(tick(n / 1000) for n in range(2100)) + b"\n")
+    chunks = list(recorded_chunks([path], TOPICS))
+    time = VirtualTime()
+    sink = StandInSink(time)
+    publisher = Publisher(sink, PublishOptions(speed=0, batch_size=500), clock=time.clock)
+    stats = await publisher.send_chunks(chunks)
+    assert len(chunks) > 2
+    assert {len(chunk.records) for chunk in chunks} != {500}  # chunk edges off the batches
+    assert sink.acknowledged == [500, 1000, 1500, 2000, 2100]
+    assert [value for *_, value in sink.sent] == [tick(n / 1000) for n in range(2100)]
+    assert stats.records_by_topic == {"p": 2100}
+
+
+async def test_publisher_paced_refusal_reported_when_its_turn_comes() -> None:
+    crossed = orjson.dumps(
+        {"type": "tick", "symbol": "XYZ", "ts": T0 + 3 * SECOND // 2, "bid": 101, "ask": 100}
+    )
+    lines = [
+        route_line(raw, number, TOPICS, source="r.jsonl")
+        for number, raw in enumerate([tick(0), tick(1), crossed, tick(2)], start=1)
+    ]
+    time = VirtualTime()
+    reported_at: list[tuple[float, str]] = []
+    publisher = Publisher(
+        StandInSink(time),
+        PublishOptions(speed=1),
+        clock=time.clock,
+        sleep=time.sleep,
+        report=lambda message: reported_at.append((time.now, message)),
+    )
+    await publisher.send_all(lines)
+    # After the tick due at 1 s, before the one due at 2 s: not ahead of the schedule.
+    assert [(at, message[:18]) for at, message in reported_at] == [(1.0, "r.jsonl:3: crossed")]
+
+
+async def test_publisher_stats_span_skips_forwarded_lines_without_time() -> None:
+    lines = [
+        route_line(raw, number, TOPICS, source="r.jsonl")
+        for number, raw in enumerate([b"{}", tick(0), tick(1), b"[]"], start=1)
+    ]
+    _, stats = await publish(lines, speed=0, include_invalid=True, batch_size=3)
+    assert (stats.first_ts_ns, stats.last_ts_ns) == (T0, T0 + SECOND)
+    assert stats.records_by_topic == {"p": 4}
+    assert (stats.invalid_lines, stats.invalid_forwarded) == (2, 2)
 
 
 def test_publish_options_negative_speed_refused() -> None:
