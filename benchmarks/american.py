@@ -3,7 +3,8 @@
 Two books, each priced with price, delta, gamma, vega, theta, rho, vanna, volga, charm:
 
 * distinct: 2,000 options with every (expiry, vol, rate, dividend) different, so every
-  option solves its own exercise boundaries (five per option: center, vol ±, rate +);
+  option solves its own exercise boundary (QD+ and one Newton step on five nodes, with
+  the boundary's derivatives in vol and rate for the Greeks);
 * chain: 100,000 options on one underlying at a flat vol: 20 expiries × calls and puts
   × 2,500 strikes, sorted so options sharing a boundary are consecutive (the layout
   `american_arrays` reuses boundaries for).

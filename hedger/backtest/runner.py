@@ -12,6 +12,10 @@ time, a tick at that very time included, as the live paper exchange does.
 
 Recorded fills that carry an `order_id` are fills of some earlier run's hedge orders: they
 are dropped, since the backtest makes its own. Every other recorded fill is a client trade.
+
+Consecutive ticks of one underlying with no valuation, fill or timer due among them go to
+`HedgeEngine.handle_ticks`, which takes the steady ones in one pass and gives the same
+results as handling each in turn.
 """
 
 from __future__ import annotations

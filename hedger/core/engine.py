@@ -155,7 +155,7 @@ class HedgeEngine:
             lambda: self.live,
         )
         self._handlers: dict[type[Any], Callable[[Any], list[Action]]] = {
-            PriceTick: self._on_tick_guarded,
+            PriceTick: self._on_tick,
             FillReport: self._on_fill_with_options,
             VolUpdate: self._on_vol,
             OptionQuote: self._on_quote,
@@ -233,6 +233,8 @@ class HedgeEngine:
         rejected = self._rejected_symbol(tick.symbol)
         if rejected is not None:
             return rejected
+        # The guard sees the tick before any decision on it: a jump freezes at once.
+        self.controls.guard.observe(tick.symbol, tick.ts_ns, tick.mark)
         last = self.market.ticks.get(tick.symbol)
         if last is not None and tick.ts_ns > last.ts_ns:
             # Options that expired before this tick settle at the last mark before it.
@@ -348,12 +350,6 @@ class HedgeEngine:
 
     def _on_timer(self, timer: TimerFired) -> list[Action]:
         return self._triggers.on_timer(timer.ts_ns) if self.live else []
-
-    def _on_tick_guarded(self, tick: PriceTick) -> list[Action]:
-        # The guard sees the tick before any decision on it: a jump freezes at once.
-        if self._rejected_symbol(tick.symbol) is None:
-            self.controls.guard.observe(tick.symbol, tick.ts_ns, tick.mark)
-        return self._on_tick(tick)
 
     def _on_fill_with_options(self, fill: FillReport) -> list[Action]:
         # A fill of one of our option orders stops counting as working before the decision

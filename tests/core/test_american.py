@@ -1,9 +1,11 @@
 """American options (hedger.core.pricing.american) against QuantLib as the oracle.
 
 Prices and delta, gamma, theta against QuantLib's finite-difference engine on a fine grid
-(1000 × 1000, Douglas scheme). Vega, rho, vanna and volga against central differences of
-QuantLib's QdFp engine with its accurate scheme (an independent implementation, accurate
-to ~1e-8), charm against day steps of the finite-difference engine's delta.
+(1000 × 1000, Douglas scheme; itself up to ~4e-4 off QuantLib's high-precision QD+ engine
+on these options). Vega, rho, vanna and volga against central differences of QuantLib's
+QdFp engine with its accurate scheme (an independent implementation, accurate to ~1e-8),
+charm against day steps of the finite-difference engine's delta. The Greeks against
+differences of our own price: the boundary's implicit derivatives against re-solving it.
 """
 
 from __future__ import annotations
@@ -137,10 +139,34 @@ def test_american_vega_rho_vanna_volga_match_differences_of_quantlib_qdfp_prices
     volga = (price(v=vol + k) - 2 * price() + price(v=vol - k)) / (k * k) * 1e-4
     cross = price(spot + h, vol + k) - price(spot - h, vol + k)
     vanna = (cross - price(spot + h, vol - k) + price(spot - h, vol - k)) / (4 * h * k) * 0.01
-    assert greeks[VEGA] == pytest.approx(vega, rel=1e-3, abs=1e-4)
+    assert greeks[VEGA] == pytest.approx(vega, rel=5e-4, abs=1e-4)
     assert greeks[RHO] == pytest.approx(rho, rel=2e-3, abs=1e-4)
-    assert greeks[VANNA] == pytest.approx(vanna, rel=2e-2, abs=2e-5)
-    assert greeks[VOLGA] == pytest.approx(volga, rel=5e-2, abs=2e-4)
+    assert greeks[VANNA] == pytest.approx(vanna, rel=1e-2, abs=2e-5)
+    assert greeks[VOLGA] == pytest.approx(volga, rel=2e-2, abs=2e-4)
+
+
+@pytest.mark.parametrize(("spot", "days", "vol", "rate", "dividend", "is_call"), GREEK_GRID)
+def test_american_greeks_match_differences_of_its_own_price(
+    spot: float, days: int, vol: float, rate: float, dividend: float, is_call: bool
+) -> None:
+    def row(s: float = spot, v: float = vol, r: float = rate) -> Any:
+        return ours(s, days, v, r, dividend, is_call)
+
+    greeks = row()
+
+    k, h, dr = 1e-4, 1e-2, 1e-5
+    up, down = row(v=vol + k), row(v=vol - k)
+    right, left = row(s=spot + h), row(s=spot - h)
+    assert greeks[DELTA] == pytest.approx((right[PRICE] - left[PRICE]) / (2 * h), rel=1e-6)
+    assert greeks[GAMMA] == pytest.approx((right[DELTA] - left[DELTA]) / (2 * h), rel=1e-6)
+    assert greeks[VEGA] == pytest.approx((up[PRICE] - down[PRICE]) / (2 * k) * 0.01, rel=2e-4)
+    assert greeks[VANNA] == pytest.approx((up[DELTA] - down[DELTA]) / (2 * k) * 0.01, rel=2e-4)
+    rho = (row(r=rate + dr)[PRICE] - row(r=rate - dr)[PRICE]) / (2 * dr) * 0.01
+    assert greeks[RHO] == pytest.approx(rho, rel=1e-3)
+    # The price's own curvature in vol also carries how the QD+ start of the boundary's
+    # Newton step moves with vol (~1% of volga); volga itself does not (see above).
+    volga = (up[PRICE] - 2 * greeks[PRICE] + down[PRICE]) / (k * k) * 1e-4
+    assert greeks[VOLGA] == pytest.approx(volga, rel=3e-2)
 
 
 @pytest.mark.parametrize(("spot", "days", "vol", "rate", "dividend", "is_call"), GREEK_GRID)
@@ -219,6 +245,19 @@ def test_american_deep_in_the_money_put_is_exercised_now() -> None:
     assert greeks[PRICE] == pytest.approx(60.0, rel=1e-14)
     assert greeks[DELTA] == -1.0
     assert greeks[GAMMA] == greeks[THETA] == greeks[VEGA] == greeks[CHARM] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("spot", "strike", "time", "vol", "rate", "dividend"),
+    [(106.97, 173.51, 17.0, 0.6, 0.37, 0.09), (270.67, 275.91, 24.9, 2.3e-4, 0.34, 0.09)],
+)
+def test_american_far_outside_the_documented_range_is_at_least_exercise_value(
+    spot: float, strike: float, time: float, vol: float, rate: float, dividend: float
+) -> None:
+    greeks = american_row(spot, strike, time, vol, rate, dividend, -1.0, False, 365.0)
+
+    assert greeks[PRICE] >= strike - spot
+    assert all(math.isfinite(value) for value in greeks)
 
 
 @pytest.mark.parametrize(
