@@ -35,7 +35,13 @@ from hedger.core.events import BookRearmed, ControlEvent, QuoteCrossed, Side
 from hedger.core.instruments import NANOS_PER_YEAR
 from hedger.core.latch import FlipFlop
 from hedger.core.option_hedge import GammaVegaPolicy
-from hedger.core.policy import BandInputs, BandPolicy, BandWidth, leland_volatility
+from hedger.core.policy import (
+    BandInputs,
+    BandPolicy,
+    BandWidth,
+    beyond_band,
+    leland_volatility,
+)
 from hedger.core.throttle import Throttle
 
 if TYPE_CHECKING:
@@ -108,6 +114,8 @@ class HedgeDesk:
         self.valuation = valuation
         self._refusing: dict[tuple[str, str], str] = {}
         self._rebalanced_ns: dict[tuple[str, str], int] = {}
+        # Per book: its setup and that setup's fixed band (None: not fixed).
+        self._fixed_bands: dict[str, tuple[BookSetup, tuple[float, float, float] | None]] = {}
 
     def setup(self, book: str) -> BookSetup:
         return self.setups.get(book, self.default)
@@ -156,6 +164,23 @@ class HedgeDesk:
             detail = f"{wanted:,.2f} shares is under a lot or the minimum order"
             return [self.deny(situation, "below_minimum", detail)]
         return self._order(situation, setup, quantity, net_delta, goal)
+
+    def inside_fixed_band(self, book: str, symbol: str, holding: Holding) -> bool:
+        """True when `decide` on a band trigger would find the book inside a fixed band
+        (`BandPolicy.fixed_band`) with nothing on its way: the common case on every tick,
+        answered without building the decision (and ending a refusal episode as it does)."""
+        setup = self.setups.get(book, self.default)
+        cached = self._fixed_bands.get(book)
+        if cached is None or cached[0] is not setup:
+            cached = self._fixed_bands[book] = (setup, setup.policy.fixed_band)
+        fixed = cached[1]
+        if fixed is None:
+            return False
+        low, high, band = fixed
+        if beyond_band(holding.delta_with_working, low, high, band):
+            return False
+        self.back_inside_band(book, symbol)
+        return True
 
     def back_inside_band(self, book: str, symbol: str) -> None:
         """The book's net delta is inside its band: an episode of refusals ends."""

@@ -16,7 +16,19 @@ import numpy.typing as npt
 
 from hedger.core.pricing.european import european_delta
 from hedger.core.pricing.jit import jit
-from hedger.core.risk import FloatArray, IntArray, OptionColumns, horizon_of, horizons_at
+from hedger.core.risk import (
+    BOOK_OF_ROW,
+    EXPIRY_OF_ROW,
+    LOG_STRIKE,
+    SIGN,
+    STRIKE,
+    UNITS,
+    FloatArray,
+    IntArray,
+    OptionColumns,
+    horizon_of,
+    horizons_at,
+)
 
 
 def book_deltas_along(
@@ -36,13 +48,9 @@ def book_deltas_along(
         vol,
         rate,
         dividend,
-        rows.strike,
-        rows.log_strike,
+        rows.floats,
+        rows.indices,
         rows.expiries_ns,
-        rows.expiry_of_row,
-        rows.sign,
-        rows.units,
-        rows.book_of_row,
         columns.model.futures,
         columns.model.days_per_year,
         deltas,
@@ -57,13 +65,9 @@ def _deltas_along(
     vol: float,
     rate: float,
     dividend: float,
-    strike: FloatArray,
-    log_strike: FloatArray,
+    floats: FloatArray,
+    indices: npt.NDArray[np.intp],
     expiries_ns: IntArray,
-    expiry_of_row: npt.NDArray[np.intp],
-    sign: FloatArray,
-    units: FloatArray,
-    book_of_row: npt.NDArray[np.intp],
     futures: bool,
     days_per_year: float,
     deltas: FloatArray,
@@ -73,17 +77,17 @@ def _deltas_along(
         spot = marks[tick]
         horizons = horizons_at(times_ns[tick], expiries_ns, rate, dividend, days_per_year)
         log_spot = math.log(spot)
-        for row in range(strike.shape[0]):
+        for row in range(floats.shape[1]):
             delta = european_delta(
                 spot,
-                strike[row],
-                log_spot - log_strike[row],
-                horizon_of(horizons, expiry_of_row[row]),
+                floats[STRIKE, row],
+                log_spot - floats[LOG_STRIKE, row],
+                horizon_of(horizons, indices[EXPIRY_OF_ROW, row]),
                 vol,
                 rate,
                 dividend,
-                sign[row],
+                floats[SIGN, row],
                 futures,
                 per_day,
             )
-            deltas[tick, book_of_row[row]] += delta * units[row]
+            deltas[tick, indices[BOOK_OF_ROW, row]] += delta * floats[UNITS, row]

@@ -130,6 +130,8 @@ class HedgeEngine:
         self._expiry_zone = ZoneInfo(config.expiry_timezone)
         self._options: dict[str, OptionColumns] = {}
         self._holdings: dict[tuple[str, str], Holding] = {}
+        # The books holding each underlying, in the holdings' order: asked on every tick.
+        self._books_of: dict[str, list[str]] = {}
         self._working: dict[str, WorkingOrder] = {}
         self._known_orders: set[str] = set()
         self._seen_fills: set[str] = set()
@@ -313,7 +315,11 @@ class HedgeEngine:
             del self._working[order_id or ""]
 
     def _holding(self, book: str, symbol: str) -> Holding:
-        return self._holdings.setdefault((book, symbol), Holding())
+        holding = self._holdings.get((book, symbol))
+        if holding is None:
+            holding = self._holdings[(book, symbol)] = Holding()
+            self._books_of.setdefault(symbol, []).append(book)
+        return holding
 
     def _revalue_and_hedge(
         self, symbol: str, ts_ns: int, trigger: str, only_book: str | None = None
@@ -335,7 +341,7 @@ class HedgeEngine:
         ]
 
     def _books_holding(self, symbol: str) -> list[str]:
-        return [book for (book, underlying) in self._holdings if underlying == symbol]
+        return self._books_of.get(symbol, [])
 
     def _on_quote(self, quote: OptionQuote) -> list[Action]:
         underlying = parse_occ(quote.symbol).root  # the codec lets only OCC symbols through

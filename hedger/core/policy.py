@@ -27,6 +27,7 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +38,12 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 _TWO_OVER_PI = 2.0 / math.pi
+
+
+def beyond_band(net_delta: Any, low: float, high: float, band: Any) -> Any:
+    """Whether a net delta (elementwise for arrays) lies more than `band` outside the
+    target range [low, high]: the one test of every band decision."""
+    return (net_delta - high > band) | (low - net_delta > band)
 
 
 class BandWidth(enum.StrEnum):
@@ -180,18 +187,24 @@ class BandPolicy:
         """The net delta to trade back to: the nearest end of the target range, or the
         band's nearest edge; None while `net_delta` is inside the band (edges included)."""
         low, high = self.target_range
+        if not beyond_band(net_delta, low, high, band):
+            return None
         edge = band if self.hedge_to is HedgeTo.EDGE else 0.0
-        if net_delta - high > band:
-            return high + edge
-        if low - net_delta > band:
-            return low - edge
-        return None
+        return high + edge if net_delta - high > band else low - edge
 
     def outside(self, net_delta: FloatArray, band: FloatArray | float) -> BoolArray:
         """Where `goal` is not None, for arrays of net deltas (and bands)."""
         low, high = self.target_range
-        outside: BoolArray = (net_delta - high > band) | (low - net_delta > band)
+        outside: BoolArray = beyond_band(net_delta, low, high, band)
         return outside
+
+    @property
+    def fixed_band(self) -> tuple[float, float, float] | None:
+        """(low, high, band) when a band decision depends on the net delta alone: a band in
+        shares, no Leland volatility, not timed. None otherwise."""
+        if self.width is not BandWidth.SHARES or self.leland_cost or self.timed:
+            return None
+        return (*self.target_range, self.band_shares)
 
     def band_at_marks(self, marks: FloatArray | float) -> FloatArray | float | None:
         """`band` at each mark when it depends on the mark alone (shares and currency

@@ -31,7 +31,7 @@ from hedger.core.book import Holding
 from hedger.core.events import OptionQuote, VolUpdate
 from hedger.core.instruments import NANOS_PER_SECOND, expiry_instant_ns, parse_occ
 from hedger.core.market import MarketState
-from hedger.core.pricing.european import CHARM, RHO, VANNA, VOLGA
+from hedger.core.pricing.european import CHARM, RHO, THETA, VANNA, VOLGA
 from hedger.core.pricing.implied_vol import SOLVED, STATUS_REASONS, implied_vol
 from hedger.core.risk import NANOS_PER_DAY, BookGreeks, MarketInputs, OptionColumns, PricingModel
 from hedger.core.scenarios import ScenarioGrid, Shocks, scenario_grid
@@ -107,18 +107,24 @@ class Revaluation:
 
     def revalue(self, symbol: str, spot: float, ts_ns: int) -> None:
         """Settle what expired, then revalue every book's options on `symbol` at `spot`."""
-        self.settle(symbol, ts_ns, spot)
         columns = self._options.get(symbol)
         if columns is None:
             return
+        if columns.expiring_by(ts_ns):
+            self.settle(symbol, ts_ns, spot)
         market = self.market_inputs(symbol, spot, ts_ns)
         greeks = columns.revalue(market, self.row_vols(symbol, columns, ts_ns))
         self.book_greeks[symbol] = greeks
         # One conversion to Python floats for all books; fields are set in place.
-        for book, row in zip(columns.books, greeks.values.tolist(), strict=True):
+        for book, row in zip(columns.books, greeks.values[:, : THETA + 1].tolist(), strict=True):
             holding = self._holdings[(book, symbol)]
-            holding.option_value, holding.option_delta, holding.option_gamma = row[:3]
-            holding.option_vega, holding.option_theta = row[3:5]
+            (
+                holding.option_value,
+                holding.option_delta,
+                holding.option_gamma,
+                holding.option_vega,
+                holding.option_theta,
+            ) = row
 
     def row_vols(self, symbol: str, columns: OptionColumns, ts_ns: int) -> np.ndarray | None:
         """The surface's vol per row, cached until stale; None when the flat vol applies."""

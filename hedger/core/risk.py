@@ -75,15 +75,18 @@ def _column(index: int) -> property:
     return property(lambda greeks: greeks.values[:, index], doc=f"column {index} of values")
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class BookGreeks:
     """Each book's option value and Greeks on one underlying, rows like `OptionColumns.books`.
 
     ``values[book, field]`` with the field indices of `hedger.core.pricing.european`
-    (``PRICE`` is the book's option value); the properties name the columns.
+    (``PRICE`` is the book's option value); the properties name the columns. A plain class:
+    one is built on every tick, and a frozen dataclass costs twice as much to build.
     """
 
-    values: FloatArray
+    __slots__ = ("values",)
+
+    def __init__(self, values: FloatArray) -> None:
+        self.values = values
 
     value = _column(PRICE)
     delta = _column(DELTA)
@@ -108,19 +111,28 @@ class Settlement:
     delivered_shares: float  # +units for an exercised call, −units for a put, else 0
 
 
+# Rows of `Rows.floats` and `Rows.indices`.
+STRIKE, LOG_STRIKE, SIGN, UNITS = range(4)
+EXPIRY_OF_ROW, BOOK_OF_ROW = range(2)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Rows:
-    """The packed per-row constants the kernel reads."""
+    """The packed per-row constants the kernels read.
 
-    strike: FloatArray
+    Two 2-D arrays rather than one array per field: a compiled call costs a few hundred
+    nanoseconds per array argument it receives, as much as pricing a few rows."""
+
+    floats: FloatArray  # [STRIKE | LOG_STRIKE | SIGN (+1.0 call, −1.0 put) | UNITS, row]
+    indices: npt.NDArray[np.intp]  # [EXPIRY_OF_ROW | BOOK_OF_ROW, row]
     expiry_ns: IntArray
-    sign: FloatArray  # +1.0 call, −1.0 put
-    units: FloatArray
-    book_of_row: npt.NDArray[np.intp]
-    log_strike: FloatArray
     # Rows share few expiries: time constants are computed once per distinct expiry.
     expiries_ns: IntArray
-    expiry_of_row: npt.NDArray[np.intp]
+
+    @property
+    def strike(self) -> FloatArray:
+        strike: FloatArray = self.floats[STRIKE]
+        return strike
 
 
 @dataclass(slots=True)
@@ -193,15 +205,12 @@ class OptionColumns:
             strike = np.asarray(lists.strike, dtype=np.float64)
             expiry_ns = np.asarray(lists.expiry_ns, dtype=np.int64)
             expiries_ns, expiry_of_row = np.unique(expiry_ns, return_inverse=True)
+            sign = np.where(np.asarray(lists.is_call, dtype=np.bool_), 1.0, -1.0)
             self._rows = Rows(
-                strike,
+                np.stack([strike, np.log(strike), sign, np.asarray(lists.units, dtype=np.float64)]),
+                np.stack([expiry_of_row, lists.book_of_row]).astype(np.intp),
                 expiry_ns,
-                np.where(np.asarray(lists.is_call, dtype=np.bool_), 1.0, -1.0),
-                np.asarray(lists.units, dtype=np.float64),
-                np.asarray(lists.book_of_row, dtype=np.intp),
-                np.log(strike),
                 expiries_ns.astype(np.int64),
-                expiry_of_row.astype(np.intp),
             )
         return self._rows
 
@@ -212,44 +221,25 @@ class OptionColumns:
         if row_vols is not None and row_vols.shape != (len(self),):
             raise ValueError(f"need {len(self)} row vols, got shape {row_vols.shape}")
         vols = row_vols if row_vols is not None else _FLAT
+        # Allocated here, not in the kernel: a compiled call returning a new array costs
+        # more than numpy's allocation and passing it in.
         out = np.zeros((len(self.books), OUTPUTS))
         model = self.model
-        if model.american:
-            revalue_american(
-                market.spot,
-                market.rate,
-                market.dividend_yield,
-                market.ts_ns,
-                market.vol,
-                vols,
-                rows.strike,
-                rows.expiry_ns,
-                rows.sign,
-                rows.units,
-                rows.book_of_row,
-                model.futures,
-                model.days_per_year,
-                out,
-            )
-        else:
-            revalue_european(
-                market.spot,
-                market.rate,
-                market.dividend_yield,
-                market.ts_ns,
-                market.vol,
-                vols,
-                rows.strike,
-                rows.log_strike,
-                rows.expiries_ns,
-                rows.expiry_of_row,
-                rows.sign,
-                rows.units,
-                rows.book_of_row,
-                model.futures,
-                model.days_per_year,
-                out,
-            )
+        kernel = revalue_american if model.american else revalue_european
+        kernel(
+            market.spot,
+            market.rate,
+            market.dividend_yield,
+            market.ts_ns,
+            market.vol,
+            vols,
+            rows.floats,
+            rows.indices,
+            rows.expiries_ns,
+            model.futures,
+            model.days_per_year,
+            out,
+        )
         return BookGreeks(out)
 
     @property
@@ -308,18 +298,15 @@ def revalue_european(
     now_ns: int,
     flat_vol: float,
     vols: FloatArray,
-    strike: FloatArray,
-    log_strike: FloatArray,
+    floats: FloatArray,
+    indices: npt.NDArray[np.intp],
     expiries_ns: IntArray,
-    expiry_of_row: npt.NDArray[np.intp],
-    sign: FloatArray,
-    units: FloatArray,
-    book_of_row: npt.NDArray[np.intp],
     futures: bool,
     days_per_year: float,
     out: FloatArray,
 ) -> None:
-    """Add each row's value and Greeks × units into ``out[book_of_row[row], field]``.
+    """Add each row's value and Greeks × units into ``out[book of the row, field]``
+    (`Rows.floats`, `Rows.indices`).
 
     ``vols`` has one entry per row, or none: then every row is at ``flat_vol``. Time to
     expiry is calendar time from ``now_ns`` to the row's expiry instant over
@@ -330,20 +317,20 @@ def revalue_european(
     log_spot = math.log(spot)
     per_day = 1.0 / days_per_year
     per_row = vols.shape[0] > 0
-    for row in range(strike.shape[0]):
+    for row in range(floats.shape[1]):
         greeks = european_at(
             spot,
-            strike[row],
-            log_spot - log_strike[row],
-            horizon_of(horizons, expiry_of_row[row]),
+            floats[STRIKE, row],
+            log_spot - floats[LOG_STRIKE, row],
+            horizon_of(horizons, indices[EXPIRY_OF_ROW, row]),
             vols[row] if per_row else flat_vol,
             rate,
             dividend,
-            sign[row],
+            floats[SIGN, row],
             futures,
             per_day,
         )
-        _add(out, book_of_row[row], greeks, units[row])
+        _add(out, indices[BOOK_OF_ROW, row], greeks, floats[UNITS, row])
 
 
 @jit
@@ -379,11 +366,9 @@ def revalue_american(
     now_ns: int,
     flat_vol: float,
     vols: FloatArray,
-    strike: FloatArray,
-    expiry_ns: IntArray,
-    sign: FloatArray,
-    units: FloatArray,
-    book_of_row: npt.NDArray[np.intp],
+    floats: FloatArray,
+    indices: npt.NDArray[np.intp],
+    expiries_ns: IntArray,
     futures: bool,
     days_per_year: float,
     out: FloatArray,
@@ -391,20 +376,20 @@ def revalue_american(
     """`revalue_european` for American options, one row at a time."""
     nanos_per_year = NANOS_PER_DAY * days_per_year
     per_row = vols.shape[0] > 0
-    for row in range(strike.shape[0]):
-        time = (expiry_ns[row] - now_ns) / nanos_per_year
+    for row in range(floats.shape[1]):
+        time = (expiries_ns[indices[EXPIRY_OF_ROW, row]] - now_ns) / nanos_per_year
         greeks = american_row(
             spot,
-            strike[row],
+            floats[STRIKE, row],
             time,
             vols[row] if per_row else flat_vol,
             rate,
             dividend,
-            sign[row],
+            floats[SIGN, row],
             futures,
             days_per_year,
         )
-        _add(out, book_of_row[row], greeks, units[row])
+        _add(out, indices[BOOK_OF_ROW, row], greeks, floats[UNITS, row])
 
 
 @jit

@@ -43,6 +43,9 @@ class DecisionTriggers:
     ) -> list[Action]:
         """One book's decision on one underlying, counting its working option orders."""
         holding = self._holdings[(book, symbol)]
+        quiet = reason == "band" and not self._options.working
+        if quiet and self._desk.inside_fixed_band(book, symbol, holding):
+            return []
         situation = Situation(book, symbol, holding, mark, ts_ns, trigger, reason)
         working_options = self._options.working_delta(book, symbol, mark, ts_ns)
         return self._orders.register(self._desk.decide(situation, working_options))

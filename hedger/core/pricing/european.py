@@ -70,7 +70,13 @@ def time_constants(time: float, rate: float, dividend: float) -> tuple[float, fl
     """(T, √T, e^{−rT}, e^{−qT}): what every option with this time to expiry shares."""
     if time <= 0.0:
         return time, 0.0, 1.0, 1.0
-    return time, math.sqrt(time), math.exp(-rate * time), math.exp(-dividend * time)
+    return time, math.sqrt(time), _discount(rate, time), _discount(dividend, time)
+
+
+@jit
+def _discount(rate: float, time: float) -> float:
+    """e^{−rT}; exactly 1 without an exponential at a zero rate (no dividend, say)."""
+    return 1.0 if rate == 0.0 else math.exp(-rate * time)
 
 
 @jit

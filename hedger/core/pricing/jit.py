@@ -34,7 +34,7 @@ _FAR = 8.0
 def jit(function: Function) -> Function:
     """Compile `function` in nopython mode, cached on disk. IEEE semantics: no fastmath, and
     division by zero gives inf or nan (numpy's error model) rather than raising."""
-    return cast(Function, numba.njit(cache=True, nogil=True, error_model="numpy")(function))
+    return cast(Function, numba.njit(cache=True, error_model="numpy")(function))
 
 
 @jit
