@@ -34,7 +34,8 @@ class Holding:
 
     @property
     def delta_with_working(self) -> float:
-        return self.delta + self.working_shares
+        # Written out rather than through `delta`: asked for every book on every tick.
+        return self.option_delta + self.shares + self.working_shares
 
 
 @dataclass(slots=True)

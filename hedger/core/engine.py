@@ -333,12 +333,11 @@ class HedgeEngine:
         books = [only_book] if only_book else self._books_holding(symbol)
         # An order is stamped with the time of the newest input behind it: a fill read after
         # later ticks is hedged at, and timed by, the market it was hedged against.
-        decided_ns = max(ts_ns, tick.ts_ns)
-        return [
-            action
-            for book in books
-            for action in self._triggers.decide(book, symbol, tick.mark, decided_ns, trigger)
-        ]
+        decided_ns = ts_ns if ts_ns > tick.ts_ns else tick.ts_ns
+        actions: list[Action] = []
+        for book in books:
+            actions += self._triggers.decide(book, symbol, tick.mark, decided_ns, trigger)
+        return actions
 
     def _books_holding(self, symbol: str) -> list[str]:
         return self._books_of.get(symbol, [])

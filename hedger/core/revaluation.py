@@ -84,11 +84,16 @@ class Revaluation:
         return expiry_instant_ns(expiry, self._config.expiry_time, self._zone)
 
     def market_inputs(self, symbol: str, spot: float, ts_ns: int) -> MarketInputs:
+        vol, rate, dividend = self._vol_and_carry(symbol)
+        return MarketInputs(spot, vol, rate, dividend, ts_ns)
+
+    def _vol_and_carry(self, symbol: str) -> tuple[float, float, float]:
+        """(vol, rate, dividend yield) of `symbol`'s options now."""
         config = self._config
         vol = self._market.vols.get(symbol, config.default_vol)
         # Black-76: a futures price has no carry, so its "dividend yield" is the rate.
         dividend = config.rate if symbol in config.futures_underlyings else config.dividend_yield
-        return MarketInputs(spot, vol, config.rate, dividend, ts_ns)
+        return vol, config.rate, dividend
 
     def settle(self, symbol: str, ts_ns: int, spot: float) -> None:
         """Take the rows expired by `ts_ns` out of the book, settled at `spot`."""
@@ -112,8 +117,9 @@ class Revaluation:
             return
         if columns.expiring_by(ts_ns):
             self.settle(symbol, ts_ns, spot)
-        market = self.market_inputs(symbol, spot, ts_ns)
-        greeks = columns.revalue(market, self.row_vols(symbol, columns, ts_ns))
+        vol, rate, dividend = self._vol_and_carry(symbol)
+        row_vols = self.row_vols(symbol, columns, ts_ns)
+        greeks = columns.revalue_at(spot, vol, rate, dividend, ts_ns, row_vols)
         self.book_greeks[symbol] = greeks
         # One conversion to Python floats for all books; fields are set in place.
         for book, row in zip(columns.books, greeks.values[:, : THETA + 1].tolist(), strict=True):

@@ -217,6 +217,19 @@ class OptionColumns:
     def revalue(self, market: MarketInputs, row_vols: FloatArray | None = None) -> BookGreeks:
         """Value and Greeks per book at `market`: at `row_vols` (one per row) when given,
         else at the market's flat vol."""
+        return self.revalue_at(*market, row_vols)
+
+    def revalue_at(
+        self,
+        spot: float,
+        vol: float,
+        rate: float,
+        dividend_yield: float,
+        ts_ns: int,
+        row_vols: FloatArray | None = None,
+    ) -> BookGreeks:
+        """`revalue` from the fields of `MarketInputs`, for the path of every tick that has
+        them at hand: no tuple to build."""
         rows = self.rows()
         if row_vols is not None and row_vols.shape != (len(self),):
             raise ValueError(f"need {len(self)} row vols, got shape {row_vols.shape}")
@@ -227,11 +240,11 @@ class OptionColumns:
         model = self.model
         kernel = revalue_american if model.american else revalue_european
         kernel(
-            market.spot,
-            market.rate,
-            market.dividend_yield,
-            market.ts_ns,
-            market.vol,
+            spot,
+            rate,
+            dividend_yield,
+            ts_ns,
+            vol,
             vols,
             rows.floats,
             rows.indices,
