@@ -8,8 +8,8 @@ a 1% move of the underlying, a common rule of thumb: the book re-hedges every fe
 thousand ticks (a few seconds), inside the default rate limits and flip-flop latch.
 
 * ours: ticks per second of the whole backtest (engine, exchange, ledger), best of 3;
-* engine share: the fraction of a run spent inside `HedgeEngine.handle` (timed per call
-  in a separate run);
+* engine share: the fraction of a run spent inside the engine (`HedgeEngine.handle` and
+  `handle_ticks`, timed per call in a separate run);
 * baseline: the bare engine alone, `engine.handle(tick)` over the same ticks with nothing
   else (orders never filled), ticks per second, best of 3.
 
