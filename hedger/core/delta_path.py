@@ -2,7 +2,7 @@
 
 The engine's fast path for runs of ticks (`hedger.core.tick_runs`) only needs to know, tick
 by tick, whether some book's net delta leaves its band. This computes the option delta per
-book at each tick, to the bit what `hedger.core.risk.revalue_european` puts in its delta
+book at each tick, to the bit what `hedger.core.row_kernels.revalue_european` puts in its delta
 column at that tick (the same per-row delta, `european_delta`, summed in the same row
 order), for the cost of N(d1) alone. European options at a flat vol only.
 """
@@ -16,7 +16,8 @@ import numpy.typing as npt
 
 from hedger.core.pricing.european import european_delta
 from hedger.core.pricing.jit import jit
-from hedger.core.risk import (
+from hedger.core.risk import OptionColumns
+from hedger.core.row_kernels import (
     BOOK_OF_ROW,
     EXPIRY_OF_ROW,
     LOG_STRIKE,
@@ -25,7 +26,6 @@ from hedger.core.risk import (
     UNITS,
     FloatArray,
     IntArray,
-    OptionColumns,
     horizon_of,
     horizons_at,
 )

@@ -33,7 +33,8 @@ from hedger.core.instruments import NANOS_PER_SECOND, expiry_instant_ns, parse_o
 from hedger.core.market import MarketState
 from hedger.core.pricing.european import CHARM, RHO, THETA, VANNA, VOLGA
 from hedger.core.pricing.implied_vol import SOLVED, STATUS_REASONS, implied_vol
-from hedger.core.risk import NANOS_PER_DAY, BookGreeks, MarketInputs, OptionColumns, PricingModel
+from hedger.core.risk import BookGreeks, MarketInputs, OptionColumns, PricingModel
+from hedger.core.row_kernels import NANOS_PER_DAY
 from hedger.core.scenarios import ScenarioGrid, Shocks, scenario_grid
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from hedger.core.risk import NANOS_PER_DAY
+from hedger.core.row_kernels import NANOS_PER_DAY
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from hedger.core.risk import NANOS_PER_DAY
+from hedger.core.row_kernels import NANOS_PER_DAY
 from hedger.core.surface import VolSurface
 
 NOW = 1_700_000_000 * 1_000_000_000
