@@ -57,8 +57,6 @@ class HedgerService:
         self._timer = EventTimer(settings.timer_interval_ms * 1_000_000)
         self._controls_rebuilt = False
         self._producer: AIOKafkaProducer | None = None  # set by run(), used by HTTP controls
-        self.metrics.hedge_band.set(settings.band_shares)
-        self.metrics.target_delta.set(settings.target_delta)
         self.ready = False
         self._stop = asyncio.Event()  # run() replaces it with the caller's stop request
         self._rebuilt_at_s = 0.0

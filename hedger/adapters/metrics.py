@@ -129,13 +129,26 @@ class Metrics:
             ["underlying"],
             registry=r,
         )
+        # Per book: books may have their own policies, and a band may move with the mark or
+        # the book's gamma. DeltaOutsideBand compares each book's delta with its own zone.
         self.hedge_band = Gauge(
             "hedger_hedge_band_shares",
-            "How far net delta may stray from the target before the hedger trades, shares.",
+            "How far net delta may stray beyond the target range before the hedger trades, "
+            "shares (the policy's band at the last mark).",
+            _BOOK,
             registry=r,
         )
         self.target_delta = Gauge(
-            "hedger_target_delta_shares", "Net delta the hedger trades back to, shares.", registry=r
+            "hedger_target_delta_shares",
+            "Net delta the hedger trades back to (the low end of a target range), shares.",
+            _BOOK,
+            registry=r,
+        )
+        self.target_delta_high = Gauge(
+            "hedger_target_delta_high_shares",
+            "High end of the target range (the target itself when it is one number), shares.",
+            _BOOK,
+            registry=r,
         )
         self.risk = RiskGauges(r)
 
@@ -151,6 +164,9 @@ class Metrics:
             self.hedge_fees.labels(*labels).set(exposure.fees)
             self.slippage.labels(*labels).set(exposure.slippage)
             self.hedge_fills.labels(*labels).set(exposure.hedge_fills)
+            self.hedge_band.labels(*labels).set(exposure.band)
+            self.target_delta.labels(*labels).set(exposure.target_low)
+            self.target_delta_high.labels(*labels).set(exposure.target_high)
             self.risk.record(exposure)
 
     def record_controls(

@@ -150,7 +150,9 @@ class HedgeDesk:
         if policy.timed and situation.reason == "band":
             return []  # a timed policy trades on its timers only
         net_delta = self._net_delta(situation, policy) + extra_delta
-        goal = policy.goal(net_delta, self._band(situation, policy))
+        goal = policy.goal(
+            net_delta, self._band(policy, situation.holding, situation.mark, situation.ts_ns)
+        )
         if goal is None:
             self.back_inside_band(situation.book, situation.symbol)
             return []
@@ -200,14 +202,19 @@ class HedgeDesk:
         )
         return option_delta + holding.shares + holding.working_shares
 
-    def _band(self, situation: Situation, policy: BandPolicy) -> float:
+    def no_trade_zone(
+        self, book: str, holding: Holding, mark: float, ts_ns: int
+    ) -> tuple[float, float, float]:
+        """(low, high, H): the book's target range and its band's half-width at `mark` and
+        `ts_ns`; its net delta may stray to [low − H, high + H] without a trade."""
+        policy = self.setup(book).policy
+        return (*policy.target_range, self._band(policy, holding, mark, ts_ns))
+
+    def _band(self, policy: BandPolicy, holding: Holding, mark: float, ts_ns: int) -> float:
         if policy.width is BandWidth.SHARES:
             return policy.band_shares  # the common case, on every tick: no inputs to build
-        holding = situation.holding
-        years = (holding.horizon_ns - situation.ts_ns) / NANOS_PER_YEAR
-        return policy.band(
-            BandInputs(situation.mark, holding.option_gamma, self.config.rate, years)
-        )
+        years = (holding.horizon_ns - ts_ns) / NANOS_PER_YEAR
+        return policy.band(BandInputs(mark, holding.option_gamma, self.config.rate, years))
 
     def _order(
         self, situation: Situation, setup: BookSetup, quantity: float, net_delta: float, goal: float

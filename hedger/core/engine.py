@@ -99,6 +99,11 @@ class Exposure:
     volga: float = 0.0
     charm: float = 0.0
     settled_value: float = 0.0  # intrinsic value of the options settled at expiry so far
+    # The policy's no-trade zone now: net delta may lie in [target_low − band,
+    # target_high + band] (shares) without a trade; NaN where the band needs a mark.
+    target_low: float = 0.0
+    target_high: float = 0.0
+    band: float = float("nan")
 
     @property
     def hedging_cost(self) -> float:
@@ -199,6 +204,7 @@ class HedgeEngine:
     def exposures(self) -> Iterator[Exposure]:
         for (book, underlying), holding in self._holdings.items():
             tick = self.market.ticks.get(underlying)
+            mark, ts_ns = (tick.mark, tick.ts_ns) if tick is not None else (float("nan"), 0)
             yield Exposure(
                 book,
                 underlying,
@@ -211,10 +217,11 @@ class HedgeEngine:
                 holding.fees,
                 holding.slippage,
                 holding.hedge_fills,
-                tick.mark if tick is not None else float("nan"),
+                mark,
                 holding.option_value,
                 *self.revaluation.second_order(book, underlying),
                 self.revaluation.settled_value.get((book, underlying), 0.0),
+                *self.desk.no_trade_zone(book, holding, mark, ts_ns),
             )
 
     def scenario_grids(self) -> dict[str, ScenarioGrid]:
