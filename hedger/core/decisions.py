@@ -32,7 +32,7 @@ from hedger.core.controls import (
     switch_refusal,
 )
 from hedger.core.events import BookRearmed, ControlEvent, QuoteCrossed, Side
-from hedger.core.instruments import NANOS_PER_YEAR
+from hedger.core.instruments import NANOS_PER_YEAR, OptionContract
 from hedger.core.latch import FlipFlop
 from hedger.core.option_hedge import GammaVegaPolicy
 from hedger.core.policy import (
@@ -42,6 +42,7 @@ from hedger.core.policy import (
     beyond_band,
     leland_volatility,
 )
+from hedger.core.risk import BookGreeks
 from hedger.core.throttle import Throttle
 
 if TYPE_CHECKING:
@@ -73,7 +74,9 @@ class BookValuation(Protocol):
         self, book: str, symbol: str, ts_ns: int, adjust: Callable[[float], float]
     ) -> float: ...
 
-    def vol_of(self, symbol: str) -> float: ...
+    def contract_greeks(
+        self, symbol: str, contracts: list[OptionContract], spot: float, ts_ns: int
+    ) -> BookGreeks: ...
 
 
 # Not frozen: built for every book on every tick, and a frozen dataclass's __init__ costs

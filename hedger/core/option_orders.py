@@ -7,7 +7,9 @@ option order per contract traded, then the share order for the delta left, count
 options' delta. Working option orders count toward the book's delta (revalued at each
 decision) until filled or cancelled, so the share hedge is never undone meanwhile.
 Option orders pass the same kill switch, latch, price guard, loss limit and rate limits as
-share orders; a plan is sent whole or not at all.
+share orders; a plan is sent whole or not at all. Hedge options are priced as the books'
+options are (`Revaluation.contract_greeks`): a plan priced otherwise would aim at Greeks
+the book does not then show.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -24,19 +25,14 @@ from hedger.core.book import FILLED_EPSILON, Holding
 from hedger.core.controls import OrderCheck
 from hedger.core.decisions import HedgeDesk, Situation, derive_order_id
 from hedger.core.events import FillReport, Side
-from hedger.core.greeks import Greeks, black_scholes
-from hedger.core.instruments import (
-    OptionContract,
-    expiry_instant_ns,
-    parse_instrument,
-    year_fractions,
-)
+from hedger.core.instruments import OptionContract, parse_instrument
 from hedger.core.option_hedge import (
     GammaVegaPolicy,
     HedgeOption,
     OptionHedgePlan,
     plan_option_hedge,
 )
+from hedger.core.risk import BookGreeks
 
 if TYPE_CHECKING:
     from hedger.core.engine import EngineConfig
@@ -54,7 +50,6 @@ class OptionHedger:
     def __init__(self, config: EngineConfig, desk: HedgeDesk) -> None:
         self._config = config
         self._desk = desk
-        self._zone = ZoneInfo(config.expiry_timezone)
         self.working: dict[str, WorkingOption] = {}
         self._evaluated_ns: dict[tuple[str, str], int] = {}
 
@@ -190,22 +185,12 @@ class OptionHedger:
                 gamma=float(greeks.gamma[i]) * multiplier,
                 vega=float(greeks.vega[i]) * multiplier,
                 cost_per_contract=cost,
-                price=float(greeks.price[i]) * multiplier,
+                price=float(greeks.value[i]) * multiplier,
             )
             for i, contract in enumerate(usable)
         ]
 
     def _greeks(
         self, contracts: list[OptionContract], symbol: str, spot: float, ts_ns: int
-    ) -> Greeks:
-        config = self._config
-        expiries = [expiry_instant_ns(c.expiry, config.expiry_time, self._zone) for c in contracts]
-        return black_scholes(
-            spot,
-            np.array([c.strike for c in contracts]),
-            year_fractions(ts_ns, np.array(expiries, dtype=np.int64)),
-            self._desk.valuation.vol_of(symbol),
-            config.rate,
-            config.dividend_yield,
-            np.array([c.is_call for c in contracts]),
-        )
+    ) -> BookGreeks:
+        return self._desk.valuation.contract_greeks(symbol, contracts, spot, ts_ns)

@@ -29,7 +29,12 @@ import numpy as np
 from hedger.core.actions import InputRejected
 from hedger.core.book import Holding
 from hedger.core.events import OptionQuote, VolUpdate
-from hedger.core.instruments import NANOS_PER_SECOND, expiry_instant_ns, parse_occ
+from hedger.core.instruments import (
+    NANOS_PER_SECOND,
+    OptionContract,
+    expiry_instant_ns,
+    parse_occ,
+)
 from hedger.core.market import MarketState
 from hedger.core.pricing.european import CHARM, RHO, THETA, VANNA, VOLGA
 from hedger.core.pricing.implied_vol import SOLVED, STATUS_REASONS, implied_vol
@@ -132,6 +137,22 @@ class Revaluation:
                 holding.option_vega,
                 holding.option_theta,
             ) = row
+
+    def contract_greeks(
+        self, symbol: str, contracts: list[OptionContract], spot: float, ts_ns: int
+    ) -> BookGreeks:
+        """Value and Greeks of one unit of each contract on `symbol`, in the given order, priced
+        as the books' options are (model, surface or flat vol, carry, day count): for the
+        options gamma/vega hedging trades, which must move the Greeks it measures."""
+        columns = OptionColumns(self.model(symbol))
+        for row, contract in enumerate(contracts):
+            # One "book" per row, so a contract listed twice still has a row of its own.
+            expiry_ns = self.expiry_ns(contract.expiry)
+            key = contract.occ_symbol
+            columns.add(str(row), key, contract.strike, expiry_ns, contract.is_call, 1.0)
+        vol, rate, dividend = self._vol_and_carry(symbol)
+        row_vols = self.row_vols(symbol, columns, ts_ns)
+        return columns.revalue_at(spot, vol, rate, dividend, ts_ns, row_vols)
 
     def row_vols(self, symbol: str, columns: OptionColumns, ts_ns: int) -> np.ndarray | None:
         """The surface's vol per row, cached until stale; None when the flat vol applies."""

@@ -1,4 +1,5 @@
-"""What the decision path asks about books: mark-to-model P&L, vols, Leland deltas.
+"""What the decision path asks about books: mark-to-model P&L, Leland deltas, and the
+Greeks of the options gamma/vega hedging trades.
 
 Mark-to-model P&L of a book = Σ over its underlyings of (cash paid and received for every
 fill of options and shares, and at settlement + the options' model value + shares held ×
@@ -13,7 +14,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hedger.core.book import Holding
+from hedger.core.instruments import OptionContract
 from hedger.core.market import MarketState
+from hedger.core.risk import BookGreeks
 
 if TYPE_CHECKING:
     from hedger.core.engine import EngineConfig
@@ -33,8 +36,10 @@ class EngineValuation:
         self._revaluation = revaluation
         self._holdings = holdings
 
-    def vol_of(self, symbol: str) -> float:
-        return self._market.vols.get(symbol, self._config.default_vol)
+    def contract_greeks(
+        self, symbol: str, contracts: list[OptionContract], spot: float, ts_ns: int
+    ) -> BookGreeks:
+        return self._revaluation.contract_greeks(symbol, contracts, spot, ts_ns)
 
     def book_pnl(self, book: str) -> float:
         pnl = 0.0

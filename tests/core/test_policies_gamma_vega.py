@@ -111,20 +111,26 @@ SECOND = 1_000_000_000
 MINUTE = 60 * SECOND
 
 
-def quantlib_greeks(contract: OptionContract) -> np.ndarray:
-    """(delta, gamma, vega per vol point) of one option, from QuantLib (T in whole days)."""
+def quantlib_process(vol: float) -> Any:
+    """Spot, no dividend, the rate and a flat `vol`, as of TODAY (ACT/365)."""
     today = ql.Date(TODAY.day, TODAY.month, TODAY.year)
     ql.Settings.instance().evaluationDate = today
     day_count = ql.Actual365Fixed()
-    expiry = contract.expiry
-    process = ql.BlackScholesMertonProcess(
+    return ql.BlackScholesMertonProcess(
         ql.QuoteHandle(ql.SimpleQuote(SPOT)),
         ql.YieldTermStructureHandle(ql.FlatForward(today, 0.0, day_count)),
         ql.YieldTermStructureHandle(ql.FlatForward(today, RATE, day_count)),
         ql.BlackVolTermStructureHandle(
-            ql.BlackConstantVol(today, ql.NullCalendar(), VOL, day_count)
+            ql.BlackConstantVol(today, ql.NullCalendar(), vol, day_count)
         ),
     )
+
+
+def quantlib_greeks(contract: OptionContract, vol: float = VOL) -> np.ndarray:
+    """(delta, gamma, vega per vol point, price) of one option, from QuantLib (T in whole
+    days)."""
+    process = quantlib_process(vol)
+    expiry = contract.expiry
     option = ql.VanillaOption(
         ql.PlainVanillaPayoff(
             ql.Option.Call if contract.is_call else ql.Option.Put, contract.strike
@@ -132,10 +138,10 @@ def quantlib_greeks(contract: OptionContract) -> np.ndarray:
         ql.EuropeanExercise(ql.Date(expiry.day, expiry.month, expiry.year)),
     )
     option.setPricingEngine(ql.AnalyticEuropeanEngine(process))
-    return np.array([option.delta(), option.gamma(), option.vega() / 100.0])
+    return np.array([option.delta(), option.gamma(), option.vega() / 100.0, option.NPV()])
 
 
-def gamma_vega_engine() -> HedgeEngine:
+def gamma_vega_engine(surface: tuple[VolUpdate, ...] = ()) -> HedgeEngine:
     policy = GammaVegaPolicy(
         options=(HEDGE_CALL.occ_symbol, HEDGE_PUT.occ_symbol),
         targets=TARGETS,
@@ -152,7 +158,8 @@ def gamma_vega_engine() -> HedgeEngine:
         controls=ControlLimits(),
     )
     engine = HedgeEngine(config)
-    engine.handle(VolUpdate("XYZ", NOW_NS - 3 * MINUTE, VOL))
+    for update in (VolUpdate("XYZ", NOW_NS - 3 * MINUTE, VOL), *surface):
+        engine.handle(update)
     engine.handle(PriceTick("XYZ", NOW_NS - 2 * MINUTE, SPOT - 0.01, SPOT + 0.01, None, SPOT))
     sold = FillReport(
         "C-1", "mm-1", BOOK_OPTION.occ_symbol, Side.SELL, 20_000, 3.2, NOW_NS - MINUTE
@@ -167,6 +174,15 @@ def gamma_vega_engine() -> HedgeEngine:
     return engine
 
 
+def fill_every_order(engine: HedgeEngine, actions: list[Any]) -> None:
+    for index, order in enumerate(a for a in actions if isinstance(a, SubmitHedgeOrder)):
+        fill = FillReport(
+            f"PX-{index}", order.book, order.symbol, order.side, order.qty,
+            order.ref_price, NOW_NS + 1, order_id=order.order_id, fee=1.0,
+        )  # fmt: skip
+        engine.handle(fill)
+
+
 def orders_by_symbol(actions: list[Any]) -> dict[str, float]:
     return {a.symbol: a.side.sign * a.qty for a in actions if isinstance(a, SubmitHedgeOrder)}
 
@@ -175,8 +191,8 @@ def test_engine_gamma_vega_timer_trades_both_options_like_the_hand_solution_then
     engine = gamma_vega_engine()
     actions = engine.handle(TimerFired(NOW_NS))
     sent = orders_by_symbol(actions)
-    book = -20_000 * quantlib_greeks(BOOK_OPTION)
-    hedges = np.column_stack([quantlib_greeks(HEDGE_CALL), quantlib_greeks(HEDGE_PUT)])
+    book = -20_000 * quantlib_greeks(BOOK_OPTION)[:3]
+    hedges = np.column_stack([quantlib_greeks(HEDGE_CALL)[:3], quantlib_greeks(HEDGE_PUT)[:3]])
     # The hand solution: gamma and vega exactly neutral, in fractions of an option.
     exact = np.linalg.solve(hedges[1:], -book[1:])
     # Whole contracts inside the target box may sit anywhere in it: how far that is from
@@ -207,12 +223,7 @@ def test_engine_gamma_vega_working_option_orders_count_and_block_a_second_plan()
 def test_engine_gamma_vega_after_fills_book_is_inside_targets_and_stays_put():
     engine = gamma_vega_engine()
     actions = engine.handle(TimerFired(NOW_NS))
-    for index, order in enumerate(a for a in actions if isinstance(a, SubmitHedgeOrder)):
-        fill = FillReport(
-            f"PX-{index}", order.book, order.symbol, order.side, order.qty,
-            order.ref_price, NOW_NS + 1, order_id=order.order_id, fee=1.0,
-        )  # fmt: skip
-        engine.handle(fill)
+    fill_every_order(engine, actions)
     exposure = next(e for e in engine.exposures() if e.underlying == "XYZ")
     assert TARGETS.contain(exposure.gamma, exposure.vega)
     assert abs(exposure.delta) <= 10.0
@@ -229,3 +240,69 @@ def test_engine_gamma_vega_single_hedge_option_cannot_reach_both_targets_and_say
     denied = [a for a in actions if isinstance(a, HedgeDenied)]
     assert [d.reason for d in denied] == ["gamma_vega_infeasible"]
     assert orders_by_symbol(actions) == {}
+
+
+# A surface with a slice at each option's expiry, one point at its strike: each option's vol
+# is its own point's (the book's at the flat vol, the hedge options' well away from it).
+SURFACE_VOLS = {BOOK_OPTION: VOL, HEDGE_CALL: 0.32, HEDGE_PUT: 0.18}
+SURFACE = tuple(
+    VolUpdate("XYZ", NOW_NS - 3 * MINUTE + 1, vol, c.expiry, c.strike)
+    for c, vol in SURFACE_VOLS.items()
+)
+
+
+def test_engine_gamma_vega_prices_hedge_options_at_their_surface_vols():
+    engine = gamma_vega_engine(SURFACE)
+    actions = [a for a in engine.handle(TimerFired(NOW_NS)) if isinstance(a, SubmitHedgeOrder)]
+    prices = {a.symbol: a.ref_price for a in actions}
+    for contract in (HEDGE_CALL, HEDGE_PUT):
+        expected = quantlib_greeks(contract, SURFACE_VOLS[contract])[3]
+        at_flat_vol = quantlib_greeks(contract)[3]
+        assert prices[contract.occ_symbol] == pytest.approx(expected, rel=1e-9)
+        assert abs(expected - at_flat_vol) > 0.1 * expected
+    sent = orders_by_symbol(actions)
+    book = -20_000 * quantlib_greeks(BOOK_OPTION)[:3]
+    hedges = np.column_stack(
+        [quantlib_greeks(c, SURFACE_VOLS[c])[:3] for c in (HEDGE_CALL, HEDGE_PUT)]
+    )
+    traded = np.array([sent[HEDGE_CALL.occ_symbol], sent[HEDGE_PUT.occ_symbol]])
+    assert TARGETS.contain(*(book[1:] + hedges[1:] @ traded))
+
+
+def test_engine_gamma_vega_with_a_surface_after_fills_book_is_inside_targets():
+    # The book revalues the hedge options at the surface: the plan must have used it too.
+    engine = gamma_vega_engine(SURFACE)
+    actions = engine.handle(TimerFired(NOW_NS))
+    fill_every_order(engine, actions)
+    exposure = next(e for e in engine.exposures() if e.underlying == "XYZ")
+    assert TARGETS.contain(exposure.gamma, exposure.vega)
+    assert abs(exposure.delta) <= 10.0
+
+
+def test_hedge_options_on_an_american_underlying_are_priced_american():
+    # A deep in-the-money put, where early exercise is worth far more than the method's
+    # error: QuantLib's finite-difference American engine on a fine grid is the reference.
+    config = EngineConfig(
+        policy=BandPolicy(band_shares=10.0), rate=RATE, american_underlyings=frozenset({"XYZ"})
+    )
+    engine = HedgeEngine(config)
+    engine.handle(VolUpdate("XYZ", NOW_NS - MINUTE, VOL))
+    deep_put = OptionContract("XYZ", dt.date(2027, 3, 5), False, 130.0)
+    greeks = engine.desk.valuation.contract_greeks("XYZ", [deep_put], SPOT, NOW_NS)
+    european = quantlib_greeks(deep_put)[3]
+    american = quantlib_american_price(deep_put)
+    assert american - european > 0.01 * european
+    assert greeks.value[0] == pytest.approx(american, rel=1e-3)
+
+
+def quantlib_american_price(contract: OptionContract) -> float:
+    process = quantlib_process(VOL)
+    expiry = contract.expiry
+    option = ql.VanillaOption(
+        ql.PlainVanillaPayoff(ql.Option.Put, contract.strike),
+        ql.AmericanExercise(
+            process.riskFreeRate().referenceDate(), ql.Date(expiry.day, expiry.month, expiry.year)
+        ),
+    )
+    option.setPricingEngine(ql.FdBlackScholesVanillaEngine(process, 1000, 1000))
+    return float(option.NPV())
