@@ -1,7 +1,7 @@
 """`python -m benchmarks [name ...]`: run benchmarks, print one JSON document to stdout.
 
 Names: greeks, american, engine_tick, decisions, decode, broker_consume, backtest,
-montecarlo, replay (default: all, in that order).
+montecarlo, replay, service_catch_up (default: all, in that order).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from benchmarks import (
     greeks,
     montecarlo,
     replay,
+    service_catch_up,
 )
 from benchmarks.timing import progress
 
@@ -40,6 +41,7 @@ BENCHMARKS: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "backtest": backtest.run,
     "montecarlo": montecarlo.run,
     "replay": replay.run,
+    "service_catch_up": service_catch_up.run,
 }
 
 

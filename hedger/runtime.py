@@ -15,13 +15,14 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from typing import cast
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
 from hedger.adapters.controls import ControlActions, ControlTopic, publish_control
 from hedger.adapters.http import serve_http
-from hedger.adapters.inputs import InputStreams, next_offsets
+from hedger.adapters.inputs import Decoded, InputStreams, next_offsets
 from hedger.adapters.kafka import last_fetch_s, make_producer
 from hedger.adapters.metrics import Metrics
 from hedger.adapters.outbox import Outbox
@@ -30,7 +31,7 @@ from hedger.config import Settings
 from hedger.core.actions import Action, InputRejected, SubmitHedgeOrder
 from hedger.core.clock import EventTimer
 from hedger.core.engine import HedgeEngine
-from hedger.core.events import ControlEvent, Event, PriceTick, QuoteCrossed, RecoveryCompleted
+from hedger.core.events import ControlEvent, PriceTick, QuoteCrossed, RecoveryCompleted
 from hedger.recovery import Record, read_to, rebuild_orders
 
 log = logging.getLogger(__name__)
@@ -229,9 +230,10 @@ class HedgerService:
         if not handled:
             return
         received_at = self._clock()
-        tick_orders = 0
-        for record, decoded in handled:
-            tick_orders += await self._handle(record, decoded)
+        tick_orders, index = 0, 0
+        while index < len(handled):
+            index, orders = await self._handle_from(handled, index)
+            tick_orders += orders
         await self._outbox.flush(self.settings.send_timeout_s)
         delivered_at = self._clock()
         for _ in range(tick_orders):
@@ -243,21 +245,57 @@ class HedgerService:
         self._record_scenarios()
         self._inputs.record_lag(self.metrics, offsets)
 
-    async def _handle(self, record: Record, decoded: Event | DecodeError) -> int:
-        """Decide and queue what follows; returns how many tick-driven orders it queued."""
-        self.metrics.messages_consumed.labels(record.topic).inc()
+    async def _handle_from(self, handled: list[Decoded], start: int) -> tuple[int, int]:
+        """Decide and queue what follows `handled[start]`, or the run of ticks it starts;
+        return the index after what was handled and how many tick-driven orders it queued."""
+        record, decoded = handled[start]
         if isinstance(decoded, DecodeError):
+            self.metrics.messages_consumed.labels(record.topic).inc()
             await self._dead_letter(record, decoded.kind, decoded.detail)
             self._freeze_if_crossed(decoded)
-            return 0
+            return start + 1, 0
         timer = self._timer.advance(decoded.ts_ns)
         if timer is not None:
             await self._deliver(record, self.engine.handle(timer))
-        orders = await self._deliver(record, self.engine.handle(decoded))
         if isinstance(decoded, PriceTick):
-            self._record_tick_received(decoded)
-            return orders
-        return 0
+            return await self._handle_ticks(handled, start)
+        self.metrics.messages_consumed.labels(record.topic).inc()
+        await self._deliver(record, self.engine.handle(decoded))
+        return start + 1, 0
+
+    async def _handle_ticks(self, handled: list[Decoded], start: int) -> tuple[int, int]:
+        """The run of ticks of one underlying from `handled[start]` with no timer due among
+        them, through `HedgeEngine.handle_ticks`: the actions of handling each in turn, with
+        the steady ticks taken in one pass (catching up and replays run several times faster)."""
+        stop = self._tick_run_end(handled, start)
+        ticks = cast("list[PriceTick]", [decoded for _, decoded in handled[start:stop]])
+        topic, symbol = handled[start][0].topic, ticks[0].symbol
+        market = self.engine.market.ticks
+        accepted_before = market.get(symbol)
+        orders, position = 0, 0
+        while position < len(ticks):
+            after, actions = self.engine.handle_ticks(ticks, position)
+            self.metrics.messages_consumed.labels(topic).inc(after - position)
+            # Actions (a dead letter among them) belong to the last tick handled.
+            orders += await self._deliver(handled[start + after - 1][0], actions)
+            position = after
+        # Only an accepted tick is fresh, and only accepted symbols become labels.
+        if market.get(symbol) is not accepted_before:
+            self.metrics.last_tick_received.labels(symbol).set_to_current_time()
+        return stop, orders
+
+    def _tick_run_end(self, handled: list[Decoded], start: int) -> int:
+        symbol = cast(PriceTick, handled[start][1]).symbol
+        timer_ns = self._timer.next_ns
+        end = start + 1
+        while end < len(handled):
+            decoded = handled[end][1]
+            if type(decoded) is not PriceTick or decoded.symbol != symbol:
+                break
+            if decoded.ts_ns >= timer_ns:
+                break
+            end += 1
+        return end
 
     async def _deliver(self, record: Record, actions: list[Action]) -> int:
         """Queue what the actions send; returns how many hedge orders they hold."""
@@ -276,11 +314,6 @@ class HedgerService:
             else:
                 await self._control_actions.deliver(action)
         return orders
-
-    def _record_tick_received(self, tick: PriceTick) -> None:
-        # Only an accepted tick is fresh, and only accepted symbols become labels.
-        if self.engine.market.ticks.get(tick.symbol) is tick:
-            self.metrics.last_tick_received.labels(tick.symbol).set_to_current_time()
 
     async def _dead_letter(self, record: Record, kind: str, detail: str) -> None:
         self.metrics.invalid_messages.labels(record.topic, kind).inc()

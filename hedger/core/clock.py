@@ -27,3 +27,9 @@ class EventTimer:
             return None
         self._last = boundary
         return TimerFired(boundary)
+
+    @property
+    def next_ns(self) -> float:
+        """The earliest event time whose `advance` fires a timer (infinite before the first
+        input, which only sets the clock going)."""
+        return float("inf") if self._last is None else self._last + self.interval_ns

@@ -241,6 +241,18 @@ async def read_all(bootstrap: str, topic: str) -> list[dict[str, Any]]:
     return await read_messages(bootstrap, topic, count) if count else []
 
 
+async def wait_committed(settings: Settings, prices_sent: int) -> None:
+    """Until the hedger has committed every price record sent (and so handled it)."""
+    group = f"{settings.group_id}.prices.{settings.instance_id}"
+    bootstrap = settings.require_bootstrap()
+    topic = settings.prices_topic
+    await wait_until(lambda: _committed_at_least(bootstrap, group, topic, prices_sent))
+
+
+async def _committed_at_least(bootstrap: str, group: str, topic: str, offset: int) -> bool:
+    return await committed(bootstrap, group, topic) >= offset
+
+
 async def committed(bootstrap: str, group_id: str, topic: str) -> int:
     """The offset `group_id` has committed on partition 0 of `topic` (0 when none)."""
     consumer = AIOKafkaConsumer(

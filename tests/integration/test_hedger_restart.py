@@ -28,6 +28,7 @@ from tests.integration.harness import (
     hedger_settings,
     read_all,
     read_messages,
+    wait_committed,
     wait_until,
 )
 from tests.scenarios import market_maker as mm
@@ -53,19 +54,6 @@ def reference_orders(settings: Settings, events: list[Event]) -> list[tuple[str,
     engine.handle(RecoveryCompleted(0))
     actions = [a for event in events for a in engine.handle(event)]
     return [(a.order_id, a.side.value, a.qty) for a in actions if isinstance(a, SubmitHedgeOrder)]
-
-
-async def wait_committed(settings: Settings, prices_sent: int) -> None:
-    """Until the hedger has committed every price record sent (and so handled it)."""
-    group = f"{settings.group_id}.prices.{settings.instance_id}"
-    bootstrap = settings.require_bootstrap()
-    await wait_until(
-        lambda: _committed_at_least(bootstrap, group, settings.prices_topic, prices_sent)
-    )
-
-
-async def _committed_at_least(bootstrap: str, group: str, topic: str, offset: int) -> bool:
-    return await committed(bootstrap, group, topic) >= offset
 
 
 def by_book(state: dict[str, object]) -> list[object]:

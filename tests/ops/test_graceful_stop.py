@@ -22,13 +22,10 @@ from tests.integration.harness import (
     hedger_settings,
     is_ready,
     read_all,
+    wait_committed,
     wait_until,
 )
-from tests.integration.test_hedger_restart import (
-    random_walk_ticks,
-    reference_orders,
-    wait_committed,
-)
+from tests.integration.test_hedger_restart import random_walk_ticks, reference_orders
 from tests.scenarios import market_maker as mm
 
 pytestmark = pytest.mark.broker

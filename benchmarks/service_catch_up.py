@@ -1,0 +1,139 @@
+"""`service_catch_up`: the live service reading a feed already on the price topic.
+
+The 50,000 ticks of `broker_consume` (one per ms of event time) are on the topic before
+`HedgerService` starts, as after a restart or when a recording is replayed at full speed;
+one book holds the 100 option positions of `benchmarks.portfolio`, booked by fills, with
+the backtest benchmark's band (the delta the book's gamma makes of a 1% move: a few orders
+a run, which no exchange fills).
+Timed from the first price record the service counts to the last: msg/s through the whole
+shell (fetch, decode, event-time merge, engine, orders, commits, metrics).
+
+Baseline: a bare consumer reading the same topic (`getmany` + `orjson.loads`), best of 3.
+ratio = ours / bare.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from benchmarks.backtest import BAND_MOVE_FRACTION
+from benchmarks.broker_consume import (
+    BARE_REPEATS,
+    MESSAGES,
+    TOPIC,
+    consume_all,
+    produce,
+)
+from benchmarks.portfolio import MULTIPLIER, RATE, START_SPOT, VOL, make_portfolio
+from benchmarks.timing import progress, ratio
+from hedger.adapters.embedded_broker import EmbeddedBroker
+from hedger.adapters.kafka import deliver, make_producer
+from hedger.adapters.topics import ensure_topics
+from hedger.codec import encode_fill
+from hedger.config import Settings
+from hedger.runtime import HedgerService
+
+POSITIONS = 100
+DEADLINE_S = 120.0
+
+
+def settings(bootstrap: str, band_shares: float) -> Settings:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    return Settings(
+        kafka_bootstrap=bootstrap,
+        http_host="127.0.0.1",
+        metrics_port=port,
+        prices_topic=TOPIC,
+        fills_topic="bench.catch_up.fills",
+        orders_topic="bench.catch_up.orders",
+        dlq_topic="bench.catch_up.dlq",
+        control_topic="bench.catch_up.control",
+        group_id="bench-catch-up",
+        rate=RATE,
+        default_vol=VOL,
+        default_multiplier=MULTIPLIER,
+        band_shares=band_shares,
+        merge_wait_ms=0,
+    )
+
+
+async def book_fills(bootstrap: str, topic: str) -> float:
+    """Write the portfolio's fills; returns its band (see module docstring)."""
+    portfolio = make_portfolio(POSITIONS, 1)
+    producer = make_producer(bootstrap, "bench-fills")
+    await producer.start()
+    try:
+        fills = portfolio.fills
+        sends = [await producer.send(topic, encode_fill(f), key=f.book.encode()) for f in fills]
+        await deliver(sends, timeout_s=DEADLINE_S)
+    finally:
+        await producer.stop()
+    return portfolio.band_shares(move=BAND_MOVE_FRACTION * START_SPOT)
+
+
+async def service_pass(config: Settings) -> tuple[float, float]:
+    """msg/s of the service over the whole topic, and the hedge orders it sent."""
+    service = HedgerService(config)
+    registry = service.metrics.registry
+
+    def consumed() -> float:
+        labels = {"topic": config.prices_topic}
+        return registry.get_sample_value("hedger_messages_consumed_total", labels) or 0.0
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop))
+    try:
+        await _until(lambda: consumed() > 0.0)
+        began, first = time.perf_counter(), consumed()
+        await _until(lambda: consumed() >= MESSAGES)
+        rate = (MESSAGES - first) / (time.perf_counter() - began)
+    finally:
+        stop.set()
+        await task
+    orders = sum(
+        sample.value
+        for family in registry.collect()
+        if family.name == "hedger_hedge_orders"
+        for sample in family.samples
+        if sample.name == "hedger_hedge_orders_total"
+    )
+    return rate, orders
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    # Polled: the service's counter is the only sign of its progress, every 2 ms.
+    while True:
+        if condition():
+            return
+        await asyncio.sleep(0.002)
+
+
+async def measure(bootstrap: str) -> dict[str, Any]:
+    config = settings(bootstrap, 0.0)
+    await ensure_topics(bootstrap, config.topics)
+    await produce(bootstrap)
+    band = await book_fills(bootstrap, config.fills_topic)
+    await consume_all(bootstrap, orjson.loads)  # warm-up: connections, page in the code
+    bare = max([await consume_all(bootstrap, orjson.loads) for _ in range(BARE_REPEATS)])
+    ours, orders = await service_pass(settings(bootstrap, band))
+    return {
+        "name": f"service_catch_up[messages={MESSAGES},positions={POSITIONS}]",
+        "ours": {"messages_per_s": round(ours), "us_per_message": round(1e6 / ours, 3)},
+        "orders_sent": orders,
+        "baseline": {"messages_per_s": round(bare), "what": "bare getmany + orjson.loads"},
+        "ratio": ratio(ours, bare),
+    }
+
+
+def run() -> list[dict[str, Any]]:
+    progress(f"service_catch_up: {MESSAGES:,} ticks on the topic before the service starts")
+    with EmbeddedBroker() as bootstrap:
+        return [asyncio.run(asyncio.wait_for(measure(bootstrap), DEADLINE_S))]
