@@ -60,6 +60,7 @@ class HedgerService:
         self._producer: AIOKafkaProducer | None = None  # set by run(), used by HTTP controls
         self.ready = False
         self._stop = asyncio.Event()  # run() replaces it with the caller's stop request
+        self._stopping_noted = False
         self._rebuilt_at_s = 0.0
         self._clock = clock
         self._scenarios_at = -math.inf
@@ -85,6 +86,8 @@ class HedgerService:
             stack.push_async_callback(self._close, self._control.consumer.stop)
             await self._inputs.start(stack, self._close_consumer)
             await self._serve(stop)
+            # The watcher may not have run yet if the last batch never had to wait.
+            self._note_stopping()
             self.ready = False
             self.metrics.ready.set(0)
             log.info("stopping: last batch committed")
@@ -95,8 +98,8 @@ class HedgerService:
         unready at once, before its last batch finishes)."""
         if self._stop.is_set():
             return "stopping"
-        if not self.ready:
-            return "rebuilding state"
+        if not self.ready or self._inputs.watch.changed:
+            return "rebuilding state"  # or about to: the fill partitions were reassigned
         if not self._inputs.fills.assignment():
             return "no fill partitions assigned"
         if not self._broker_answering():
@@ -112,8 +115,14 @@ class HedgerService:
 
     async def _unready_on_stop(self, stop: asyncio.Event) -> None:
         await stop.wait()
-        self.metrics.ready.set(0)
-        log.info("stop requested: not ready from now on")
+        self._note_stopping()
+
+    def _note_stopping(self) -> None:
+        """Not ready from the moment a stop is requested, while the last batch finishes."""
+        if not self._stopping_noted:
+            self._stopping_noted = True
+            self.metrics.ready.set(0)
+            log.info("stop requested: not ready from now on")
 
     async def _close(self, stop_client: Callable[[], Awaitable[None]]) -> None:
         try:
@@ -174,6 +183,8 @@ class HedgerService:
         self._record_controls()
         engine.handle(RecoveryCompleted(ts_ns=0))
         await inputs.commit({tp: await inputs.fills.position(tp) for tp in assigned})
+        await inputs.note_rebuilt()
+        inputs.record_lag(self.metrics, {})
         self.metrics.record_exposures(engine.exposures())
         self._rebuilt_at_s = time.time()
         self.ready = True
@@ -228,6 +239,8 @@ class HedgerService:
         await self._poll_controls()
         handled = await self._inputs.next_batch()
         if not handled:
+            # Nothing ready (records may be held back by the merge): lag still moves.
+            self._inputs.record_lag(self.metrics, {})
             return
         received_at = self._clock()
         tick_orders, index = 0, 0

@@ -8,6 +8,7 @@ as they arrive and wait in an `EventTimeMerge` until their turn.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -61,6 +62,9 @@ class InputStreams:
         self.watch = AssignmentWatch()
         self._clock = clock
         self._prices_dry_since: float | None = None
+        # Per partition, the offset after the last record handed out and handled: lag counts
+        # from here, so records held back by the merge count as behind.
+        self._handled_to: dict[TopicPartition, int] = {}
         self._merge: EventTimeMerge[Decoded] = EventTimeMerge()
         self._decoders: dict[str, Callable[[bytes], Event]] = {
             settings.prices_topic: functools.partial(
@@ -140,13 +144,31 @@ class InputStreams:
                 log.warning("commit lost to a rebalance: %s", error)
                 self.watch.changed = True
 
+    async def note_rebuilt(self) -> None:
+        """After a rebuild: every fill before the consumer's position is handled, and the
+        prices up to the position they were rebuilt to (where not handled further since)."""
+        for tp in self.fills.assignment():
+            self._handled_to[tp] = await self.fills.position(tp)
+        for tp in self.prices.assignment():
+            if tp not in self._handled_to:
+                self._handled_to[tp] = await self.prices.position(tp)
+
     def record_lag(self, metrics: Metrics, offsets: dict[TopicPartition, int]) -> None:
-        for tp, next_offset in offsets.items():
-            consumer = self.fills if tp.topic == self.settings.fills_topic else self.prices
-            end = consumer.highwater(tp)
-            if end is not None:
-                lag = max(end - next_offset, 0)
-                metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
+        """Records behind each assigned partition's end (as of the last fetch), counting
+        from `offsets`, the next offsets after what was just handled; a partition no longer
+        assigned loses its series."""
+        self._handled_to.update(offsets)
+        assigned = self.fills.assignment() | self.prices.assignment()
+        for tp in [tp for tp in self._handled_to if tp not in assigned]:
+            del self._handled_to[tp]
+            with contextlib.suppress(KeyError):  # never had a series
+                metrics.consumer_lag.remove(tp.topic, str(tp.partition))
+        for consumer in (self.fills, self.prices):
+            for tp in consumer.assignment():
+                end, handled = consumer.highwater(tp), self._handled_to.get(tp)
+                if end is not None and handled is not None:
+                    lag = max(end - handled, 0)
+                    metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
 
     async def _fetch(self) -> None:
         """Top up each stream's buffer; wait a little only when there is nothing to do."""

@@ -47,8 +47,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def hedger_settings(bootstrap: str, prefix: str, **overrides: Any) -> Settings:
-    """Settings on topics and groups of this test only, with their topics created."""
+async def hedger_settings(
+    bootstrap: str, prefix: str, partitions: int = 1, **overrides: Any
+) -> Settings:
+    """Settings on topics and groups of this test only, with their topics created (each
+    with `partitions` partitions)."""
     settings = Settings(
         kafka_bootstrap=bootstrap,
         http_host="127.0.0.1",
@@ -64,7 +67,7 @@ async def hedger_settings(bootstrap: str, prefix: str, **overrides: Any) -> Sett
         merge_wait_ms=0,
     )
     settings = dataclasses.replace(settings, **overrides)
-    await ensure_topics(bootstrap, settings.topics)
+    await ensure_topics(bootstrap, settings.topics, partitions)
     return settings
 
 
