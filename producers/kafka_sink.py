@@ -16,6 +16,11 @@ class KafkaSink:
     """Produces through aiokafka's batch API (`create_batch` / `send_batch`), one open
     batch per topic and partition. A message goes to the partition `send()` would choose:
     the producer's default partitioner (murmur2 of the key), computed once per key.
+
+    Topics keep their relative order: a record of another topic than the one before it
+    first sends the other topics' open batches. Otherwise a fill could sit in its topic's
+    half-empty batch while hundreds of later prices went out in full ones, and a consumer
+    merging the two topics by event time (the hedger) would book it far too late.
     """
 
     def __init__(self, producer: Any, deliver_timeout_s: float) -> None:
@@ -26,11 +31,16 @@ class KafkaSink:
         self._all: dict[str, list[int]] = {}
         self._open: dict[tuple[str, int], Any] = {}
         self._sent: list[Awaitable[RecordMetadata]] = []
+        self._topic: str | None = None  # of the last record added
 
     async def add(self, records: Sequence[Record]) -> None:
         """Append `records` to their partitions' open batches, sending each one that fills."""
         places, open_batches = self._partitions, self._open
         for topic, key, value, _ts_ns in records:
+            if topic != self._topic:
+                for where in [where for where in open_batches if where[0] != topic]:
+                    await self._send(where)
+                self._topic = topic
             partition = places.get((topic, key))  # type: ignore[arg-type]
             if partition is None:
                 partition = await self._partition(topic, key)

@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 # How long a fetch waits for prices when nothing is buffered: bounds fill latency.
 _POLL_MS = 20
+# How long the broker may hold an empty fetch. A stream counts as idle when its last fetch
+# found nothing more; the other stream then runs ahead of it in event time, so that answer
+# must be fresh (aiokafka's 500 ms let a replay's fills be passed by seconds of prices).
+_FETCH_MAX_WAIT_MS = 10
 # How long it waits for a busy stream that ran dry while the other has records buffered.
 _DRY_POLL_MS = 5
 _FILLS, _PRICES = 0, 1
@@ -85,12 +89,15 @@ class InputStreams:
             "hedger-fills",
             settings.group_id,
             session_timeout_ms=settings.session_timeout_ms,
+            fetch_max_wait_ms=_FETCH_MAX_WAIT_MS,
         )
         self.fills.subscribe([settings.fills_topic], listener=self.watch)
         await self.fills.start()
         stack.push_async_callback(close, self.fills)
         group = f"{settings.group_id}.prices.{settings.instance_id}"
-        self.prices = make_consumer(bootstrap, "hedger-prices", group)
+        self.prices = make_consumer(
+            bootstrap, "hedger-prices", group, fetch_max_wait_ms=_FETCH_MAX_WAIT_MS
+        )
         await self.prices.start()
         stack.push_async_callback(close, self.prices)
         self.prices.assign(await all_partitions(self.prices, settings.prices_topic))
@@ -128,7 +135,7 @@ class InputStreams:
         await self._fetch()
         if self.watch.changed:
             return []  # the assignment moved under this fetch: rebuild first
-        idle = [await _idle(self.fills), await self._prices_idle()]
+        idle = [await drained(self.fills), await self._prices_idle()]
         return self._merge.pop_ready(idle, self.settings.batch_max_records)
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
@@ -192,7 +199,7 @@ class InputStreams:
         """Fills wait for the price feed to reach their time, up to `merge_wait_ms` once the
         feed looks caught up: its end is only known as of the last fetch, and a fill booked
         against a stale market would hedge at the wrong mark."""
-        if self._merge.buffered(_PRICES) or not await _idle(self.prices):
+        if self._merge.buffered(_PRICES) or not await drained(self.prices):
             self._prices_dry_since = None
             return False
         now = self._clock()
@@ -201,12 +208,14 @@ class InputStreams:
         return (now - self._prices_dry_since) * 1000 >= self.settings.merge_wait_ms
 
 
-async def _idle(consumer: AIOKafkaConsumer) -> bool:
-    """Nothing more waits on the broker for this consumer (unknown ends count as idle,
-    so a stream never blocks the other on a missing answer)."""
+async def drained(consumer: AIOKafkaConsumer) -> bool:
+    """Nothing more waits on the broker for this consumer. A partition that has had no
+    fetch answer yet is not idle: at start, records already on the topic (a replay under
+    way) would otherwise be passed by the other stream. The first answer comes within a
+    fetch wait, records or not."""
     for tp in consumer.assignment():
         end = consumer.highwater(tp)
-        if end is not None and await consumer.position(tp) < end:
+        if end is None or await consumer.position(tp) < end:
             return False
     return True
 

@@ -28,11 +28,14 @@ def make_consumer(
     group_id: str | None,
     *topics: str,
     session_timeout_ms: int = 10_000,
+    fetch_max_wait_ms: int = 500,
 ) -> AIOKafkaConsumer:
     """A consumer that never commits on its own; pass topics to join `group_id`'s rebalancing.
 
     A crashed member holds its partitions until its session times out, so the timeout bounds
-    how long a restarted instance waits for its books.
+    how long a restarted instance waits for its books. `fetch_max_wait_ms` is how long the
+    broker may hold a fetch that finds nothing (the embedded broker also holds it when
+    records arrive meanwhile, so it bounds how stale "nothing more" can be).
     """
     return AIOKafkaConsumer(
         *topics,
@@ -40,6 +43,7 @@ def make_consumer(
         client_id=client_id,
         group_id=group_id,
         session_timeout_ms=session_timeout_ms,
+        fetch_max_wait_ms=fetch_max_wait_ms,
         heartbeat_interval_ms=max(session_timeout_ms // 3, 100),
         **CONSUMER_SETTINGS,
     )
