@@ -31,10 +31,11 @@ log = logging.getLogger(__name__)
 
 # How long a fetch waits for prices when nothing is buffered: bounds fill latency.
 _POLL_MS = 20
-# How long the broker may hold an empty fetch. A stream counts as idle when its last fetch
-# found nothing more; the other stream then runs ahead of it in event time, so that answer
-# must be fresh (aiokafka's 500 ms let a replay's fills be passed by seconds of prices).
-_FETCH_MAX_WAIT_MS = 10
+# How long the broker may hold an empty fetch of fills. Prices pass the fill stream once its
+# last fetch found nothing more, so that answer must be fresh: with aiokafka's 500 ms, a
+# replay's fills were passed by seconds of prices. (Prices keep the default: fills wait
+# for them at most `merge_wait_ms` anyway, and a price fetch mostly finds records.)
+_FILL_FETCH_MAX_WAIT_MS = 10
 # How long it waits for a busy stream that ran dry while the other has records buffered.
 _DRY_POLL_MS = 5
 _FILLS, _PRICES = 0, 1
@@ -89,15 +90,13 @@ class InputStreams:
             "hedger-fills",
             settings.group_id,
             session_timeout_ms=settings.session_timeout_ms,
-            fetch_max_wait_ms=_FETCH_MAX_WAIT_MS,
+            fetch_max_wait_ms=_FILL_FETCH_MAX_WAIT_MS,
         )
         self.fills.subscribe([settings.fills_topic], listener=self.watch)
         await self.fills.start()
         stack.push_async_callback(close, self.fills)
         group = f"{settings.group_id}.prices.{settings.instance_id}"
-        self.prices = make_consumer(
-            bootstrap, "hedger-prices", group, fetch_max_wait_ms=_FETCH_MAX_WAIT_MS
-        )
+        self.prices = make_consumer(bootstrap, "hedger-prices", group)
         await self.prices.start()
         stack.push_async_callback(close, self.prices)
         self.prices.assign(await all_partitions(self.prices, settings.prices_topic))
