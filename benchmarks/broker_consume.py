@@ -109,14 +109,14 @@ async def measure(bootstrap: str) -> dict[str, Any]:
         "name": "broker_consume",
         "messages": MESSAGES,
         "positions": POSITIONS,
-        "ours": {**_rate(ours), "orders_sent": orders},
-        "baseline": _rate(bare),
+        "ours": {**message_rate(ours), "orders_sent": orders},
+        "baseline": message_rate(bare),
         "ratio": ratio(ours, bare),
         "produce_messages_per_s": round(produced),
     }
 
 
-def _rate(messages_per_s: float) -> dict[str, float]:
+def message_rate(messages_per_s: float) -> dict[str, float]:
     return {
         "messages_per_s": round(messages_per_s),
         "us_per_message": round(1e6 / messages_per_s, 3),

@@ -15,7 +15,6 @@ ratio = ours / bare.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,11 +27,12 @@ from benchmarks.broker_consume import (
     MESSAGES,
     TOPIC,
     consume_all,
+    message_rate,
     produce,
 )
 from benchmarks.portfolio import MULTIPLIER, RATE, START_SPOT, VOL, make_portfolio
 from benchmarks.timing import progress, ratio
-from hedger.adapters.embedded_broker import EmbeddedBroker
+from hedger.adapters.embedded_broker import EmbeddedBroker, free_port
 from hedger.adapters.kafka import deliver, make_producer
 from hedger.adapters.topics import ensure_topics
 from hedger.codec import encode_fill
@@ -44,13 +44,10 @@ DEADLINE_S = 120.0
 
 
 def settings(bootstrap: str, band_shares: float) -> Settings:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
     return Settings(
         kafka_bootstrap=bootstrap,
         http_host="127.0.0.1",
-        metrics_port=port,
+        metrics_port=free_port(),
         prices_topic=TOPIC,
         fills_topic="bench.catch_up.fills",
         orders_topic="bench.catch_up.orders",
@@ -126,9 +123,9 @@ async def measure(bootstrap: str) -> dict[str, Any]:
     ours, orders = await service_pass(settings(bootstrap, band))
     return {
         "name": f"service_catch_up[messages={MESSAGES},positions={POSITIONS}]",
-        "ours": {"messages_per_s": round(ours), "us_per_message": round(1e6 / ours, 3)},
+        "ours": message_rate(ours),
         "orders_sent": orders,
-        "baseline": {"messages_per_s": round(bare), "what": "bare getmany + orjson.loads"},
+        "baseline": {**message_rate(bare), "what": "bare getmany + orjson.loads"},
         "ratio": ratio(ours, bare),
     }
 

@@ -232,8 +232,7 @@ class HedgerService:
 
     def _record_controls(self) -> None:
         switches = self.engine.controls.switches
-        books = {exposure.book for exposure in self.engine.exposures()}
-        self.metrics.record_controls(switches.kill, switches.latched, books)
+        self.metrics.record_controls(switches.kill, switches.latched, self.engine.books())
 
     async def _cycle(self) -> None:
         await self._poll_controls()
@@ -303,9 +302,11 @@ class HedgerService:
         end = start + 1
         while end < len(handled):
             decoded = handled[end][1]
-            if type(decoded) is not PriceTick or decoded.symbol != symbol:
-                break
-            if decoded.ts_ns >= timer_ns:
+            if (
+                type(decoded) is not PriceTick
+                or decoded.symbol != symbol
+                or decoded.ts_ns >= timer_ns
+            ):
                 break
             end += 1
         return end

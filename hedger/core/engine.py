@@ -201,6 +201,10 @@ class HedgeEngine:
         self._acted_on_tick = bool(actions)
         return index + 1, actions
 
+    def books(self) -> set[str]:
+        """Every book holding something, in any underlying."""
+        return {book for book, _ in self._holdings}
+
     def exposures(self) -> Iterator[Exposure]:
         for (book, underlying), holding in self._holdings.items():
             tick = self.market.ticks.get(underlying)

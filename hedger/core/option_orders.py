@@ -32,7 +32,6 @@ from hedger.core.option_hedge import (
     OptionHedgePlan,
     plan_option_hedge,
 )
-from hedger.core.risk import BookGreeks
 
 if TYPE_CHECKING:
     from hedger.core.engine import EngineConfig
@@ -107,7 +106,8 @@ class OptionHedger:
         orders = self._working_on(book, symbol)
         if not orders:
             return 0.0
-        greeks = self._greeks([o.contract for o in orders], symbol, spot, ts_ns)
+        contracts = [o.contract for o in orders]
+        greeks = self._desk.valuation.contract_greeks(symbol, contracts, spot, ts_ns)
         remaining = np.array([o.remaining for o in orders])
         return float(greeks.delta @ remaining) * self._config.default_multiplier
 
@@ -175,7 +175,7 @@ class OptionHedger:
     ) -> list[HedgeOption]:
         contracts = [parse_instrument(name) for name in policy.options]
         usable = [c for c in contracts if isinstance(c, OptionContract)]
-        greeks = self._greeks(usable, symbol, spot, ts_ns)
+        greeks = self._desk.valuation.contract_greeks(symbol, usable, spot, ts_ns)
         multiplier = self._config.default_multiplier
         cost = policy.half_spread * multiplier + policy.commission_per_contract
         return [
@@ -189,8 +189,3 @@ class OptionHedger:
             )
             for i, contract in enumerate(usable)
         ]
-
-    def _greeks(
-        self, contracts: list[OptionContract], symbol: str, spot: float, ts_ns: int
-    ) -> BookGreeks:
-        return self._desk.valuation.contract_greeks(symbol, contracts, spot, ts_ns)

@@ -7,7 +7,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -19,6 +18,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
+from hedger.adapters.embedded_broker import free_port
 from hedger.adapters.kafka import all_partitions, make_producer
 from hedger.adapters.topics import ensure_topics, highwaters
 from hedger.config import Settings
@@ -39,12 +39,6 @@ async def started(client: Any) -> AsyncIterator[Any]:
     finally:
         async with asyncio.timeout(STOP_DEADLINE_S):
             await client.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def hedger_settings(
