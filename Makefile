@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo test lint bench feed clean
+.PHONY: install demo test lint bench feed kafka clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,9 +28,13 @@ lint: $(INSTALLED)
 bench: $(INSTALLED)
 	$(PY) -m benchmarks
 
+# A local Apache Kafka (KRaft) on localhost:9092, data in .kafka/; needs Java 17+ and Maven.
+kafka: $(INSTALLED)
+	$(VENV)/bin/hedger kafka
+
 # Regenerates the bundled recording; a test checks it still matches this script.
 feed: $(INSTALLED)
 	$(PY) -m producers.make_demo_feed --seed 7 --out producers/data/demo_feed.jsonl
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .kafka .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from hedger.backtest.cli import add_backtest_parser, run_backtest
 from hedger.config import ConfigError, Settings
+from hedger.kafka_cli import add_kafka_parser, run_kafka
 from hedger.risk_report import add_risk_parser, run_risk
 
 log = logging.getLogger("hedger")
@@ -20,6 +21,8 @@ log = logging.getLogger("hedger")
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "kafka":  # needs no settings: it is the broker they point at
+        return run_kafka(args)
     try:
         settings = Settings.from_env(os.environ)
         if args.command == "run":
@@ -56,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_backtest_parser(commands)
     add_risk_parser(commands)
+    add_kafka_parser(commands)
     return parser
 
 

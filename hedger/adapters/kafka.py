@@ -70,9 +70,15 @@ def last_fetch_s(consumer: AIOKafkaConsumer) -> float | None:
 
 
 async def all_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-    """Every partition of `topic`; `topics()` refreshes the metadata that the lookup reads."""
-    await consumer.topics()
-    partitions = consumer.partitions_for_topic(topic) or set()
+    """Every partition of `topic`, from a metadata request made now.
+
+    Not `partitions_for_topic()` after `topics()`: that reads the consumer's own metadata,
+    which covers only the topics it tracks. Before `assign()` it tracks none, and Apache
+    Kafka answers a request for no topics with none (the embedded broker with all), so the
+    lookup would miss a topic that exists. `fetch_all_metadata()` returns what it fetched.
+    """
+    cluster = await consumer._client.fetch_all_metadata()
+    partitions = cluster.partitions_for_topic(topic) or set()
     if not partitions:
         raise LookupError(f"topic {topic!r} does not exist on the broker")
     return [TopicPartition(topic, p) for p in sorted(partitions)]

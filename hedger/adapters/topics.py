@@ -6,9 +6,11 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
+
+from hedger.adapters.kafka import all_partitions
 
 _METADATA_POLL_INTERVAL_S = 0.05
 
@@ -118,11 +120,10 @@ async def highwaters(bootstrap: str, topic: str, *, timeout_s: float = 10.0) -> 
 
 
 async def _fetched_highwaters(consumer: AIOKafkaConsumer, topic: str) -> dict[int, int]:
-    await consumer.topics()  # refresh metadata, without auto-creating `topic`
-    partitions = consumer.partitions_for_topic(topic)
-    if not partitions:
-        raise ValueError(f"unknown topic {topic!r}")
-    assigned = [TopicPartition(topic, partition) for partition in sorted(partitions)]
+    try:  # metadata of every topic: asking for `topic` alone could auto-create it
+        assigned = await all_partitions(consumer, topic)
+    except LookupError as error:
+        raise ValueError(f"unknown topic {topic!r}") from error
     consumer.assign(assigned)
     await consumer.seek_to_beginning(*assigned)
     while any(consumer.highwater(partition) is None for partition in assigned):
