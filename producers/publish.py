@@ -164,7 +164,8 @@ class Publisher:
         self._clock = clock
         self._sleep = sleep
         self._report = report
-        self._progress = progress or _NoProgress()
+        # Not `progress or ...`: a disabled tqdm (no terminal) refuses bool().
+        self._progress = progress if progress is not None else _NoProgress()
         self._pacer = Pacer(options.speed, clock())
         self._unacknowledged = 0
 

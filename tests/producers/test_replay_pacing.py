@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
+from tqdm import tqdm
 
 from producers.publish import Publisher, PublishOptions
 from producers.recording import ReadOptions
@@ -148,6 +149,16 @@ async def test_publisher_progress_bar_advanced_per_message() -> None:
     publisher = Publisher(StandInSink(time), PublishOptions(speed=0), progress=bar)
     await publisher.send_all(minute_of_ticks())
     assert bar.count == 61
+
+
+async def test_publisher_with_a_disabled_progress_bar_sends_everything() -> None:
+    # What the replay builds when stderr is no terminal, or with --no-progress.
+    time = VirtualTime()
+    producer = StandInSink(time)
+    with tqdm(disable=True) as bar:
+        publisher = Publisher(producer, PublishOptions(speed=0), progress=bar)
+        await publisher.send_all(minute_of_ticks())
+    assert len(producer.sent) == 61
 
 
 async def test_publisher_chunks_acknowledged_every_batch_size_across_chunk_edges(
