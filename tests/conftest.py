@@ -12,6 +12,7 @@ Tests share one broker per session, so they name topics and groups with `topic_p
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import uuid
@@ -58,17 +59,29 @@ def kafka_bootstrap(request: pytest.FixtureRequest) -> Iterator[str]:
         yield from _apache_kafka()
 
 
+@pytest.fixture(scope="module")
+def kafka_cluster() -> Iterator[ApacheKafka]:
+    """Three Apache Kafka nodes (replication factor 3, min.insync.replicas=2), for fault tests."""
+    with _started(ApacheKafka(nodes=3)) as cluster:
+        yield cluster
+
+
 def _apache_kafka() -> Iterator[str]:
+    with _started(ApacheKafka()) as broker:
+        yield broker.bootstrap
+
+
+@contextlib.contextmanager
+def _started(broker: ApacheKafka) -> Iterator[ApacheKafka]:
     try:
-        broker = ApacheKafka()
-        bootstrap = broker.start()
+        broker.start()
     except KafkaUnavailableError as error:
         # CI must run this tier: there a missing Java or Maven is a failure, not a skip.
         if os.environ.get("CI") == "true":
             pytest.fail(f"Apache Kafka tier cannot run in CI: {error}")
         pytest.skip(f"Apache Kafka tier skipped: {error}")
     try:
-        yield bootstrap
+        yield broker
     finally:
         broker.stop()
 
