@@ -56,7 +56,7 @@ def run_kafka(args: argparse.Namespace) -> int:
     try:
         print(f"Apache Kafka {kafka_version()} listening on {bootstrap}", flush=True)
         print(f"data and logs in {args.data_dir.resolve()}; Ctrl-C stops it", flush=True)
-        print(f"next: HEDGER_KAFKA_BOOTSTRAP={bootstrap} hedger topics create", flush=True)
+        print(f"clients: HEDGER_KAFKA_BOOTSTRAP={bootstrap}", flush=True)
         while not stop.wait(1.0):
             if any(
                 node.process is None or node.process.poll() is not None for node in broker.nodes
