@@ -1,7 +1,7 @@
 """`python -m benchmarks [name ...]`: run benchmarks, print one JSON document to stdout.
 
 Names: greeks, american, engine_tick, decisions, decode, broker_consume, backtest,
-montecarlo, replay, service_catch_up (default: all, in that order).
+montecarlo, replay, service_catch_up, tick_to_order (default: all, in that order).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from benchmarks import (
     montecarlo,
     replay,
     service_catch_up,
+    tick_to_order,
 )
 from benchmarks.timing import progress
 
@@ -42,6 +43,7 @@ BENCHMARKS: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "montecarlo": montecarlo.run,
     "replay": replay.run,
     "service_catch_up": service_catch_up.run,
+    "tick_to_order": tick_to_order.run,
 }
 
 

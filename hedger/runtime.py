@@ -37,7 +37,8 @@ from hedger.recovery import Record, read_to, rebuild_orders
 log = logging.getLogger(__name__)
 
 _SCENARIO_INTERVAL_S = 1.0
-# A broker silent this long counts as unreachable: idle fetches return every 500 ms.
+# A broker silent this long counts as unreachable: even the control consumer's idle fetch
+# returns every 500 ms.
 _BROKER_SILENCE_S = 5.0
 
 
@@ -241,15 +242,17 @@ class HedgerService:
             # Nothing ready (records may be held back by the merge): lag still moves.
             self._inputs.record_lag(self.metrics, {})
             return
-        received_at = self._clock()
-        tick_orders, index = 0, 0
+        tick_stamps_ms: list[int] = []  # per tick-driven order, its tick's Kafka timestamp
+        index = 0
         while index < len(handled):
-            index, orders = await self._handle_from(handled, index)
-            tick_orders += orders
+            index, stamps_ms = await self._handle_from(handled, index)
+            tick_stamps_ms += stamps_ms
         await self._outbox.flush(self.settings.send_timeout_s)
-        delivered_at = self._clock()
-        for _ in range(tick_orders):
-            self.metrics.tick_to_order_latency.observe(delivered_at - received_at)
+        # Wall clock, as the producer's CreateTime: includes the broker and the fetch wait.
+        delivered_ms = time.time() * 1000
+        for stamp_ms in tick_stamps_ms:
+            latency_s = max(delivered_ms - stamp_ms, 0.0) / 1000
+            self.metrics.tick_to_order_latency.observe(latency_s)
         offsets = next_offsets(record for record, _ in handled)
         await self._inputs.commit(offsets)
         self.metrics.record_exposures(self.engine.exposures())
@@ -257,15 +260,16 @@ class HedgerService:
         self._record_scenarios()
         self._inputs.record_lag(self.metrics, offsets)
 
-    async def _handle_from(self, handled: list[Decoded], start: int) -> tuple[int, int]:
+    async def _handle_from(self, handled: list[Decoded], start: int) -> tuple[int, list[int]]:
         """Decide and queue what follows `handled[start]`, or the run of ticks it starts;
-        return the index after what was handled and how many tick-driven orders it queued."""
+        return the index after what was handled and, per tick-driven order it queued, the
+        Kafka timestamp (ms) of the tick record that caused it."""
         record, decoded = handled[start]
         if isinstance(decoded, DecodeError):
             self.metrics.messages_consumed.labels(record.topic).inc()
             await self._dead_letter(record, decoded.kind, decoded.detail)
             self._freeze_if_crossed(decoded)
-            return start + 1, 0
+            return start + 1, []
         timer = self._timer.advance(decoded.ts_ns)
         if timer is not None:
             await self._deliver(record, self.engine.handle(timer))
@@ -273,9 +277,9 @@ class HedgerService:
             return await self._handle_ticks(handled, start)
         self.metrics.messages_consumed.labels(record.topic).inc()
         await self._deliver(record, self.engine.handle(decoded))
-        return start + 1, 0
+        return start + 1, []
 
-    async def _handle_ticks(self, handled: list[Decoded], start: int) -> tuple[int, int]:
+    async def _handle_ticks(self, handled: list[Decoded], start: int) -> tuple[int, list[int]]:
         """The run of ticks of one underlying from `handled[start]` with no timer due among
         them, through `HedgeEngine.handle_ticks`: the actions of handling each in turn, with
         the steady ticks taken in one pass (catching up and replays run several times faster)."""
@@ -284,17 +288,19 @@ class HedgerService:
         topic, symbol = handled[start][0].topic, ticks[0].symbol
         market = self.engine.market.ticks
         accepted_before = market.get(symbol)
-        orders, position = 0, 0
+        stamps_ms: list[int] = []
+        position = 0
         while position < len(ticks):
             after, actions = self.engine.handle_ticks(ticks, position)
             self.metrics.messages_consumed.labels(topic).inc(after - position)
             # Actions (a dead letter among them) belong to the last tick handled.
-            orders += await self._deliver(handled[start + after - 1][0], actions)
+            record = handled[start + after - 1][0]
+            stamps_ms += [record.timestamp] * await self._deliver(record, actions)
             position = after
         # Only an accepted tick is fresh, and only accepted symbols become labels.
         if market.get(symbol) is not accepted_before:
             self.metrics.last_tick_received.labels(symbol).set_to_current_time()
-        return stop, orders
+        return stop, stamps_ms
 
     def _tick_run_end(self, handled: list[Decoded], start: int) -> int:
         symbol = cast(PriceTick, handled[start][1]).symbol

@@ -33,9 +33,14 @@ log = logging.getLogger(__name__)
 _POLL_MS = 20
 # How long the broker may hold an empty fetch of fills. Prices pass the fill stream once its
 # last fetch found nothing more, so that answer must be fresh: with aiokafka's 500 ms, a
-# replay's fills were passed by seconds of prices. (Prices keep the default: fills wait
-# for them at most `merge_wait_ms` anyway, and a price fetch mostly finds records.)
+# replay's fills were passed by seconds of prices.
 _FILL_FETCH_MAX_WAIT_MS = 10
+# How long the broker may hold a fetch of prices. Tick-to-order latency: the embedded broker
+# (Tansu) holds every fetch for its full wait even when ticks arrive meanwhile, so with
+# aiokafka's 500 ms a live tick waited 130 ms at the median for its fetch to return. A
+# catching-up fetch finds its bytes at once on either broker, so the short wait costs no
+# throughput (benchmarks/service_catch_up.py); an idle feed costs one fetch per 5 ms.
+_PRICE_FETCH_MAX_WAIT_MS = 5
 # How long it waits for a busy stream that ran dry while the other has records buffered.
 _DRY_POLL_MS = 5
 _FILLS, _PRICES = 0, 1
@@ -96,7 +101,9 @@ class InputStreams:
         await self.fills.start()
         stack.push_async_callback(close, self.fills)
         group = f"{settings.group_id}.prices.{settings.instance_id}"
-        self.prices = make_consumer(bootstrap, "hedger-prices", group)
+        self.prices = make_consumer(
+            bootstrap, "hedger-prices", group, fetch_max_wait_ms=_PRICE_FETCH_MAX_WAIT_MS
+        )
         await self.prices.start()
         stack.push_async_callback(close, self.prices)
         self.prices.assign(await all_partitions(self.prices, settings.prices_topic))

@@ -16,7 +16,7 @@ from hedger.core.engine import Exposure
 from hedger.core.scenarios import ScenarioGrid
 
 _BOOK = ("book", "underlying")
-# Tick-to-order is dominated by the broker round trip (~1.5 ms p50 on loopback).
+# Tick-to-order: two broker round trips and the price fetch's wait (~6 ms p50 on loopback).
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -44,7 +44,10 @@ class Metrics:
         )
         self.tick_to_order_latency = Histogram(
             "hedger_tick_to_order_latency_seconds",
-            "From receiving a tick to the broker acknowledging the order it caused.",
+            "Per tick-driven hedge order: wall-clock time from its tick record's Kafka"
+            " timestamp (CreateTime, set by the feed's producer) to the broker acknowledging"
+            " the order, so it includes the tick's trip to the broker and the wait for the"
+            " fetch; skewed by any clock difference between the feed's host and this one.",
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )

@@ -201,9 +201,18 @@ class Producer:
         async with asyncio.timeout(10):
             await self._producer.stop()
 
-    async def send(self, topic: str, message: dict[str, Any] | bytes, key: str) -> None:
+    async def send(
+        self,
+        topic: str,
+        message: dict[str, Any] | bytes,
+        key: str,
+        timestamp_ms: int | None = None,
+    ) -> None:
+        """`timestamp_ms` sets the record's CreateTime (default: the producer's clock)."""
         value = message if isinstance(message, bytes) else orjson.dumps(message)
-        await self._producer.send_and_wait(topic, value, key=key.encode())
+        await self._producer.send_and_wait(
+            topic, value, key=key.encode(), timestamp_ms=timestamp_ms
+        )
 
 
 async def read_topic(

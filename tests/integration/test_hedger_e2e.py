@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import orjson
 import pytest
@@ -77,6 +78,30 @@ async def test_market_maker_example_sells_6000_then_500_and_costs_100(
     assert fees == 100.0
     assert delta is not None
     assert abs(delta) < 1.0
+
+
+async def latency_observed(settings: Settings, count: int) -> bool:
+    return await metric(settings, "hedger_tick_to_order_latency_seconds_count") == count
+
+
+async def test_tick_to_order_latency_counts_from_the_tick_records_timestamp(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """A tick that reached the broker 2 s before the hedger fetched it is 2 s late, not the
+    milliseconds from fetch to order: the clock starts at the record's CreateTime."""
+    settings = await example_settings(kafka_bootstrap, topic_prefix)
+    waited_s = 2.0
+    async with running_hedger(settings), Producer(kafka_bootstrap) as feed:
+        await send_position(feed, settings)
+        created_ms = int((time.time() - waited_s) * 1000)
+        tick = encode_tick(mm.tick(100.0, 0))
+        await feed.send(settings.prices_topic, tick, "XYZ", timestamp_ms=created_ms)
+        await read_messages(kafka_bootstrap, settings.orders_topic, 1)
+        await wait_until(lambda: latency_observed(settings, 1))
+        total_s = await metric(settings, "hedger_tick_to_order_latency_seconds_sum")
+
+    assert total_s is not None
+    assert waited_s <= total_s < waited_s + 5.0
 
 
 async def test_bad_input_goes_to_dlq_with_reason_and_valid_input_after_it_is_used(
