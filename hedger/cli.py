@@ -1,5 +1,6 @@
-"""`hedger` command line: `run` (the service), `demo` (everything on a local broker) and
-`backtest` (strategies over recordings and simulations, no Kafka)."""
+"""`hedger` command line: `run` (the service), `demo` (everything on a local broker),
+`backtest` (strategies over recordings and simulations, no Kafka), `risk`, `kafka` (a local
+Apache Kafka) and `topics` (create or check the service's topics)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from hedger.backtest.cli import add_backtest_parser, run_backtest
 from hedger.config import ConfigError, Settings
 from hedger.kafka_cli import add_kafka_parser, run_kafka
 from hedger.risk_report import add_risk_parser, run_risk
+from hedger.topics_cli import add_topics_parser, run_topics
 
 log = logging.getLogger("hedger")
 
@@ -25,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_kafka(args)
     try:
         settings = Settings.from_env(os.environ)
-        if args.command == "run":
+        if args.command in ("run", "topics"):
             settings.require_bootstrap()
     except ConfigError as error:
         print(f"hedger: {error}", file=sys.stderr)
@@ -35,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_backtest(args, settings)
     if args.command == "risk":
         return run_risk(args, settings)
+    if args.command == "topics":
+        return run_topics(args, settings)
     if args.command == "run":
         return asyncio.run(_run(settings))
     from hedger.demo import DemoOptions, run_demo
@@ -60,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     add_backtest_parser(commands)
     add_risk_parser(commands)
     add_kafka_parser(commands)
+    add_topics_parser(commands)
     return parser
 
 
@@ -73,6 +78,7 @@ def _configure_logging(level: str) -> None:
 
 async def _run(settings: Settings) -> int:
     from hedger.runtime import HedgerService
+    from hedger.startup import StartupError
 
     stop = until_signalled()
     service = HedgerService(settings)
@@ -83,6 +89,9 @@ async def _run(settings: Settings) -> int:
     try:
         async with asyncio.timeout(settings.shutdown_timeout_s):
             await task
+    except StartupError as error:
+        print(f"hedger: {error}", file=sys.stderr)
+        return 2
     except TimeoutError:
         log.error("did not stop within %.1f s", settings.shutdown_timeout_s)
         return 1

@@ -131,6 +131,11 @@ class Settings:
     shutdown_timeout_s: float = _setting(
         "HEDGER_SHUTDOWN_TIMEOUT_S", 10.0, "Deadline for a graceful stop."
     )
+    broker_wait_s: float = _setting(
+        "HEDGER_BROKER_WAIT_S",
+        60.0,
+        "How long `hedger run` retries an unreachable broker at start before it exits.",
+    )
     log_level: str = _setting("HEDGER_LOG_LEVEL", "INFO", "Python logging level.")
     # Policies and controls (README "Hedging policies" and "Controls").
     control_topic: str = _setting(
@@ -216,10 +221,13 @@ class Settings:
             "merge_wait_ms",
             "limit_offset",
             "working_order_timeout_s",
+            "broker_wait_s",
         ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{_env(name)} must not be negative")
         self._validate_controls()
+        if self.kafka_bootstrap is not None:
+            bootstrap_servers(self.kafka_bootstrap)
         if self.metrics_port > _MAX_PORT:
             raise ConfigError(f"HEDGER_METRICS_PORT must be at most {_MAX_PORT}")
         if self.log_level.upper() not in logging.getLevelNamesMapping():
@@ -317,6 +325,22 @@ class Settings:
             futures_underlyings=self.futures_underlyings,
             days_per_year=DAYS_PER_YEAR[self.day_count],
         )
+
+
+def bootstrap_servers(bootstrap: str) -> list[tuple[str, int]]:
+    """(host, port) of each entry of a `host:port[,host:port]` list; `ConfigError` naming
+    the first entry that is not one (aiokafka would fail on it later, less clearly)."""
+    servers = []
+    for entry in bootstrap.split(","):
+        host, _, port = entry.strip().rpartition(":")
+        host = host.strip("[]")  # an IPv6 address in brackets
+        if not host or not port.isdigit() or not 0 < int(port) <= _MAX_PORT or " " in host:
+            raise ConfigError(
+                f"HEDGER_KAFKA_BOOTSTRAP entry {entry.strip()!r} is not host:port"
+                " (e.g. localhost:9092)"
+            )
+        servers.append((host, int(port)))
+    return servers
 
 
 def _env(name: str) -> str:

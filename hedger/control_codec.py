@@ -84,8 +84,12 @@ def encode_control(event: ControlEvent) -> bytes:
 
 
 def control_key(event: ControlEvent) -> str:
-    """The record key: the book, or "*" for a kill switch on all books."""
-    return event.scope if isinstance(event, KillSwitchSet) else event.book
+    """The record key: the state the record sets, `kill/<book or *>` for a kill switch and
+    `latch/<book>` for a latch and the re-arm that clears it. The last record of a key is
+    that state, so a compacted control topic (which keeps only the last) rebuilds the same."""
+    if isinstance(event, KillSwitchSet):
+        return f"kill/{event.scope}"
+    return f"latch/{event.book}"
 
 
 def latch_event(action: LatchBook) -> BookLatched:

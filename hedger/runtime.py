@@ -33,6 +33,7 @@ from hedger.core.clock import EventTimer
 from hedger.core.engine import HedgeEngine
 from hedger.core.events import ControlEvent, PriceTick, QuoteCrossed, RecoveryCompleted
 from hedger.recovery import Record, read_to, rebuild_orders
+from hedger.startup import check_broker_and_topics
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class HedgerService:
         self._scenarios_at = -math.inf
         self._prices_rebuilt = False
         self._inputs = InputStreams(settings, clock)
+        self._waiting_for: str | None = "starting: checking the broker and topics"
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until `stop` is set, then finish the batch in hand and close within a deadline."""
@@ -74,6 +76,9 @@ class HedgerService:
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(serve_http(self, self.settings))
             stack.callback(asyncio.create_task(self._unready_on_stop(stop)).cancel)
+            if not await check_broker_and_topics(self.settings, self._note_waiting, stop):
+                return
+            self._waiting_for = None
             producer = make_producer(self.bootstrap, "hedger")
             await producer.start()
             stack.push_async_callback(self._close, producer.stop)
@@ -93,12 +98,17 @@ class HedgerService:
             self.metrics.ready.set(0)
             log.info("stopping: last batch committed")
 
+    def _note_waiting(self, reason: str) -> None:
+        self._waiting_for = reason
+
     def not_ready_reason(self) -> str | None:
         """Why /readyz answers 503, or None when ready: state rebuilt for assigned fill
         partitions, the broker answering, and no stop requested (a stopping instance is
         unready at once, before its last batch finishes)."""
         if self._stop.is_set():
             return "stopping"
+        if self._waiting_for is not None:
+            return self._waiting_for
         if not self.ready or self._inputs.watch.changed:
             return "rebuilding state"  # or about to: the fill partitions were reassigned
         if not self._inputs.fills.assignment():

@@ -50,6 +50,8 @@ PARSED = [
     ("HEDGER_MERGE_WAIT_MS", "0", "merge_wait_ms", 0),
     ("HEDGER_SEND_TIMEOUT_S", "2.5", "send_timeout_s", 2.5),
     ("HEDGER_SHUTDOWN_TIMEOUT_S", "30", "shutdown_timeout_s", 30.0),
+    ("HEDGER_BROKER_WAIT_S", "0", "broker_wait_s", 0.0),
+    ("HEDGER_KAFKA_BOOTSTRAP", "[::1]:9092", "kafka_bootstrap", "[::1]:9092"),
     ("HEDGER_LOG_LEVEL", "debug", "log_level", "debug"),
     ("HEDGER_TOPIC_CONTROL", "c.ctl", "control_topic", "c.ctl"),
     ("HEDGER_POLICY_FILE", POLICY_EXAMPLE, "policy_file", POLICY_EXAMPLE),
@@ -98,6 +100,11 @@ MALFORMED = [
     ("HEDGER_LIMIT_OFFSET", "0.2"),  # wider than the collar: every limit order refused
     ("HEDGER_TOTAL_ORDER_BURST", "0.5"),
     ("HEDGER_POLICY_FILE", "/nonexistent/policies.toml"),
+    ("HEDGER_KAFKA_BOOTSTRAP", "localhost"),  # no port
+    ("HEDGER_KAFKA_BOOTSTRAP", "localhost:nine"),
+    ("HEDGER_KAFKA_BOOTSTRAP", "k1:9092,"),  # an empty entry
+    ("HEDGER_KAFKA_BOOTSTRAP", "k1:70000"),
+    ("HEDGER_KAFKA_BOOTSTRAP", ":9092"),
 ]
 
 POSITIVE = [
@@ -126,6 +133,7 @@ NON_NEGATIVE = [
     "HEDGER_MERGE_WAIT_MS",
     "HEDGER_LIMIT_OFFSET",
     "HEDGER_WORKING_ORDER_TIMEOUT_S",
+    "HEDGER_BROKER_WAIT_S",
 ]
 
 

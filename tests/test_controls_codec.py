@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -18,9 +20,11 @@ from hedger.control_codec import (
     latch_event,
 )
 from hedger.core.actions import CancelHedgeOrder, LatchBook
+from hedger.core.controls import Switches
 from hedger.core.events import (
     BookLatched,
     BookRearmed,
+    ControlEvent,
     HedgeOrderCancelled,
     HedgeOrderRecorded,
     KillSwitchSet,
@@ -74,9 +78,55 @@ def test_decode_control_bad_message_is_refused_with_its_kind(fields, kind):
     assert refused.value.kind == kind
 
 
-def test_control_key_is_the_book_or_star():
-    assert control_key(KillSwitchSet("*", True, TS, "ops")) == "*"
-    assert control_key(BookRearmed("mm-1", TS, "ops")) == "mm-1"
+def test_control_key_names_the_state_the_record_sets():
+    assert control_key(KillSwitchSet("*", True, TS, "ops")) == "kill/*"
+    assert control_key(KillSwitchSet("mm-1", False, TS, "ops")) == "kill/mm-1"
+    assert control_key(BookLatched("mm-1", TS, "hedger", "flip-flop")) == "latch/mm-1"
+    assert control_key(BookRearmed("mm-1", TS, "ops")) == "latch/mm-1"
+
+
+_CONTROL_EVENTS = st.one_of(
+    st.builds(
+        KillSwitchSet,
+        st.sampled_from(["*", "mm-1", "mm-2"]),
+        st.booleans(),
+        st.just(TS),
+        st.just("ops"),
+    ),
+    st.builds(
+        BookLatched,
+        st.sampled_from(["mm-1", "mm-2"]),
+        st.just(TS),
+        st.just("hedger"),
+        st.sampled_from(["a", "b"]),
+    ),
+    st.builds(BookRearmed, st.sampled_from(["mm-1", "mm-2"]), st.just(TS), st.just("ops")),
+)
+
+
+def _compacted(events: list[ControlEvent]) -> list[ControlEvent]:
+    """What log compaction leaves: the last record of each key, in log order."""
+    last = {control_key(event): index for index, event in enumerate(events)}
+    return [event for index, event in enumerate(events) if last[control_key(event)] == index]
+
+
+def _switches(events: list[ControlEvent]) -> tuple[dict[str, str], dict[str, str]]:
+    switches = Switches()
+    for event in events:
+        switches.apply(event)
+    return switches.kill, switches.latched
+
+
+@given(st.lists(_CONTROL_EVENTS, max_size=12))
+def test_a_compacted_control_topic_rebuilds_the_same_switches(events):
+    assert _switches(_compacted(events)) == _switches(events)
+
+
+def test_compaction_keeps_a_kill_switch_that_a_later_latch_of_the_book_follows():
+    events = [KillSwitchSet("mm-1", True, TS, "ops"), BookLatched("mm-1", TS, "hedger", "x")]
+    kill, latched = _switches(_compacted(events))
+    assert kill == {"mm-1": "ops"}
+    assert latched == {"mm-1": "x"}
 
 
 def test_latch_event_records_the_engine_as_author():

@@ -107,7 +107,7 @@ class ControlActions:
         elif isinstance(action, LatchBook):
             log.error("book %s latched: %s; re-arm it to resume", action.book, action.detail)
             event = latch_event(action)
-            await self._outbox.send(self._control_topic, encode_control(event), action.book)
+            await self._outbox.send(self._control_topic, encode_control(event), control_key(event))
         else:
             log.warning(
                 "cancelling order %s of %s: %s", action.order_id, action.book, action.reason

@@ -9,6 +9,7 @@ kill switches and latches, JSON) and the control endpoints (`hedger.adapters.htt
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hedger.adapters.http_control import add_control_routes
+from hedger.startup import StartupError
 
 if TYPE_CHECKING:
     from hedger.config import Settings
@@ -69,8 +71,16 @@ async def serve_http(service: HedgerService, settings: Settings) -> AsyncIterato
     runner = web.AppRunner(build_app(service), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.metrics_port)
-    await site.start()
     try:
+        try:
+            await site.start()
+        except OSError as error:
+            raise StartupError(
+                f"cannot serve HTTP on {settings.http_host}:{settings.metrics_port}"
+                f" ({os.strerror(error.errno).lower() if error.errno else error}):"
+                " is another instance running there?"
+                " HEDGER_METRICS_PORT sets the port"
+            ) from None
         yield runner
     finally:
         await runner.cleanup()

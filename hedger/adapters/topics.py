@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError, for_code
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError, for_code
 
 from hedger.adapters.kafka import all_partitions
+from hedger.topic_plan import FoundTopic
 
 _METADATA_POLL_INTERVAL_S = 0.05
+# What `describe_topics` raises when the broker cannot be asked.
+UNREACHABLE = (KafkaError, OSError, TimeoutError)
 
 
 async def ensure_topics(
@@ -21,9 +27,11 @@ async def ensure_topics(
     partitions: int = 1,
     replication_factor: int = 1,
     *,
+    configs: Mapping[str, str] | None = None,
     timeout_s: float = 30.0,
 ) -> None:
-    """Create the missing topics and return once metadata shows all of them ready.
+    """Create the missing topics (with `configs`, when given) and return once metadata shows
+    all of them ready.
 
     Raises `ValueError` if a topic already exists with another partition count, and
     `TimeoutError` naming what is still missing if `timeout_s` passes first.
@@ -36,7 +44,11 @@ async def ensure_topics(
     try:
         async with asyncio.timeout(timeout_s):
             await admin.start()
-            await _create_topics(admin, wanted, partitions, replication_factor)
+            new_topics = [
+                NewTopic(name, partitions, replication_factor, topic_configs=dict(configs or {}))
+                for name in wanted
+            ]
+            await _create_topics(admin, new_topics)
             while True:  # metadata is eventually consistent: poll it
                 not_ready = await _topics_not_ready(admin, wanted, partitions)
                 if not not_ready:
@@ -50,10 +62,7 @@ async def ensure_topics(
         await admin.close()
 
 
-async def _create_topics(
-    admin: AIOKafkaAdminClient, names: list[str], partitions: int, replication_factor: int
-) -> None:
-    new_topics = [NewTopic(name, partitions, replication_factor) for name in names]
+async def _create_topics(admin: AIOKafkaAdminClient, new_topics: list[NewTopic]) -> None:
     # aiokafka does not raise for per-topic errors: they come back as codes.
     response = await admin.create_topics(new_topics)
     for result in response.to_object()["topic_errors"]:
@@ -92,6 +101,71 @@ def _not_ready_reason(topic: dict[str, Any] | None, partitions: int) -> str | No
     if any(partition["leader"] < 0 for partition in found):
         return "partition leaders not elected yet"
     return None
+
+
+async def describe_topics(
+    bootstrap: str, names: Iterable[str], *, timeout_s: float = 10.0
+) -> tuple[dict[str, FoundTopic], dict[str, Any]]:
+    """How the broker has those of `names` that exist, and the cluster's description
+    (`brokers`, `cluster_id`). Raises one of `UNREACHABLE` when the broker cannot be asked
+    (`TimeoutError` after `timeout_s`); `unreachable_reason` says it in a few words."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    # aiokafka logs every refused connection at ERROR; the caller reports it once.
+    with _quiet(logging.getLogger("aiokafka")):
+        try:
+            async with asyncio.timeout(timeout_s):
+                await admin.start()
+                # Metadata of every topic: asking for `names` alone auto-creates them on Tansu.
+                wanted = set(names)
+                topics = await admin.describe_topics()
+                described = {t["topic"]: t for t in topics if t["topic"] in wanted}
+                configs = await _topic_configs(admin, sorted(described))
+                cluster = await admin.describe_cluster()
+        finally:
+            await admin.close()
+    found = {
+        name: FoundTopic(
+            partitions=len(topic["partitions"]),
+            replication_factor=min((len(p["replicas"]) for p in topic["partitions"]), default=0),
+            configs=configs.get(name),
+        )
+        for name, topic in described.items()
+    }
+    return found, cluster
+
+
+def unreachable_reason(error: BaseException) -> str:
+    if isinstance(error, KafkaConnectionError):
+        return "no broker answered"
+    if isinstance(error, TimeoutError):
+        return "no answer in time"
+    return str(error) or type(error).__name__
+
+
+@contextlib.contextmanager
+def _quiet(logger: logging.Logger) -> Iterator[None]:
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+async def _topic_configs(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, dict[str, str]]:
+    """Each topic's configs; a topic whose configs the broker would not give is left out."""
+    if not names:
+        return {}
+    resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in names]
+    configs = {}
+    for response in await admin.describe_configs(resources):
+        for resource in response.to_object()["resources"]:
+            if resource["error_code"] == 0:
+                configs[resource["resource_name"]] = {
+                    entry["config_names"]: entry["config_value"]
+                    for entry in resource["config_entries"]
+                }
+    return configs
 
 
 async def highwaters(bootstrap: str, topic: str, *, timeout_s: float = 10.0) -> dict[int, int]:

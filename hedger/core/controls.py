@@ -96,7 +96,8 @@ class Switches:
             else:
                 self.kill.pop(event.scope, None)
         elif isinstance(event, BookLatched):
-            self.latched.setdefault(event.book, event.detail or "latched")
+            # The last latch's reason, as on a compacted control topic (see `control_key`).
+            self.latched[event.book] = event.detail or "latched"
         elif isinstance(event, BookRearmed):
             self.latched.pop(event.book, None)
 

@@ -46,6 +46,13 @@ async def hedger_settings(
 ) -> Settings:
     """Settings on topics and groups of this test only, with their topics created (each
     with `partitions` partitions)."""
+    settings = prefixed_settings(bootstrap, prefix, **overrides)
+    await ensure_topics(bootstrap, settings.topics, partitions)
+    return settings
+
+
+def prefixed_settings(bootstrap: str, prefix: str, **overrides: Any) -> Settings:
+    """Settings on topics and groups of this test only (the topics not created)."""
     settings = Settings(
         kafka_bootstrap=bootstrap,
         http_host="127.0.0.1",
@@ -60,9 +67,7 @@ async def hedger_settings(
         session_timeout_ms=6000,
         merge_wait_ms=0,
     )
-    settings = dataclasses.replace(settings, **overrides)
-    await ensure_topics(bootstrap, settings.topics, partitions)
-    return settings
+    return dataclasses.replace(settings, **overrides)
 
 
 def environment(settings: Settings) -> dict[str, str]:
