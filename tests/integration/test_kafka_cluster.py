@@ -30,7 +30,11 @@ async def test_cluster_replicates_every_partition_on_three_nodes(
         admin = AIOKafkaAdminClient(bootstrap_servers=kafka_cluster.bootstrap)
         await admin.start()
         try:
+            # Each node learns of the topic in its own time: ask until this one knows.
             (described,) = await admin.describe_topics([topic])
+            while len(described["partitions"]) < 2:
+                await asyncio.sleep(0.1)
+                (described,) = await admin.describe_topics([topic])
         finally:
             await admin.close()
     node_ids = {node.node_id for node in kafka_cluster.nodes}

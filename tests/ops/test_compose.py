@@ -141,15 +141,17 @@ def test_compose_hedger_sets_every_setting_with_a_valid_value() -> None:
 
 
 def test_compose_topic_init_creates_every_topic_the_hedger_uses() -> None:
-    init = services()["topic-init"]
-    script = init["command"][0]
-    topic_variables = [v for v in setting_variables() if v.startswith("HEDGER_TOPIC_")]
+    init, hedger = services()["topic-init"], services()["hedger"]
+    assert init["image"] == hedger["image"]
+    command = argv(init)
+    assert command[:3] == ["hedger", "topics", "create"]
+    assert int(command[command.index("--partitions") + 1]) >= 1
     environment = dict(interpolate_mapping(init["environment"]))
-    for variable in topic_variables:
-        assert f'"$${variable}"' in script
-        assert environment[variable] == setting_variables()[variable]
-    assert "--create --if-not-exists" in script
-    assert int(environment["TOPIC_PARTITIONS"]) >= 1
+    hedger_environment = dict(interpolate_mapping(hedger["environment"]))
+    topics = {v for v in setting_variables() if v.startswith("HEDGER_TOPIC_")}
+    assert set(environment) == topics | {"HEDGER_KAFKA_BOOTSTRAP"}
+    for variable, value in environment.items():
+        assert value == hedger_environment[variable], variable
 
 
 def test_compose_host_ports_are_bound_to_loopback_only() -> None:

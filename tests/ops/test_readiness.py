@@ -13,9 +13,9 @@ from hedger.runtime import HedgerService
 from tests.integration.harness import hedger_settings, http_get, running_hedger, wait_until
 
 
-def test_readiness_before_the_service_runs_is_rebuilding_state() -> None:
+def test_readiness_before_the_service_runs_is_starting() -> None:
     service = HedgerService(Settings(kafka_bootstrap="127.0.0.1:9"))
-    assert service.not_ready_reason() == "rebuilding state"
+    assert service.not_ready_reason() == "starting: checking the broker and topics"
 
 
 @pytest.mark.broker
