@@ -20,11 +20,13 @@ from hedger.adapters.topics import highwaters
 from hedger.codec import DecodeError
 from hedger.control_codec import decode_order_event
 from hedger.core.engine import HedgeEngine
+from hedger.core.events import HedgeOrderCancelled, HedgeOrderRecorded
 
 log = logging.getLogger(__name__)
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 RecordHandler = Callable[[Record], Awaitable[None]]
+OrderEvent: TypeAlias = HedgeOrderRecorded | HedgeOrderCancelled
 
 
 async def read_to(
@@ -50,7 +52,10 @@ async def read_to(
 async def rebuild_orders(
     bootstrap: str, topic: str, partitions: set[int], engine: HedgeEngine
 ) -> int:
-    """Feed the engine every hedge order (and cancel) on `partitions` of the order topic."""
+    """Feed the engine every hedge order (and cancel) on `partitions` of the order topic,
+    in event-time order across the partitions: each order takes from the rate limits at
+    its time, and a token bucket refilled out of time order (partition by partition) is left
+    deeply in debt, blocking hedges long after a restart."""
     ends = await highwaters(bootstrap, topic)
     targets = {TopicPartition(topic, p): ends.get(p, 0) for p in sorted(partitions)}
     if not any(targets.values()):
@@ -58,22 +63,25 @@ async def rebuild_orders(
         # await raises CancelledError from its coordinator's close().
         return 0
     consumer = make_consumer(bootstrap, "hedger-recovery", None)
-    count = 0
+    events: list[tuple[int, int, int, OrderEvent]] = []
 
-    async def record_order(record: Record) -> None:
-        nonlocal count
+    async def read_order(record: Record) -> None:
         try:
-            engine.handle(decode_order_event(record.value or b""))
-            count += 1
+            event = decode_order_event(record.value or b"")
         except DecodeError as error:
             log.error(
                 "unreadable order at %s[%d]@%d: %s", topic, record.partition, record.offset, error
             )
+            return
+        events.append((event.ts_ns, record.partition, record.offset, event))
 
     await consumer.start()
     try:
         consumer.assign(list(targets))
-        await read_to(consumer, targets, record_order)
+        await read_to(consumer, targets, read_order)
     finally:
         await consumer.stop()
-    return count
+    events.sort(key=lambda entry: entry[:3])
+    for *_, event in events:
+        engine.handle(event)
+    return len(events)

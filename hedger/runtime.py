@@ -19,6 +19,7 @@ from typing import cast
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
+from aiokafka.structs import TopicPartition
 
 from hedger.adapters.controls import ControlActions, ControlTopic, publish_control
 from hedger.adapters.http import serve_http
@@ -82,7 +83,12 @@ class HedgerService:
             producer = make_producer(self.bootstrap, "hedger")
             await producer.start()
             stack.push_async_callback(self._close, producer.stop)
-            self._outbox = Outbox(producer, self.settings.orders_topic, self.settings.dlq_topic)
+            self._outbox = Outbox(
+                producer,
+                self.settings.orders_topic,
+                self.settings.dlq_topic,
+                self.settings.max_message_bytes,
+            )
             self._producer = producer
             self._control_actions = ControlActions(self.metrics, self._outbox, self.settings)
             self._control = ControlTopic(
@@ -182,7 +188,15 @@ class HedgerService:
         orders = await rebuild_orders(
             self.bootstrap, self.settings.orders_topic, {tp.partition for tp in assigned}, engine
         )
-        await read_to(inputs.fills, await inputs.fill_ends(assigned), self._recover_record)
+        # Fills from the committed offset on were never handled: their bad ones are
+        # dead-lettered now (those before it were, when they were handled).
+        unhandled_from = await inputs.committed_fills()
+
+        async def recover_fill(record: Record) -> None:
+            tp = TopicPartition(record.topic, record.partition)
+            await self._recover_record(record, record.offset >= unhandled_from.get(tp, 0))
+
+        await read_to(inputs.fills, await inputs.fill_ends(assigned), recover_fill)
         if not self._prices_rebuilt:
             await read_to(inputs.prices, await inputs.committed_prices(), self._recover_record)
             self._prices_rebuilt = True
@@ -192,7 +206,8 @@ class HedgerService:
             self._controls_rebuilt = True
             log.info("control state rebuilt from %d records", controls)
         self._record_controls()
-        engine.handle(RecoveryCompleted(ts_ns=0))
+        decided = await self._deliver(None, engine.handle(RecoveryCompleted(ts_ns=0)))
+        await self._flush()
         await inputs.commit({tp: await inputs.fills.position(tp) for tp in assigned})
         await inputs.note_rebuilt()
         inputs.record_lag(self.metrics, {})
@@ -201,19 +216,27 @@ class HedgerService:
         self.ready = True
         self.metrics.ready.set(1)
         log.info(
-            "state rebuilt: %d partitions, %d orders, %d working",
+            "state rebuilt: %d partitions, %d orders, %d working, %d sent on the rebuilt state",
             len(assigned),
             orders,
             len(engine.working_orders()),
+            decided,
         )
 
-    async def _recover_record(self, record: Record) -> None:
-        """Replay a record into state only: it was handled (and dead-lettered) before."""
+    async def _recover_record(self, record: Record, unhandled: bool = False) -> None:
+        """Replay a record into state only; if it is `unhandled` (it arrived while the
+        service was down), dead-letter it when it is refused, as handling it would have."""
         decoded = self._inputs.decode(record)
         if isinstance(decoded, DecodeError):
             self._freeze_if_crossed(decoded)
+            refusals = [(decoded.kind, decoded.detail)]
         else:
-            self.engine.handle(decoded)
+            actions = self.engine.handle(decoded)
+            refusals = [(a.kind, a.detail) for a in actions if isinstance(a, InputRejected)]
+        if unhandled:
+            self.metrics.messages_consumed.labels(record.topic).inc()
+            for kind, detail in refusals:
+                await self._dead_letter(record, kind, detail)
 
     def _freeze_if_crossed(self, error: DecodeError) -> None:
         if isinstance(error, CrossedQuoteError):
@@ -238,7 +261,7 @@ class HedgerService:
                 log.warning("control applied: %s", event)
                 self.engine.handle(event)
         if polled:
-            await self._outbox.flush(self.settings.send_timeout_s)
+            await self._flush()
             self._record_controls()
 
     def _record_controls(self) -> None:
@@ -257,7 +280,7 @@ class HedgerService:
         while index < len(handled):
             index, stamps_ms = await self._handle_from(handled, index)
             tick_stamps_ms += stamps_ms
-        await self._outbox.flush(self.settings.send_timeout_s)
+        await self._flush()
         # Wall clock, as the producer's CreateTime: includes the broker and the fetch wait.
         delivered_ms = time.time() * 1000
         for stamp_ms in tick_stamps_ms:
@@ -327,8 +350,10 @@ class HedgerService:
             end += 1
         return end
 
-    async def _deliver(self, record: Record, actions: list[Action]) -> int:
-        """Queue what the actions send; returns how many hedge orders they hold."""
+    async def _deliver(self, record: Record | None, actions: list[Action]) -> int:
+        """Queue what the actions send; returns how many hedge orders they hold. `record`
+        is the input behind them (None for decisions on rebuilt state), dead-lettered if
+        they refuse it."""
         orders = 0
         for action in actions:
             if isinstance(action, SubmitHedgeOrder):
@@ -340,10 +365,17 @@ class HedgerService:
                 )
                 orders += 1
             elif isinstance(action, InputRejected):
+                if record is None:
+                    log.error("refused with no input behind it: %s", action)
+                    continue
                 await self._dead_letter(record, action.kind, action.detail)
             else:
                 await self._control_actions.deliver(action)
         return orders
+
+    async def _flush(self) -> None:
+        lost = await self._outbox.flush(self.settings.send_timeout_s)
+        self.metrics.dead_letters_lost.inc(lost)
 
     async def _dead_letter(self, record: Record, kind: str, detail: str) -> None:
         self.metrics.invalid_messages.labels(record.topic, kind).inc()

@@ -59,6 +59,15 @@ def kafka_bootstrap(request: pytest.FixtureRequest) -> Iterator[str]:
         yield from _apache_kafka()
 
 
+@pytest.fixture
+def apache_bootstrap(request: pytest.FixtureRequest, kafka_bootstrap: str) -> str:
+    """`kafka_bootstrap` on the Apache Kafka tier; the test skips on the others (it checks
+    what the embedded broker does not do: size limits, the Java client)."""
+    if request.node.callspec.params.get("kafka_bootstrap") != "apache":
+        pytest.skip("checked on the Apache Kafka tier: the embedded broker lacks it")
+    return kafka_bootstrap
+
+
 @pytest.fixture(scope="module")
 def kafka_cluster() -> Iterator[ApacheKafka]:
     """Three Apache Kafka nodes (replication factor 3, min.insync.replicas=2), for fault tests."""

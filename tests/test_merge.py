@@ -1,4 +1,4 @@
-"""EventTimeMerge: two streams leave in event-time order without stalling on a quiet feed."""
+"""EventTimeMerge: streams leave in event-time order without stalling on a quiet feed."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from hedger.adapters.merge import EventTimeMerge
 
 PROPERTIES = settings(max_examples=300, deadline=None)
 PRICES, FILLS = 0, 1
-BOTH_IDLE = [True, True]
+BOTH_IDLE = {PRICES: True, FILLS: True}
 NO_LIMIT = 1_000
 
 
 def merge_with(prices: list[tuple[int | None, str]], fills: list[tuple[int | None, str]]):
-    merge: EventTimeMerge[str] = EventTimeMerge()
+    merge: EventTimeMerge[int, str] = EventTimeMerge()
     merge.add(PRICES, prices)
     merge.add(FILLS, fills)
     return merge
@@ -31,28 +31,28 @@ def test_merge_items_leave_in_event_time_order_across_streams():
 def test_merge_busy_stream_that_ran_dry_blocks_the_other():
     merge = merge_with([(10, "p10")], [(5, "f5"), (20, "f20"), (30, "f30")])
     # Prices are not idle: more may be waiting on the broker, earlier than f20.
-    assert merge.pop_ready([False, True], NO_LIMIT) == ["f5", "p10"]
+    assert merge.pop_ready({PRICES: False, FILLS: True}, NO_LIMIT) == ["f5", "p10"]
     assert merge.buffered(FILLS) == 2
-    assert merge.pop_ready([False, True], NO_LIMIT) == []
+    assert merge.pop_ready({PRICES: False, FILLS: True}, NO_LIMIT) == []
     merge.add(PRICES, [(25, "p25")])
-    assert merge.pop_ready([False, True], NO_LIMIT) == ["f20", "p25"]
+    assert merge.pop_ready({PRICES: False, FILLS: True}, NO_LIMIT) == ["f20", "p25"]
 
 
 def test_merge_busy_empty_stream_blocks_even_the_first_item():
     merge = merge_with([], [(5, "f5")])
-    assert merge.pop_ready([False, True], NO_LIMIT) == []
+    assert merge.pop_ready({PRICES: False, FILLS: True}, NO_LIMIT) == []
     assert merge.buffered(FILLS) == 1
 
 
 def test_merge_idle_dry_stream_does_not_block_the_other():
     merge = merge_with([(10, "p10")], [(5, "f5"), (20, "f20"), (30, "f30")])
-    assert merge.pop_ready([True, True], NO_LIMIT) == ["f5", "p10", "f20", "f30"]
+    assert merge.pop_ready(BOTH_IDLE, NO_LIMIT) == ["f5", "p10", "f20", "f30"]
 
 
 def test_merge_idle_flags_are_per_stream():
     merge = merge_with([(10, "p10"), (20, "p20")], [(5, "f5")])
     # Fills are busy and dry after f5: prices wait, though prices themselves are idle.
-    assert merge.pop_ready([True, False], NO_LIMIT) == ["f5"]
+    assert merge.pop_ready({PRICES: True, FILLS: False}, NO_LIMIT) == ["f5"]
     assert merge.buffered(PRICES) == 2
 
 
@@ -104,11 +104,11 @@ def test_merge_clear_drops_one_stream_only():
 
 
 def test_merge_with_three_streams_orders_all_of_them():
-    merge: EventTimeMerge[str] = EventTimeMerge(streams=3)
+    merge: EventTimeMerge[int, str] = EventTimeMerge()
     merge.add(0, [(30, "a30")])
     merge.add(1, [(10, "b10"), (40, "b40")])
     merge.add(2, [(20, "c20")])
-    assert merge.pop_ready([True, True, True], NO_LIMIT) == ["b10", "c20", "a30", "b40"]
+    assert merge.pop_ready({0: True, 1: True, 2: True}, NO_LIMIT) == ["b10", "c20", "a30", "b40"]
 
 
 sorted_times = st.lists(st.integers(min_value=0, max_value=50), max_size=30).map(sorted)
@@ -121,7 +121,7 @@ def test_merge_sorted_idle_streams_give_the_stable_merge_without_loss(
 ):
     prices = [(ts, ("p", index)) for index, ts in enumerate(price_times)]
     fills = [(ts, ("f", index)) for index, ts in enumerate(fill_times)]
-    merge: EventTimeMerge[tuple[str, int]] = EventTimeMerge()
+    merge: EventTimeMerge[int, tuple[str, int]] = EventTimeMerge()
     merge.add(PRICES, prices)
     merge.add(FILLS, fills)
 
@@ -136,3 +136,46 @@ def test_merge_sorted_idle_streams_give_the_stable_merge_without_loss(
     assert released == expected
     assert Counter(released) == Counter(item for _, item in prices + fills)
     assert (merge.buffered(PRICES), merge.buffered(FILLS)) == (0, 0)
+
+
+def test_merge_stream_known_only_from_idle_blocks_while_busy_and_empty():
+    merge: EventTimeMerge[int, str] = EventTimeMerge()
+    merge.add(0, [(10, "a10")])
+    # Stream 1 has never had an item, but the broker holds some: a10 may be later.
+    assert merge.pop_ready({0: True, 1: False}, NO_LIMIT) == []
+    assert merge.pop_ready({0: True, 1: True}, NO_LIMIT) == ["a10"]
+
+
+def test_merge_patient_stream_waits_for_a_dry_stream_to_settle_others_do_not():
+    merge: EventTimeMerge[int, str] = EventTimeMerge()
+    merge.add(0, [(10, "fill10")])
+    merge.add(1, [(20, "tick20")])
+    merge.add(2, [(5, "tick5")])
+    idle = {0: True, 1: True, 2: True}
+    # Stream 2 ran dry just now: idle, not yet settled. The fill (patient) must wait.
+    unsettled = {0: True, 1: True, 2: False}
+    assert merge.pop_ready(idle, NO_LIMIT, settled=unsettled, patient={0}) == ["tick5"]
+    assert merge.pop_ready(idle, NO_LIMIT, settled=unsettled, patient={0}) == []
+    assert merge.pop_ready(idle, NO_LIMIT, settled=idle, patient={0}) == ["fill10", "tick20"]
+
+
+@PROPERTIES
+@given(
+    times=st.lists(st.integers(min_value=0, max_value=50), max_size=40),
+    partitions=st.integers(1, 6),
+    limit=st.integers(1, 9),
+)
+def test_merge_gives_the_same_order_whatever_the_partition_count(times, partitions, limit):
+    """Items spread over partitions by a key leave in one global event-time order: the
+    order of one partition, up to ties (broken by stream key)."""
+    items = [(ts, f"{index}") for index, ts in enumerate(sorted(times))]
+    merge: EventTimeMerge[int, str] = EventTimeMerge()
+    for partition in range(partitions):
+        merge.add(partition, [item for item in items if int(item[1]) % partitions == partition])
+    released: list[str] = []
+    while batch := merge.pop_ready(dict.fromkeys(range(partitions), True), limit):
+        released.extend(batch)
+    assert [int(item) for item in released] == sorted(
+        (int(item) for item in released), key=lambda index: (items[index][0], index % partitions)
+    )
+    assert sorted(released, key=int) == [item for _, item in items]

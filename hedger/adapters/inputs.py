@@ -43,6 +43,7 @@ _FILL_FETCH_MAX_WAIT_MS = 10
 _PRICE_FETCH_MAX_WAIT_MS = 5
 # How long it waits for a busy stream that ran dry while the other has records buffered.
 _DRY_POLL_MS = 5
+# Stream keys of the merge: (kind, partition); at equal times a fill leaves first.
 _FILLS, _PRICES = 0, 1
 
 Decoded = tuple[Record, Event | DecodeError]
@@ -71,11 +72,12 @@ class InputStreams:
         self.settings = settings
         self.watch = AssignmentWatch()
         self._clock = clock
-        self._prices_dry_since: float | None = None
+        # Per price partition, since when it has had nothing buffered or waiting.
+        self._prices_dry_since: dict[int, float] = {}
         # Per partition, the offset after the last record handed out and handled: lag counts
         # from here, so records held back by the merge count as behind.
         self._handled_to: dict[TopicPartition, int] = {}
-        self._merge: EventTimeMerge[Decoded] = EventTimeMerge()
+        self._merge: EventTimeMerge[tuple[int, int], Decoded] = EventTimeMerge()
         self._decoders: dict[str, Callable[[bytes], Event]] = {
             settings.prices_topic: functools.partial(
                 decode_price, max_bytes=settings.max_message_bytes
@@ -116,7 +118,7 @@ class InputStreams:
 
     async def caught_up(self) -> bool:
         """True when every record on the assigned partitions has been handed out."""
-        if self._merge.buffered(_FILLS) or self._merge.buffered(_PRICES):
+        if self._buffered(_FILLS) or self._buffered(_PRICES):
             return False
         for consumer in (self.fills, self.prices):
             for tp in consumer.assignment():
@@ -127,7 +129,9 @@ class InputStreams:
 
     def forget_fetched_fills(self) -> None:
         """After a reassignment the fills are read again from the rebuilt position."""
-        self._merge.clear(_FILLS)
+        for stream in self._merge.streams():
+            if stream[0] == _FILLS:
+                self._merge.clear(stream)
 
     async def fill_ends(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
         ends = await highwaters(self.settings.require_bootstrap(), self.settings.fills_topic)
@@ -136,13 +140,28 @@ class InputStreams:
     async def committed_prices(self) -> dict[TopicPartition, int]:
         return {tp: (await self.prices.committed(tp)) or 0 for tp in self.prices.assignment()}
 
+    async def committed_fills(self) -> dict[TopicPartition, int]:
+        return {tp: (await self.fills.committed(tp)) or 0 for tp in self.fills.assignment()}
+
     async def next_batch(self) -> list[Decoded]:
         """Fetch, then hand out what is ready in event-time order (may be nothing)."""
         await self._fetch()
         if self.watch.changed:
             return []  # the assignment moved under this fetch: rebuild first
-        idle = [await drained(self.fills), await self._prices_idle()]
-        return self._merge.pop_ready(idle, self.settings.batch_max_records)
+        fills = {
+            (_FILLS, tp.partition): await drained(self.fills, tp) for tp in self.fills.assignment()
+        }
+        prices = {
+            (_PRICES, tp.partition): await drained(self.prices, tp)
+            for tp in self.prices.assignment()
+        }
+        settled = {key: self._price_partition_settled(key[1], done) for key, done in prices.items()}
+        return self._merge.pop_ready(
+            {**fills, **prices},
+            self.settings.batch_max_records,
+            settled={**fills, **settled},
+            patient=fills.keys(),
+        )
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         for consumer in (self.fills, self.prices):
@@ -183,43 +202,52 @@ class InputStreams:
                     lag = max(end - handled, 0)
                     metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
 
+    def _buffered(self, kind: int) -> int:
+        return sum(self._merge.buffered(key) for key in self._merge.streams() if key[0] == kind)
+
     async def _fetch(self) -> None:
         """Top up each stream's buffer; wait a little only when there is nothing to do."""
-        waiting = self._merge.buffered(_FILLS) + self._merge.buffered(_PRICES)
-        for stream, consumer in ((_FILLS, self.fills), (_PRICES, self.prices)):
-            if self._merge.buffered(stream) >= self.settings.batch_max_records:
+        waiting = self._buffered(_FILLS) + self._buffered(_PRICES)
+        limit = self.settings.batch_max_records
+        for kind, consumer in ((_FILLS, self.fills), (_PRICES, self.prices)):
+            # Per partition: one full buffer must not stop the fetch of a partition whose
+            # records the merge waits for.
+            wanted = [
+                tp
+                for tp in consumer.assignment()
+                if self._merge.buffered((kind, tp.partition)) < limit
+            ]
+            if not wanted:
                 continue
-            timeout_ms = 0 if stream == _FILLS else (_POLL_MS if not waiting else _DRY_POLL_MS)
-            batch = await consumer.getmany(
-                timeout_ms=timeout_ms, max_records=self.settings.batch_max_records
-            )
-            records = [r for tp in sorted(batch) for r in batch[tp]]
-            self._merge.add(stream, (self._timed(record) for record in records))
+            timeout_ms = 0 if kind == _FILLS else (_POLL_MS if not waiting else _DRY_POLL_MS)
+            batch = await consumer.getmany(*wanted, timeout_ms=timeout_ms, max_records=limit)
+            for tp in sorted(batch):
+                self._merge.add((kind, tp.partition), map(self._timed, batch[tp]))
 
     def _timed(self, record: Record) -> tuple[int | None, Decoded]:
         decoded = self.decode(record)
         ts_ns = None if isinstance(decoded, DecodeError) else decoded.ts_ns
         return ts_ns, (record, decoded)
 
-    async def _prices_idle(self) -> bool:
-        """Fills wait for the price feed to reach their time, up to `merge_wait_ms` once the
-        feed looks caught up: its end is only known as of the last fetch, and a fill booked
-        against a stale market would hedge at the wrong mark."""
-        if self._merge.buffered(_PRICES) or not await drained(self.prices):
-            self._prices_dry_since = None
+    def _price_partition_settled(self, partition: int, drained: bool) -> bool:
+        """Fills wait for each price partition to reach their time, up to `merge_wait_ms`
+        once it looks caught up: its end is only known as of the last fetch, and a fill
+        booked against a stale market would hedge at the wrong mark. (Prices of other
+        partitions do not wait: for them `drained` is enough.)"""
+        if self._merge.buffered((_PRICES, partition)) or not drained:
+            self._prices_dry_since.pop(partition, None)
             return False
         now = self._clock()
-        if self._prices_dry_since is None:
-            self._prices_dry_since = now
-        return (now - self._prices_dry_since) * 1000 >= self.settings.merge_wait_ms
+        dry_since = self._prices_dry_since.setdefault(partition, now)
+        return (now - dry_since) * 1000 >= self.settings.merge_wait_ms
 
 
-async def drained(consumer: AIOKafkaConsumer) -> bool:
-    """Nothing more waits on the broker for this consumer. A partition that has had no
-    fetch answer yet is not idle: at start, records already on the topic (a replay under
-    way) would otherwise be passed by the other stream. The first answer comes within a
-    fetch wait, records or not."""
-    for tp in consumer.assignment():
+async def drained(consumer: AIOKafkaConsumer, *partitions: TopicPartition) -> bool:
+    """Nothing more waits on the broker for `partitions` of this consumer (default: all it
+    holds). A partition that has had no fetch answer yet is not idle: at start, records
+    already on the topic (a replay under way) would otherwise be passed by the other
+    streams. The first answer comes within a fetch wait, records or not."""
+    for tp in partitions or consumer.assignment():
         end = consumer.highwater(tp)
         if end is None or await consumer.position(tp) < end:
             return False

@@ -15,7 +15,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import RecordMetadata, TopicPartition
 
 PRODUCER_SETTINGS = {"acks": "all", "enable_idempotence": False, "linger_ms": 1}
-CONSUMER_SETTINGS = {"enable_auto_commit": False, "auto_offset_reset": "earliest"}
+# A fetch holds at most 1 MiB a partition and 8 MiB in all (aiokafka: 50 MiB), so a flood
+# of large records cannot balloon the service's memory; a single record larger than that
+# still comes whole (the broker's own limit bounds it) and is dead-lettered as an excerpt.
+CONSUMER_SETTINGS = {
+    "enable_auto_commit": False,
+    "auto_offset_reset": "earliest",
+    "max_partition_fetch_bytes": 1024 * 1024,
+    "fetch_max_bytes": 8 * 1024 * 1024,
+}
 
 
 def make_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:

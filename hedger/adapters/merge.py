@@ -1,25 +1,30 @@
-"""Merging the price and fill streams in event time.
+"""Merging the price and fill streams, partition by partition, in event time.
 
-Prices and fills arrive on separate topics. Handled in arrival order, a replay that floods
-both topics at once would book a fill from minute 25 against the market of minute 2. So
-records wait in one buffer per stream and leave in event-time order: the stream whose head
-is earlier goes first. When a buffer runs dry the other stream may only run ahead if the
-dry stream is idle (nothing more waiting on the broker); otherwise the merge waits for the
-next fetch. A stream that is idle never holds the other back, so a silent feed cannot stall
-fills, and live traffic flows as it arrives.
+Prices and fills arrive on separate topics, each in several partitions. Handled in arrival
+order, a replay that floods both topics at once would book a fill from minute 25 against
+the market of minute 2, and with several partitions the records of one partition would pass
+those of another (a fetch returns them partition by partition): the same inputs would give
+other orders on other partition counts. So records wait in one buffer per stream (one
+stream per topic partition) and leave in event-time order: the stream whose head is earliest
+goes first (ties: the lowest stream key). When a buffer runs dry the others may only run
+ahead if the dry stream is idle (nothing more waiting on the broker); otherwise the merge
+waits for the next fetch. An idle stream never holds the others back, so a silent feed
+cannot stall fills, and live traffic flows as it arrives.
 
-Within a stream the order of arrival is kept (and so the order of each partition), which is
+Within a stream the order of arrival is kept (and so the order of its partition), which is
 what makes committing `offset + 1` of the handled prefix safe.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
+# A stream's key: orderable, since equal times leave in key order.
+Key = TypeVar("Key", int, tuple[int, int])
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,36 +33,59 @@ class Timed(Generic[Item]):
     item: Item
 
 
-class EventTimeMerge(Generic[Item]):
-    def __init__(self, streams: int = 2) -> None:
-        self._buffers: list[deque[Timed[Item]]] = [deque() for _ in range(streams)]
-        self._last_ts = [0] * streams
+class EventTimeMerge(Generic[Key, Item]):
+    def __init__(self) -> None:
+        self._buffers: dict[Key, deque[Timed[Item]]] = {}
+        self._last_ts: dict[Key, int] = {}
 
-    def buffered(self, stream: int) -> int:
-        return len(self._buffers[stream])
+    def streams(self) -> list[Key]:
+        """The streams that have had items (buffered or not), in key order."""
+        return sorted(self._buffers)
 
-    def add(self, stream: int, items: Iterable[tuple[int | None, Item]]) -> None:
+    def buffered(self, stream: Key) -> int:
+        buffer = self._buffers.get(stream)
+        return len(buffer) if buffer is not None else 0
+
+    def add(self, stream: Key, items: Iterable[tuple[int | None, Item]]) -> None:
         """Queue items in arrival order; an item without a time (unreadable input) takes
         the time of the one before it, so it leaves in place."""
-        buffer = self._buffers[stream]
+        buffer = self._buffers.setdefault(stream, deque())
+        last_ts = self._last_ts.get(stream, 0)
         for ts_ns, item in items:
             if ts_ns is not None:
-                self._last_ts[stream] = ts_ns
-            buffer.append(Timed(self._last_ts[stream], item))
+                last_ts = ts_ns
+            buffer.append(Timed(last_ts, item))
+        self._last_ts[stream] = last_ts
 
-    def pop_ready(self, idle: list[bool], limit: int) -> list[Item]:
-        """Up to `limit` items in event-time order, stopping where a busy stream ran dry."""
+    def pop_ready(
+        self,
+        idle: Mapping[Key, bool],
+        limit: int,
+        *,
+        settled: Mapping[Key, bool] | None = None,
+        patient: Container[Key] = (),
+    ) -> list[Item]:
+        """Up to `limit` items in event-time order, stopping where a busy stream ran dry.
+
+        `idle[key]`: that stream has nothing more waiting on the broker (a stream missing
+        from `idle` counts as idle, one in it with no items yet as dry). The items of a
+        `patient` stream pass a dry stream only once it is `settled` too (idle for long
+        enough that nothing sent before them can still be in flight); by default `idle`.
+        """
+        settled = idle if settled is None else settled
+        keys = sorted(set(idle) | set(self._buffers))
+        buffers = [(key, self._buffers.get(key) or deque[Timed[Item]]()) for key in keys]
         ready: list[Item] = []
         while len(ready) < limit:
-            heads = [b[0].ts_ns if b else None for b in self._buffers]
-            if any(head is None and not idle[s] for s, head in enumerate(heads)):
+            heads = [(b[0].ts_ns, index) for index, (_, b) in enumerate(buffers) if b]
+            if not heads:
                 break
-            candidates = [(head, s) for s, head in enumerate(heads) if head is not None]
-            if not candidates:
+            _, first = min(heads)
+            gate = settled if buffers[first][0] in patient else idle
+            if any(not buffer and not gate.get(key, True) for key, buffer in buffers):
                 break
-            _, stream = min(candidates)
-            ready.append(self._buffers[stream].popleft().item)
+            ready.append(buffers[first][1].popleft().item)
         return ready
 
-    def clear(self, stream: int) -> None:
-        self._buffers[stream].clear()
+    def clear(self, stream: Key) -> None:
+        self._buffers.pop(stream, None)

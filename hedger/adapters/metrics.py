@@ -33,6 +33,11 @@ class Metrics:
             ["topic", "reason"],
             registry=r,
         )
+        self.dead_letters_lost = Counter(
+            "hedger_dead_letters_lost_total",
+            "Unusable records the dead-letter topic refused for good (logged, then skipped).",
+            registry=r,
+        )
         self.hedge_orders = Counter(
             "hedger_hedge_orders_total", "Hedge orders sent.", [*_BOOK, "side"], registry=r
         )

@@ -10,6 +10,7 @@ import asyncio
 import logging
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, RecordMetadata
 
 from hedger.adapters.kafka import deliver
@@ -19,12 +20,27 @@ from hedger.core.actions import SubmitHedgeOrder
 log = logging.getLogger(__name__)
 
 
+# What a dead letter keeps of a record larger than the service accepts: enough to see what
+# it was; its size and provenance are in the headers. Forwarding the whole record could
+# exceed the dead-letter topic's or the producer's size limit and stop the service.
+EXCERPT_BYTES = 4096
+
+
 class Outbox:
-    def __init__(self, producer: AIOKafkaProducer, orders_topic: str, dlq_topic: str) -> None:
+    def __init__(
+        self,
+        producer: AIOKafkaProducer,
+        orders_topic: str,
+        dlq_topic: str,
+        max_message_bytes: int,
+    ) -> None:
         self._producer = producer
         self._orders_topic = orders_topic
         self._dlq_topic = dlq_topic
+        self._max_message_bytes = max_message_bytes
         self._pending: list[asyncio.Future[RecordMetadata]] = []
+        self._dead_letters: list[tuple[str, asyncio.Future[RecordMetadata]]] = []
+        self._lost = 0  # dead letters refused before they were sent
 
     async def order(self, order: SubmitHedgeOrder) -> None:
         await self.send(self._orders_topic, encode_order(order), order.book)
@@ -36,7 +52,8 @@ class Outbox:
     async def dead_letter(
         self, record: ConsumerRecord[bytes, bytes], kind: str, detail: str
     ) -> None:
-        """Forward the original bytes, with why and where from in the headers."""
+        """Forward the original bytes, with why and where from in the headers; of a record
+        over the size limit, its first `EXCERPT_BYTES` (header `original_bytes` its size)."""
         log.warning(
             "dead-lettered %s[%d]@%d: %s: %s",
             record.topic,
@@ -45,6 +62,7 @@ class Outbox:
             kind,
             detail,
         )
+        source = f"{record.topic}[{record.partition}]@{record.offset}"
         headers = [
             ("reason", kind.encode()),
             ("detail", detail.encode()[:1024]),
@@ -52,11 +70,41 @@ class Outbox:
             ("source_partition", str(record.partition).encode()),
             ("source_offset", str(record.offset).encode()),
         ]
-        future = await self._producer.send(
-            self._dlq_topic, record.value or b"", key=record.key, headers=headers
-        )
-        self._pending.append(future)
+        value, key = record.value or b"", record.key
+        if len(value) + len(key or b"") > self._max_message_bytes:
+            headers.append(("original_bytes", str(len(value)).encode()))
+            value, key = value[:EXCERPT_BYTES], (key or b"")[:EXCERPT_BYTES] or None
+        try:
+            future = await self._producer.send(self._dlq_topic, value, key=key, headers=headers)
+        except KafkaError as error:  # refused before sending: too large for the producer
+            self._lost += _lost_for_good(source, error)
+            return
+        self._dead_letters.append((source, future))
 
-    async def flush(self, timeout_s: float) -> None:
+    async def flush(self, timeout_s: float) -> int:
+        """Wait for the batch's acknowledgements. An order or control record not written
+        raises, and so does a dead letter the broker may still take (a timeout); one it
+        refused for good is logged and counted (the count is returned), so a record that
+        cannot be dead-lettered never stops the service."""
         pending, self._pending = self._pending, []
+        dead_letters, self._dead_letters = self._dead_letters, []
+        futures = [future for _, future in dead_letters]
         await deliver(pending, timeout_s)
+        lost, self._lost = self._lost, 0
+        async with asyncio.timeout(timeout_s):
+            results = await asyncio.gather(*futures, return_exceptions=True)
+        for (source, _), result in zip(dead_letters, results, strict=True):
+            if isinstance(result, KafkaError):
+                lost += _lost_for_good(source, result)
+            elif isinstance(result, BaseException):
+                raise result
+        return lost
+
+
+def _lost_for_good(source: str, error: KafkaError) -> int:
+    """1 for a dead letter refused for good (too large for the topic, say), logged: retrying
+    it would loop. A retriable error (the broker away) is raised, like an order's."""
+    if error.retriable:
+        raise error
+    log.error("could not dead-letter %s: %r; skipped", source, error)
+    return 1

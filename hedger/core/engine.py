@@ -6,7 +6,8 @@ change positions, ticks and vols revalue an underlying, and after each change th
 decides per book whether to send a hedge order (the decision path, with its throttle and
 pre-trade controls, is `hedger.core.decisions`). Timers drive timed rebalancing, gamma/vega
 plans and working-order timeouts; control events set kill switches and latches. Until
-`RecoveryCompleted` arrives the engine only rebuilds state and sends nothing.
+`RecoveryCompleted` arrives the engine only rebuilds state and sends nothing; then it
+decides every book once.
 """
 
 from __future__ import annotations
@@ -375,5 +376,14 @@ class HedgeEngine:
         return self._on_fill(fill)
 
     def _on_recovered(self, _: RecoveryCompleted) -> list[Action]:
+        """Live from now on, and every book decided once on the state rebuilt: a fill that
+        arrived while the service was down (or was booked but not yet decided when it
+        stopped) is hedged now, not at the next tick of its underlying."""
         self.live = True
-        return []
+        actions: list[Action] = []
+        for symbol in list(self._books_of):
+            tick = self.market.ticks.get(symbol)
+            if tick is not None:
+                trigger = f"rebuilt:{symbol}:{tick.ts_ns}"
+                actions += self._revalue_and_hedge(symbol, tick.ts_ns, trigger)
+        return actions

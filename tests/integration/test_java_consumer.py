@@ -27,13 +27,6 @@ CONSOLE_CONSUMER = "org.apache.kafka.tools.consumer.ConsoleConsumer"
 CONSUMER_TIMEOUT_MS = 30_000
 
 
-@pytest.fixture
-def apache_bootstrap(request: pytest.FixtureRequest, kafka_bootstrap: str) -> str:
-    if request.node.callspec.params.get("kafka_bootstrap") != "apache":
-        pytest.skip("the Java console consumer is checked on the Apache Kafka tier")
-    return kafka_bootstrap
-
-
 def java_console_consumer(bootstrap: str, topic: str, count: int) -> list[tuple[str, bytes]]:
     """(key, value) of the first `count` records of `topic`, as the Java client reads them."""
     command = ["java", "-Xmx256m", "-cp", f"{kafka_jars()}/*", CONSOLE_CONSUMER]
