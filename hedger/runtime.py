@@ -29,7 +29,8 @@ from hedger.adapters.metrics import Metrics
 from hedger.adapters.outbox import Outbox
 from hedger.codec import CrossedQuoteError, DecodeError
 from hedger.config import Settings
-from hedger.core.actions import Action, InputRejected, SubmitHedgeOrder
+from hedger.control_codec import latch_event
+from hedger.core.actions import Action, InputRejected, LatchBook, SubmitHedgeOrder
 from hedger.core.clock import EventTimer
 from hedger.core.engine import HedgeEngine
 from hedger.core.events import ControlEvent, PriceTick, QuoteCrossed, RecoveryCompleted
@@ -229,14 +230,18 @@ class HedgerService:
         decoded = self._inputs.decode(record)
         if isinstance(decoded, DecodeError):
             self._freeze_if_crossed(decoded)
-            refusals = [(decoded.kind, decoded.detail)]
+            actions: list[Action] = [InputRejected(decoded.kind, decoded.detail)]
         else:
             actions = self.engine.handle(decoded)
-            refusals = [(a.kind, a.detail) for a in actions if isinstance(a, InputRejected)]
-        if unhandled:
-            self.metrics.messages_consumed.labels(record.topic).inc()
-            for kind, detail in refusals:
-                await self._dead_letter(record, kind, detail)
+        if not unhandled:
+            return
+        self.metrics.messages_consumed.labels(record.topic).inc()
+        for action in actions:
+            if isinstance(action, InputRejected):
+                await self._dead_letter(record, action.kind, action.detail)
+            elif isinstance(action, LatchBook):  # a conflicting fill: latched from now on
+                self.engine.handle(latch_event(action))
+                await self._control_actions.deliver(action)
 
     def _freeze_if_crossed(self, error: DecodeError) -> None:
         if isinstance(error, CrossedQuoteError):

@@ -12,13 +12,14 @@ decides every book once.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hedger.core.actions import Action, InputRejected
+from hedger.core.actions import Action, InputRejected, LatchBook
 from hedger.core.book import FILLED_EPSILON, Holding, WorkingOrder
 from hedger.core.controls import BookLimits, ControlLimits, ControlState
 from hedger.core.decisions import BookSetup, HedgeDesk
@@ -140,7 +141,9 @@ class HedgeEngine:
         self._books_of: dict[str, list[str]] = {}
         self._working: dict[str, WorkingOrder] = {}
         self._known_orders: set[str] = set()
-        self._seen_fills: set[str] = set()
+        # Each fill id's fill, its time aside: a redelivery has no effect, other terms
+        # under the same id are a data error (`_repeated_fill`).
+        self._seen_fills: dict[str, FillReport] = {}
         self.revaluation = Revaluation(config, self.market, self._options, self._holdings)
         valuation = EngineValuation(config, self.market, self.revaluation, self._holdings)
         self.desk = HedgeDesk(config, self.controls, self._known_orders, valuation)
@@ -269,7 +272,7 @@ class HedgeEngine:
 
     def _on_fill(self, fill: FillReport) -> list[Action]:
         if fill.fill_id in self._seen_fills:
-            return []
+            return self._repeated_fill(fill)
         instrument = parse_instrument(fill.instrument)
         underlying = instrument if isinstance(instrument, str) else instrument.root
         rejected = self._rejected_symbol(underlying)
@@ -281,8 +284,28 @@ class HedgeEngine:
                 return [refusal]
         else:
             self._book_shares(fill, underlying)
-        self._seen_fills.add(fill.fill_id)
+        self._seen_fills[fill.fill_id] = dataclasses.replace(fill, ts_ns=0)
         return self._revalue_and_hedge(underlying, fill.ts_ns, f"fill:{fill.fill_id}", fill.book)
+
+    def _repeated_fill(self, fill: FillReport) -> list[Action]:
+        """Nothing for a redelivered fill. A fill id seen before with other terms means the
+        books can no longer be trusted to match the venue's: refused, and its books (the
+        first fill's and this one's) latched, failing closed until a person re-arms them.
+        Latched at once when live; while rebuilding, the control topic holds the latch."""
+        first = self._seen_fills[fill.fill_id]
+        if first == dataclasses.replace(fill, ts_ns=0):
+            return []
+        detail = (
+            f"fill_id {fill.fill_id!r} seen before with other terms: {first.book} "
+            f"{first.side.value} {first.qty:g} {first.instrument} @ {first.price:g}, now "
+            f"{fill.book} {fill.side.value} {fill.qty:g} {fill.instrument} @ {fill.price:g}"
+        )
+        actions: list[Action] = [InputRejected("conflicting_fill", detail)]
+        for book in sorted({first.book, fill.book}):
+            if self.live:
+                self.controls.switches.latched[book] = detail
+            actions.append(LatchBook(book, fill.ts_ns, detail))
+        return actions
 
     def _book_option(self, fill: FillReport, contract: OptionContract) -> InputRejected | None:
         expiry_ns = expiry_instant_ns(contract.expiry, self.config.expiry_time, self._expiry_zone)

@@ -53,6 +53,15 @@ async def _all_used(settings: Settings) -> bool:
     return marked and "mm-9" in state["kill_switches"]
 
 
+async def _send_valid_records_and_see_them_used(feed: AIOKafkaProducer, settings: Settings) -> None:
+    await feed.send_and_wait(settings.prices_topic, encode_vol(mm.vol()), b"XYZ")
+    await feed.send_and_wait(settings.fills_topic, encode_fill(mm.client_buys_calls()), b"mm-1")
+    await feed.send_and_wait(settings.prices_topic, encode_tick(mm.tick(100.0, 0)), b"XYZ")
+    kill = KillSwitchSet("mm-9", True, mm.tick(100.0, 0).ts_ns, "ops")
+    await feed.send_and_wait(settings.control_topic, encode_control(kill), b"kill/mm-9")
+    await wait_until(lambda: _all_used(settings))
+
+
 def _topic(settings: Settings, role: str) -> str:
     return {
         "prices": settings.prices_topic,
@@ -73,12 +82,7 @@ async def test_a_huge_record_is_dead_lettered_as_an_excerpt_and_the_next_one_is_
         running_hedger(settings) as service,
     ):
         huge = await feed.send_and_wait(topic, _huge("tick" if role == "prices" else role))
-        await feed.send_and_wait(settings.prices_topic, encode_vol(mm.vol()), b"XYZ")
-        await feed.send_and_wait(settings.fills_topic, encode_fill(mm.client_buys_calls()), b"mm-1")
-        await feed.send_and_wait(settings.prices_topic, encode_tick(mm.tick(100.0, 0)), b"XYZ")
-        kill = KillSwitchSet("mm-9", True, mm.tick(100.0, 0).ts_ns, "ops")
-        await feed.send_and_wait(settings.control_topic, encode_control(kill), b"kill/mm-9")
-        await wait_until(lambda: _all_used(settings))
+        await _send_valid_records_and_see_them_used(feed, settings)
         (letter,) = await read_topic(kafka_bootstrap, settings.dlq_topic, 1)
         lost = service.metrics.registry.get_sample_value("hedger_dead_letters_lost_total")
 
@@ -105,12 +109,7 @@ async def test_a_dead_letter_the_topic_refuses_is_counted_and_the_service_goes_o
         running_hedger(settings) as service,
     ):
         await feed.send_and_wait(settings.prices_topic, _huge("tick"))
-        await feed.send_and_wait(settings.prices_topic, encode_vol(mm.vol()), b"XYZ")
-        await feed.send_and_wait(settings.fills_topic, encode_fill(mm.client_buys_calls()), b"mm-1")
-        await feed.send_and_wait(settings.prices_topic, encode_tick(mm.tick(100.0, 0)), b"XYZ")
-        kill = KillSwitchSet("mm-9", True, mm.tick(100.0, 0).ts_ns, "ops")
-        await feed.send_and_wait(settings.control_topic, encode_control(kill), b"kill/mm-9")
-        await wait_until(lambda: _all_used(settings))
+        await _send_valid_records_and_see_them_used(feed, settings)
         lost = service.metrics.registry.get_sample_value("hedger_dead_letters_lost_total")
 
     assert lost == 1
