@@ -22,6 +22,7 @@ from hedger.core.controls import ControlLimits, KillMode, OrderType
 from hedger.core.decisions import BookSetup
 from hedger.core.engine import EngineConfig
 from hedger.core.instruments import is_underlying_symbol
+from hedger.core.plausibility import PlausibilityLimits
 from hedger.core.policy import BandPolicy
 from hedger.core.price_guard import GuardLimits
 from hedger.core.risk import DAYS_PER_YEAR
@@ -131,6 +132,26 @@ class Settings:
     shutdown_timeout_s: float = _setting(
         "HEDGER_SHUTDOWN_TIMEOUT_S", 10.0, "Deadline for a graceful stop."
     )
+    max_event_ahead_s: float = _setting(
+        "HEDGER_MAX_EVENT_AHEAD_S",
+        300.0,
+        "Most an input's event time may lead its Kafka timestamp; 0 = no limit.",
+    )
+    max_event_behind_s: float = _setting(
+        "HEDGER_MAX_EVENT_BEHIND_S",
+        0.0,
+        "Most an input's event time may trail its Kafka timestamp; 0 = no limit (replays).",
+    )
+    max_price: float = _setting(
+        "HEDGER_MAX_PRICE", 1e7, "Highest plausible price (ticks, quotes, fills)."
+    )
+    max_vol: float = _setting("HEDGER_MAX_VOL", 5.0, "Highest plausible vol (5.0 = 500%).")
+    max_fill_qty: float = _setting(
+        "HEDGER_MAX_FILL_QTY", 1e7, "Most shares or contracts one fill may hold."
+    )
+    books: frozenset[str] = _setting(
+        "HEDGER_BOOKS", frozenset(), "Comma list of accepted books; empty = any."
+    )
     broker_wait_s: float = _setting(
         "HEDGER_BROKER_WAIT_S",
         60.0,
@@ -204,6 +225,9 @@ class Settings:
             "default_multiplier",
             "send_timeout_s",
             "shutdown_timeout_s",
+            "max_price",
+            "max_vol",
+            "max_fill_qty",
             *_POSITIVE_CONTROLS,
         ):
             if getattr(self, name) <= 0:
@@ -222,6 +246,8 @@ class Settings:
             "limit_offset",
             "working_order_timeout_s",
             "broker_wait_s",
+            "max_event_ahead_s",
+            "max_event_behind_s",
         ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{_env(name)} must not be negative")
@@ -324,6 +350,9 @@ class Settings:
             american_underlyings=self.american_underlyings,
             futures_underlyings=self.futures_underlyings,
             days_per_year=DAYS_PER_YEAR[self.day_count],
+            plausibility=PlausibilityLimits(
+                self.max_price, self.max_vol, self.max_fill_qty, self.books
+            ),
         )
 
 

@@ -51,6 +51,12 @@ PARSED = [
     ("HEDGER_SEND_TIMEOUT_S", "2.5", "send_timeout_s", 2.5),
     ("HEDGER_SHUTDOWN_TIMEOUT_S", "30", "shutdown_timeout_s", 30.0),
     ("HEDGER_BROKER_WAIT_S", "0", "broker_wait_s", 0.0),
+    ("HEDGER_MAX_EVENT_AHEAD_S", "60", "max_event_ahead_s", 60.0),
+    ("HEDGER_MAX_EVENT_BEHIND_S", "3600", "max_event_behind_s", 3600.0),
+    ("HEDGER_MAX_PRICE", "50000", "max_price", 50000.0),
+    ("HEDGER_MAX_VOL", "3", "max_vol", 3.0),
+    ("HEDGER_MAX_FILL_QTY", "250000", "max_fill_qty", 250000.0),
+    ("HEDGER_BOOKS", "mm-1, mm-2", "books", frozenset({"mm-1", "mm-2"})),
     ("HEDGER_KAFKA_BOOTSTRAP", "[::1]:9092", "kafka_bootstrap", "[::1]:9092"),
     ("HEDGER_LOG_LEVEL", "debug", "log_level", "debug"),
     ("HEDGER_TOPIC_CONTROL", "c.ctl", "control_topic", "c.ctl"),
@@ -117,6 +123,9 @@ POSITIVE = [
     "HEDGER_MULTIPLIER",
     "HEDGER_SEND_TIMEOUT_S",
     "HEDGER_SHUTDOWN_TIMEOUT_S",
+    "HEDGER_MAX_PRICE",
+    "HEDGER_MAX_VOL",
+    "HEDGER_MAX_FILL_QTY",
     "HEDGER_TIMER_INTERVAL_MS",
     "HEDGER_STALE_AFTER_MS",
     "HEDGER_JUMP_THRESHOLD",
@@ -134,6 +143,8 @@ NON_NEGATIVE = [
     "HEDGER_LIMIT_OFFSET",
     "HEDGER_WORKING_ORDER_TIMEOUT_S",
     "HEDGER_BROKER_WAIT_S",
+    "HEDGER_MAX_EVENT_AHEAD_S",
+    "HEDGER_MAX_EVENT_BEHIND_S",
 ]
 
 

@@ -318,8 +318,18 @@ def _cluster_id(root: Path) -> str:
     """The cluster's id, kept in its folder so a restart on the same storage reuses it."""
     stored = root / "cluster-id"
     if not stored.exists():
-        stored.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+        stored.write_text(_new_cluster_id())
     return stored.read_text().strip()
+
+
+def _new_cluster_id() -> str:
+    """A random id in Kafka's form (URL-safe base64 of 16 bytes), never starting with "-":
+    the storage tool would read such an id as an option and refuse to format (one start
+    in 64 failed so). Kafka's own `Uuid.randomUuid` draws again in that case too."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _format_storage(jars: Path, node: KafkaNode, cluster_id: str) -> None:

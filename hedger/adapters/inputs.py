@@ -78,6 +78,8 @@ class InputStreams:
         # from here, so records held back by the merge count as behind.
         self._handled_to: dict[TopicPartition, int] = {}
         self._merge: EventTimeMerge[tuple[int, int], Decoded] = EventTimeMerge()
+        self._max_event_ahead_s = settings.max_event_ahead_s
+        self._max_event_behind_s = settings.max_event_behind_s
         self._decoders: dict[str, Callable[[bytes], Event]] = {
             settings.prices_topic: functools.partial(
                 decode_price, max_bytes=settings.max_message_bytes
@@ -112,9 +114,33 @@ class InputStreams:
 
     def decode(self, record: Record) -> Event | DecodeError:
         try:
-            return self._decoders[record.topic](record.value or b"")
+            event = self._decoders[record.topic](record.value or b"")
         except DecodeError as error:
             return error
+        return self._timely(record, event)
+
+    def _timely(self, record: Record, event: Event) -> Event | DecodeError:
+        """The event, or why its time is implausible against the record's Kafka timestamp
+        (when the producer sent it, or the broker stored it): a tick dated 2100 would
+        expire every option and freeze the mark. Against that timestamp, not the clock of
+        the moment, so a rebuild refuses exactly what the live service refused."""
+        if record.timestamp < 0:  # a record without a timestamp: nothing to hold it to
+            return event
+        ahead_s = (event.ts_ns - record.timestamp * 1_000_000) / 1e9
+        ahead_limit, behind_limit = self._max_event_ahead_s, self._max_event_behind_s
+        if ahead_limit and ahead_s > ahead_limit:
+            return DecodeError(
+                "event_time_ahead",
+                f"event time {ahead_s:.0f} s after the record's Kafka timestamp"
+                f" (HEDGER_MAX_EVENT_AHEAD_S={ahead_limit:g})",
+            )
+        if behind_limit and -ahead_s > behind_limit:
+            return DecodeError(
+                "event_time_behind",
+                f"event time {-ahead_s:.0f} s before the record's Kafka timestamp"
+                f" (HEDGER_MAX_EVENT_BEHIND_S={behind_limit:g})",
+            )
+        return event
 
     async def caught_up(self) -> bool:
         """True when every record on the assigned partitions has been handed out."""

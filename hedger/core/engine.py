@@ -47,6 +47,7 @@ from hedger.core.instruments import (
 from hedger.core.market import MarketState
 from hedger.core.option_orders import OptionHedger
 from hedger.core.orders import OrderRegistry
+from hedger.core.plausibility import PlausibilityLimits, implausible
 from hedger.core.policy import BandPolicy
 from hedger.core.revaluation import Revaluation
 from hedger.core.risk import OptionColumns
@@ -54,6 +55,9 @@ from hedger.core.scenarios import ScenarioGrid, Shocks
 from hedger.core.tick_runs import TickRuns
 from hedger.core.triggers import DecisionTriggers
 from hedger.core.valuation import EngineValuation
+
+# The inputs from feeds and venues, held to the plausibility limits before any state.
+_CHECKED_INPUTS = (PriceTick, VolUpdate, OptionQuote, FillReport)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +81,7 @@ class EngineConfig:
     futures_underlyings: frozenset[str] = field(default_factory=frozenset)
     days_per_year: float = 365.0
     scenario_shocks: Shocks = field(default_factory=Shocks)
+    plausibility: PlausibilityLimits = field(default_factory=PlausibilityLimits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +169,7 @@ class HedgeEngine:
             self.option_hedger,
             self._books_holding,
             lambda: self.live,
+            config.plausibility.max_price,
         )
         self._handlers: dict[type[Any], Callable[[Any], list[Action]]] = {
             PriceTick: self._on_tick,
@@ -184,6 +190,10 @@ class HedgeEngine:
         handler = self._handlers.get(type(event))
         if handler is None:
             raise TypeError(f"not an engine event: {event!r}")
+        if isinstance(event, _CHECKED_INPUTS):
+            refusal = implausible(event, self.config.plausibility)
+            if refusal is not None:
+                return [refusal]
         return handler(event)
 
     def handle_ticks(

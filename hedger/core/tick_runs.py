@@ -51,8 +51,10 @@ class TickRuns:
         option_hedger: OptionHedger,
         books_holding: Callable[[str], list[str]],
         is_live: Callable[[], bool],
+        max_price: float,
     ) -> None:
         self._market = market
+        self._max_price = max_price
         self._guard = guard
         self._revaluation = revaluation
         self._holdings = holdings
@@ -98,6 +100,9 @@ class TickRuns:
         if expiry is not None:
             count = min(count, int(np.searchsorted(times[:count], expiry, side="left")))
         count = min(count, self._guard.steady_count(symbol, marks[:count]))
+        # An implausible tick is refused by `handle`, never taken in a pass.
+        highest = [max(t.bid or 0.0, t.ask or 0.0, t.last or 0.0) for t in run[:count]]
+        count = min(count, _leading(np.array(highest) <= self._max_price))
         if count and self._is_live():
             count = self._inside_bands(symbol, columns, marks[:count], times[:count])
         return count
