@@ -15,6 +15,7 @@ from pathlib import Path
 from hedger.backtest.cli import add_backtest_parser, run_backtest
 from hedger.config import ConfigError, Settings
 from hedger.kafka_cli import add_kafka_parser, run_kafka
+from hedger.log_flood import RepeatLimiter
 from hedger.risk_report import add_risk_parser, run_risk
 from hedger.topics_cli import add_topics_parser, run_topics
 
@@ -72,8 +73,11 @@ def _configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # aiokafka logs every routine group rebalance at INFO.
+    # aiokafka logs every routine group rebalance at INFO, and floods while the broker
+    # is gone: one line per message kind every 10 s.
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLogger().level))
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RepeatLimiter("aiokafka"))
 
 
 async def _run(settings: Settings) -> int:
