@@ -141,13 +141,7 @@ async def running_exchange(settings: Settings, **costs: Any) -> AsyncIterator[Pa
 @contextlib.asynccontextmanager
 async def child_hedger(settings: Settings) -> AsyncIterator[subprocess.Popen[bytes]]:
     """`hedger run` as a child process, ready when this yields; killed at the end if alive."""
-    # A plain Popen: the tests signal and reap it synchronously, like a supervisor would.
-    process = subprocess.Popen(  # noqa: ASYNC220
-        [sys.executable, "-m", "hedger.cli", "run"],
-        env=environment(settings),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    process = spawn_hedger(settings, text=False)
     try:
         await wait_until(lambda: is_ready(settings) if process.poll() is None else True)
         assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
@@ -158,6 +152,18 @@ async def child_hedger(settings: Settings) -> AsyncIterator[subprocess.Popen[byt
         process.wait(timeout=10)
         if process.stderr:
             process.stderr.close()
+
+
+def spawn_hedger(settings: Settings, *, text: bool = True) -> subprocess.Popen[Any]:
+    """`hedger run` as a child process configured like `settings`, its stderr piped."""
+    # A plain Popen: the tests signal and reap it synchronously, like a supervisor would.
+    return subprocess.Popen(
+        [sys.executable, "-m", "hedger.cli", "run"],
+        env=environment(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=text,
+    )
 
 
 async def http_get(settings: Settings, path: str) -> tuple[int, bytes]:

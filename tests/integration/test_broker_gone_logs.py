@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import sys
 
 import pytest
 
 from hedger.adapters.embedded_broker import EmbeddedBroker
-from tests.integration.harness import environment, hedger_settings, is_ready, wait_until
+from tests.integration.harness import hedger_settings, is_ready, spawn_hedger, wait_until
 
 pytestmark = pytest.mark.broker
 
@@ -24,13 +22,7 @@ async def test_log_lines_while_the_broker_is_gone_stay_bounded(topic_prefix: str
     bootstrap = broker.start()
     try:
         settings = await hedger_settings(bootstrap, topic_prefix, shutdown_timeout_s=3.0)
-        process = subprocess.Popen(  # noqa: ASYNC220 - signalled and reaped synchronously
-            [sys.executable, "-m", "hedger.cli", "run"],
-            env=environment(settings),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = spawn_hedger(settings)
         try:
             await wait_until(lambda: is_ready(settings))
             await asyncio.to_thread(broker.stop)

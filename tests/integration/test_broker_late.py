@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ import pytest
 from hedger.adapters.apache_kafka import ApacheKafka, KafkaUnavailableError
 from hedger.adapters.broker_process import free_port
 from hedger.config import Settings
-from tests.integration.harness import environment, hedger_settings, http_get, wait_until
+from tests.integration.harness import hedger_settings, http_get, spawn_hedger, wait_until
 
 pytestmark = pytest.mark.broker
 
@@ -37,13 +35,7 @@ async def test_run_waits_for_a_broker_that_comes_up_later_then_starts_cleanly(
     # The topics first, on the broker's own storage; then the broker goes away.
     settings = await hedger_settings(bootstrap, topic_prefix, broker_wait_s=120.0)
     await asyncio.to_thread(broker.stop)
-    process = subprocess.Popen(  # noqa: ASYNC220 - signalled and reaped synchronously
-        [sys.executable, "-m", "hedger.cli", "run"],
-        env=environment(settings),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = spawn_hedger(settings)
     try:
         await wait_until(lambda: _says(settings, b"broker unreachable"))
         await asyncio.to_thread(broker.start)  # the same storage and port
