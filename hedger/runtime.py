@@ -66,6 +66,7 @@ class HedgerService:
         self._stop = asyncio.Event()  # run() replaces it with the caller's stop request
         self._stopping_noted = False
         self._rebuilt_at_s = 0.0
+        self._rebuilt_for: set[TopicPartition] = set()  # the fill partitions of the state
         self._clock = clock
         self._scenarios_at = -math.inf
         self._prices_rebuilt = False
@@ -116,13 +117,18 @@ class HedgerService:
             return "stopping"
         if self._waiting_for is not None:
             return self._waiting_for
-        if not self.ready or self._inputs.watch.changed:
+        if not self.ready or self._assignment_moved():
             return "rebuilding state"  # or about to: the fill partitions were reassigned
         if not self._inputs.fills.assignment():
             return "no fill partitions assigned"
         if not self._broker_answering():
             return "broker unreachable"
         return None
+
+    def _assignment_moved(self) -> bool:
+        """The fill partitions differ from those the state was rebuilt for. Also asked of
+        the assignment itself: aiokafka updates it before the rebalance listener runs."""
+        return self._inputs.watch.changed or self._inputs.fills.assignment() != self._rebuilt_for
 
     def _broker_answering(self) -> bool:
         # A rebuild reads the topics, so its end is a broker answer, like each fetch response.
@@ -165,7 +171,7 @@ class HedgerService:
 
     async def _serve(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            if self._inputs.watch.changed or not self.ready:
+            if self._assignment_moved() or not self.ready:
                 await self._rebuild(stop)
                 continue
             await self._cycle()
@@ -182,6 +188,7 @@ class HedgerService:
         inputs.watch.changed = False
         inputs.forget_fetched_fills()
         assigned = inputs.fills.assignment()
+        self._rebuilt_for = set(assigned)
         engine = HedgeEngine(
             self._engine_config, market=self.engine.market, controls=self.engine.controls
         )
@@ -264,7 +271,7 @@ class HedgerService:
                 await self._dead_letter(record, event.kind, event.detail)
             else:
                 log.warning("control applied: %s", event)
-                self.engine.handle(event)
+                await self._deliver(record, self.engine.handle(event))
         if polled:
             await self._flush()
             self._record_controls()

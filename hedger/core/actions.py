@@ -59,7 +59,8 @@ class LatchBook:
 
 @dataclass(frozen=True, slots=True)
 class CancelHedgeOrder:
-    """Cancel a working hedge order (it outlived the working-order timeout)."""
+    """Cancel a working hedge order: it outlived the working-order timeout (`reason`
+    "timeout"), or a kill switch was engaged over its book ("kill_switch")."""
 
     order_id: str
     book: str

@@ -181,7 +181,7 @@ class HedgeEngine:
             RecoveryCompleted: self._on_recovered,
             TimerFired: self._on_timer,
             QuoteCrossed: self.desk.apply_control,
-            KillSwitchSet: self.desk.apply_control,
+            KillSwitchSet: self._on_kill_switch,
             BookLatched: self.desk.apply_control,
             BookRearmed: self.desk.apply_control,
         }
@@ -397,6 +397,14 @@ class HedgeEngine:
             return [refusal]
         trigger = f"quote:{quote.symbol.replace(' ', '')}:{quote.ts_ns}"
         return self._revalue_and_hedge(underlying, quote.ts_ns, trigger)
+
+    def _on_kill_switch(self, switch: KillSwitchSet) -> list[Action]:
+        """Set or release the switch; engaging it live also cancels the orders working in
+        its scope (while rebuilding, the cancels sent back then are read back instead)."""
+        actions = self.desk.apply_control(switch)
+        if switch.engaged and self.live:
+            actions += self._orders.cancel_in_scope(switch.scope, switch.ts_ns, "kill_switch")
+        return actions
 
     def _on_timer(self, timer: TimerFired) -> list[Action]:
         return self._triggers.on_timer(timer.ts_ns) if self.live else []

@@ -4,7 +4,8 @@ Every order id sent or read back is known, so a replay never sends it again. Wor
 orders count toward their book's delta until filled or cancelled (the engine reduces them
 on fills); working option orders are tracked by the option hedger. An order working longer
 than the working-order timeout (event time) is cancelled: it stops counting, and a cancel
-goes to the order topic, where a restart reads it back.
+goes to the order topic, where a restart reads it back. Engaging a kill switch cancels
+the orders working in its scope the same way.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 
 from hedger.core.actions import Action, CancelHedgeOrder, SubmitHedgeOrder
 from hedger.core.book import Holding, WorkingOrder
+from hedger.core.controls import ALL_BOOKS
 from hedger.core.decisions import HedgeDesk
 from hedger.core.events import HedgeOrderCancelled, HedgeOrderRecorded
 from hedger.core.option_orders import OptionHedger
@@ -88,6 +90,16 @@ class OrderRegistry:
             return order.book, order.symbol
         option = self._options.working.pop(order_id, None)
         return None if option is None else (option.book, option.contract.occ_symbol)
+
+    def cancel_in_scope(self, scope: str, ts_ns: int, reason: str) -> list[Action]:
+        """Cancel every order working for `scope`'s book (every book for "*")."""
+        books = {order_id: order.book for order_id, order in self._working.items()}
+        books.update((order_id, o.book) for order_id, o in self._options.working.items())
+        actions: list[Action] = []
+        for order_id in [o for o, book in books.items() if scope in (ALL_BOOKS, book)]:
+            book, symbol = self._forget(order_id) or ("", "")
+            actions.append(CancelHedgeOrder(order_id, book, symbol, ts_ns, reason))
+        return actions
 
     def expire(self, ts_ns: int, timeout_ns: int) -> list[Action]:
         """Cancel every order working for `timeout_ns` or longer (0: never)."""

@@ -123,9 +123,11 @@ async def test_kill_switch_stops_orders_survives_a_restart_and_releases(
             assert status == 202
             assert answer["published"]["engaged"] is True
             await wait_until(lambda: kill_engaged(settings, "mm-1"))
+            # Engaging the switch cancelled the opening order, which was still working.
+            (_, cancel) = await read_messages(kafka_bootstrap, settings.orders_topic, 2)
             await feed.tick(102.0, 60)  # would sell 500 more
             await feed.handled()
-            assert await orders_on_topic(settings) == [opening]
+            assert await orders_on_topic(settings) == [opening, cancel]
             assert await refusals(settings, "kill_switch") >= 1
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)
@@ -135,18 +137,24 @@ async def test_kill_switch_stops_orders_survives_a_restart_and_releases(
             assert state["kill_switches"] == {"mm-1": "test"}
             await feed.tick(102.5, 70)
             await feed.handled()
-            assert await orders_on_topic(settings) == [opening]
+            assert await orders_on_topic(settings) == [opening, cancel]
             assert await refusals(settings, "kill_switch") >= 1
             status, _ = await post(settings, "/control/kill", {"book": "mm-1", "engaged": False})
             assert status == 202
             await wait_until(lambda: kill_released(settings, "mm-1"))
             await feed.tick(102.6, 80)
-            after = await read_messages(kafka_bootstrap, settings.orders_topic, 2)
+            after = await read_messages(kafka_bootstrap, settings.orders_topic, 3)
 
     assert (opening["side"], opening["qty"]) == ("sell", 6000)
-    assert [(o["side"], o["trigger"]) for o in after[1:]] == [
-        ("sell", f"tick:XYZ:{mm.START_NS + 80 * mm.SECOND}")
-    ]
+    assert (cancel["type"], cancel["order_id"], cancel["reason"]) == (
+        "cancel",
+        opening["order_id"],
+        "kill_switch",
+    )
+    # Released, the book hedges its whole delta again: the cancelled order no longer counts.
+    (again,) = after[2:]
+    assert (again["side"], again["trigger"]) == ("sell", f"tick:XYZ:{mm.START_NS + 80 * mm.SECOND}")
+    assert again["qty"] > 6000
 
 
 async def test_kill_switch_endpoint_bad_body_is_refused_and_nothing_published(
