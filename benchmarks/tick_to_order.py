@@ -34,7 +34,6 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import orjson
@@ -48,7 +47,7 @@ from hedger.adapters.topics import ensure_topics
 from hedger.codec import encode_fill, encode_tick
 from hedger.config import Settings
 from hedger.core.events import FillReport, PriceTick, Side
-from hedger.core.instruments import NANOS_PER_YEAR, OptionContract, expiry_instant_ns
+from hedger.core.instruments import OptionContract
 
 TICKS = 300
 WARM_UP = 20
@@ -58,11 +57,11 @@ DEADLINE_S = 60.0
 ANSWER_GRACE_S = 5.0
 
 SYMBOL, BOOK = "XYZ", "bench-t2o"
-EXPIRY = dt.date(2027, 3, 19)
+# Live ticks are stamped about now: the service refuses event times far ahead of the
+# record's Kafka timestamp (HEDGER_MAX_EVENT_AHEAD_S). The call expires in about 60 days.
+START_NS = time.time_ns() // 1_000_000_000 * 1_000_000_000
+EXPIRY = (dt.datetime.fromtimestamp(START_NS / 1e9, dt.UTC) + dt.timedelta(days=60)).date()
 CALL = OptionContract(SYMBOL, EXPIRY, True, 100.0)
-START_NS = expiry_instant_ns(EXPIRY, dt.time(16, 0), ZoneInfo("America/New_York")) - round(
-    60 / 365 * NANOS_PER_YEAR
-)
 TICK_EVERY_NS = round(1e9 / RATE_HZ)
 SPOT_STEP = 0.02
 
