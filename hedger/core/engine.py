@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from hedger.core.actions import Action, InputRejected, LatchBook
 from hedger.core.book import FILLED_EPSILON, Holding, WorkingOrder
-from hedger.core.controls import BookLimits, ControlLimits, ControlState
+from hedger.core.controls import BookLimits, ControlLimits, ControlState, KillMode
 from hedger.core.decisions import BookSetup, HedgeDesk
 from hedger.core.events import (
     BookLatched,
@@ -399,10 +399,12 @@ class HedgeEngine:
         return self._revalue_and_hedge(underlying, quote.ts_ns, trigger)
 
     def _on_kill_switch(self, switch: KillSwitchSet) -> list[Action]:
-        """Set or release the switch; engaging it live also cancels the orders working in
-        its scope (while rebuilding, the cancels sent back then are read back instead)."""
+        """Set or release the switch; engaging it live in `stop` mode also cancels the orders
+        working in its scope (while rebuilding, the cancels sent then are read back instead).
+        In `reduce_only` mode working orders stay: they were sized to bring delta in."""
         actions = self.desk.apply_control(switch)
-        if switch.engaged and self.live:
+        stopping = self.config.controls.kill_mode is KillMode.STOP
+        if switch.engaged and self.live and stopping:
             actions += self._orders.cancel_in_scope(switch.scope, switch.ts_ns, "kill_switch")
         return actions
 
