@@ -83,7 +83,9 @@ def _configure_logging(level: str) -> None:
 async def _run(settings: Settings) -> int:
     from hedger.runtime import HedgerService
     from hedger.startup import StartupError
+    from hedger.warm_start import warm_start
 
+    warm_start()
     stop = until_signalled()
     service = HedgerService(settings)
     task = asyncio.create_task(service.run(stop))

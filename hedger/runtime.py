@@ -2,9 +2,10 @@
 
 Each cycle: read a batch of fills and prices, decode, let the engine decide, queue the orders
 and dead letters, wait for the broker to acknowledge all of them, then commit `offset + 1`
-for every partition the batch touched. A crash between acknowledgement and commit re-reads
-the batch; the engine's state, rebuilt from the fill and order topics on start, makes that
-harmless (working orders count, ids are deterministic).
+for every partition the batch touched, in the background (the next batch does not wait for
+it). A crash between acknowledgement and commit re-reads the batch; the engine's state,
+rebuilt from the fill and order topics on start, makes that harmless (working orders count,
+ids are deterministic).
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ class HedgerService:
             stack.push_async_callback(self._close, self._control.consumer.stop)
             await self._inputs.start(stack, self._close_consumer)
             await self._serve(stop)
+            await self._inputs.drain()
             # The watcher may not have run yet if the last batch never had to wait.
             self._note_stopping()
             self.ready = False
@@ -185,6 +187,7 @@ class HedgerService:
             await inputs.fills.getmany(timeout_ms=100)  # joins the group; records are re-read
         if stop.is_set():
             return
+        await inputs.drain()  # the commit in flight may still fail and move the assignment
         inputs.watch.changed = False
         inputs.forget_fetched_fills()
         assigned = inputs.fills.assignment()
@@ -299,7 +302,7 @@ class HedgerService:
             latency_s = max(delivered_ms - stamp_ms, 0.0) / 1000
             self.metrics.tick_to_order_latency.observe(latency_s)
         offsets = next_offsets(record for record, _ in handled)
-        await self._inputs.commit(offsets)
+        self._inputs.commit_soon(offsets)
         self.metrics.record_exposures(self.engine.exposures())
         self._record_controls()
         self._record_scenarios()

@@ -295,3 +295,12 @@ class OptionColumns:
             intrinsic_value=max(moneyness, 0.0) * units,
             delivered_shares=sign * units if exercised else 0.0,
         )
+
+
+def load_kernels() -> None:
+    """Load the compiled revaluation kernels of both exercise styles now: the first call of
+    a compiled kernel initialises numba itself (~350 ms, even from the on-disk cache)."""
+    for model in (PricingModel(), PricingModel(american=True)):
+        columns = OptionColumns(model)
+        columns.add("warm-up", "call", 100.0, 30 * 86_400 * 10**9, True, 1.0)
+        columns.revalue_at(100.0, 0.2, 0.0, 0.0, 0)
