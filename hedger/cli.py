@@ -92,14 +92,20 @@ async def _run(settings: Settings) -> int:
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
     stopping.cancel()
-    try:
-        async with asyncio.timeout(settings.shutdown_timeout_s):
-            await task
-    except StartupError as error:
+    # The service's own errors (a delivery timeout among them) are told apart from this
+    # deadline: the exit line names the real cause.
+    await asyncio.wait({task}, timeout=settings.shutdown_timeout_s)
+    if not task.done():
+        log.error("did not stop within %.1f s of the stop request", settings.shutdown_timeout_s)
+        return 1
+    error = task.exception()
+    if isinstance(error, StartupError):
         print(f"hedger: {error}", file=sys.stderr)
         return 2
-    except TimeoutError:
-        log.error("did not stop within %.1f s", settings.shutdown_timeout_s)
+    if error is not None:
+        # One line at the default level; the traceback for whoever asks (HEDGER_LOG_LEVEL).
+        log.error("stopped on an error: %s: %s", type(error).__name__, error)
+        log.debug("the error's traceback", exc_info=error)
         return 1
     log.info("stopped")
     return 0

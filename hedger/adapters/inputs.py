@@ -114,9 +114,8 @@ class InputStreams:
         await self.prices.start()
         stack.push_async_callback(close, self.prices)
         self.prices.assign(await all_partitions(self.prices, settings.prices_topic))
-        # Runs before the consumers close (the stack unwinds last in, first out): a commit
-        # still in flight when the service fails is abandoned, as it would be in a crash.
-        stack.callback(self._abandon_commit)
+        # Runs before the consumers close (the stack unwinds last in, first out).
+        stack.push_async_callback(self._settle_commit)
 
     def decode(self, record: Record) -> Event | DecodeError:
         try:
@@ -212,9 +211,16 @@ class InputStreams:
             await asyncio.shield(self._committing)
         self._raise_commit_error()
 
-    def _abandon_commit(self) -> None:
-        if self._committing is not None:
-            self._committing.cancel()
+    async def _settle_commit(self) -> None:
+        """At close, after a failure elsewhere (a clean stop has drained): a commit still in
+        flight gets the shutdown deadline to land, and its own error is only logged, the
+        service is stopping on another. Never cancelled: aiokafka's inner commit would then
+        fail unobserved when the consumer closes, with a traceback on stderr."""
+        task, self._committing = self._committing, None
+        if task is None:
+            return
+        await asyncio.wait({task}, timeout=self.settings.shutdown_timeout_s)
+        task.add_done_callback(_log_commit_error)
 
     def _raise_commit_error(self) -> None:
         task = self._committing
@@ -323,3 +329,8 @@ def next_offsets(records: Iterable[Record]) -> dict[TopicPartition, int]:
     for record in records:
         offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
     return offsets
+
+
+def _log_commit_error(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("the last offset commit failed: %s", task.exception())

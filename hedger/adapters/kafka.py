@@ -57,16 +57,39 @@ def make_consumer(
     )
 
 
+class DeliveryTimeoutError(TimeoutError):
+    """The broker did not acknowledge a batch in time; the message says how much and why
+    it may be (it is the line an operator reads when the service stops on it)."""
+
+
 async def deliver(sends: Iterable[Awaitable[RecordMetadata]], timeout_s: float) -> None:
-    """Wait for every send of a batch to be acknowledged, or raise TimeoutError.
+    """Wait for every send of a batch to be acknowledged, or raise `DeliveryTimeoutError` (or
+    the error of a send the broker refused).
 
     A timed-out send may still have been written: callers treat it as "maybe sent" and
     reconcile from the topic, never resend under a new id.
     """
-    pending = list(sends)
-    if pending:
-        async with asyncio.timeout(timeout_s):
-            await asyncio.gather(*pending)
+    for result in await acknowledgements(sends, timeout_s):
+        if isinstance(result, BaseException):
+            raise result
+
+
+async def acknowledgements(
+    sends: Iterable[Awaitable[RecordMetadata]], timeout_s: float
+) -> list[RecordMetadata | BaseException]:
+    """Each send's acknowledgement or error, in order, once every send has one; raises
+    `DeliveryTimeoutError` if `timeout_s` passes first."""
+    pending = [asyncio.ensure_future(send) for send in sends]
+    if not pending:
+        return []
+    _, waiting = await asyncio.wait(pending, timeout=timeout_s)
+    if waiting:
+        raise DeliveryTimeoutError(
+            f"the broker did not acknowledge {len(waiting)} of {len(pending)} records within"
+            f" {timeout_s:g} s (HEDGER_SEND_TIMEOUT_S); is a partition leader or the in-sync"
+            " replicas (min.insync.replicas) missing?"
+        )
+    return [send.exception() or send.result() for send in pending]
 
 
 def last_fetch_s(consumer: AIOKafkaConsumer) -> float | None:

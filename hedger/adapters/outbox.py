@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, RecordMetadata
 
-from hedger.adapters.kafka import deliver
+from hedger.adapters.kafka import acknowledgements, deliver
 from hedger.codec import encode_order
 from hedger.core.actions import SubmitHedgeOrder
 
@@ -91,8 +91,7 @@ class Outbox:
         futures = [future for _, future in dead_letters]
         await deliver(pending, timeout_s)
         lost, self._lost = self._lost, 0
-        async with asyncio.timeout(timeout_s):
-            results = await asyncio.gather(*futures, return_exceptions=True)
+        results = await acknowledgements(futures, timeout_s)
         for (source, _), result in zip(dead_letters, results, strict=True):
             if isinstance(result, KafkaError):
                 lost += _lost_for_good(source, result)
