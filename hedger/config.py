@@ -44,6 +44,7 @@ _POSITIVE_CONTROLS = (
     "confirm_ticks",
     "price_collar",
     "total_orders_per_minute",
+    "total_notional_per_minute",
     "latch_reversals",
     "latch_window_s",
 )
@@ -190,6 +191,11 @@ class Settings:
     total_order_burst: float = _setting(
         "HEDGER_TOTAL_ORDER_BURST", 30.0, "Orders all books may send back to back."
     )
+    total_notional_per_minute: float = _setting(
+        "HEDGER_TOTAL_NOTIONAL_PER_MINUTE",
+        250_000_000.0,
+        "Notional (shares × mark) all books may send in any 60 s of event time.",
+    )
     latch_reversals: int = _setting(
         "HEDGER_LATCH_REVERSALS", 10, "Direction reversals of a book that latch it..."
     )
@@ -198,6 +204,9 @@ class Settings:
     )
     working_order_timeout_s: float = _setting(
         "HEDGER_WORKING_ORDER_TIMEOUT_S", 0.0, "Cancel orders working this long; 0 = never."
+    )
+    timeout_latch: int = _setting(
+        "HEDGER_TIMEOUT_LATCH", 3, "Timeouts of a book with no hedge fill that latch it; 0 = never."
     )
     kill_mode: str = _setting(
         "HEDGER_KILL_MODE", "stop", "Under a kill switch: stop, or reduce_only."
@@ -245,6 +254,7 @@ class Settings:
             "merge_wait_ms",
             "limit_offset",
             "working_order_timeout_s",
+            "timeout_latch",
             "broker_wait_s",
             "max_event_ahead_s",
             "max_event_behind_s",
@@ -315,12 +325,14 @@ class Settings:
                 confirm_ticks=self.confirm_ticks,
             ),
             total_rate=RateLimit(self.total_orders_per_minute, self.total_order_burst),
+            total_notional_per_minute=self.total_notional_per_minute,
             price_collar=self.price_collar,
             order_type=OrderType(self.order_type),
             limit_offset=self.limit_offset,
             latch_reversals=self.latch_reversals,
             latch_window_ns=round(self.latch_window_s * 1e9),
             working_order_timeout_ns=round(self.working_order_timeout_s * 1e9),
+            timeout_latch=self.timeout_latch,
             kill_mode=KillMode(self.kill_mode),
         )
 

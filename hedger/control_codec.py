@@ -5,7 +5,7 @@ Control topic (key: the book, or `*` for all books):
 - `{"type":"kill","book":"mm-1"|"*","engaged":true|false,"ts":…,"by":"ops"}`
 - `{"type":"rearm","book":"mm-1","ts":…,"by":"ops"}`
 - `{"type":"latch","book":"mm-1","ts":…,"by":"hedger","reason":"…"}` (written by the
-  hedger when the flip-flop latch stops a book)
+  hedger when the flip-flop or timeout latch, or a conflicting fill, stops a book)
 
 Order topic, besides orders: `{"type":"cancel","order_id":…,"book":…,"symbol":…,"ts":…,
 "reason":"timeout"}`. `by` and `reason` are optional. Bad messages raise `DecodeError`
@@ -117,4 +117,9 @@ def decode_order_event(
     obj = _load(raw, max_bytes)
     if _type(obj, frozenset({"order", "cancel"})) == "order":
         return decode_order(raw, max_bytes)
-    return HedgeOrderCancelled(_text(obj, "order_id"), _text(obj, "book"), _timestamp(obj))
+    return HedgeOrderCancelled(
+        _text(obj, "order_id"),
+        _text(obj, "book"),
+        _timestamp(obj),
+        _optional_text(obj, "reason", ""),
+    )

@@ -72,7 +72,13 @@ _POLICY_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "leland_interval_s": ("leland_interval_ns", _nanos(_NANOS_PER_S)),
 }
 _LIMIT_KEYS = frozenset(
-    {"max_order_shares", "max_order_notional", "max_position_shares", "loss_limit"}
+    {
+        "max_order_shares",
+        "max_order_notional",
+        "max_position_shares",
+        "max_notional_per_minute",
+        "loss_limit",
+    }
 )
 _RATE_KEYS = frozenset({"orders_per_minute", "order_burst"})
 _BOOK_KEYS = frozenset({*_POLICY_KEYS, "target_range", *_LIMIT_KEYS, *_RATE_KEYS, "gamma_vega"})

@@ -70,9 +70,11 @@ PARSED = [
     ("HEDGER_LIMIT_OFFSET", "0.0005", "limit_offset", 0.0005),
     ("HEDGER_TOTAL_ORDERS_PER_MINUTE", "120", "total_orders_per_minute", 120.0),
     ("HEDGER_TOTAL_ORDER_BURST", "5", "total_order_burst", 5.0),
+    ("HEDGER_TOTAL_NOTIONAL_PER_MINUTE", "1e6", "total_notional_per_minute", 1e6),
     ("HEDGER_LATCH_REVERSALS", "4", "latch_reversals", 4),
     ("HEDGER_LATCH_WINDOW_S", "30", "latch_window_s", 30.0),
     ("HEDGER_WORKING_ORDER_TIMEOUT_S", "2.5", "working_order_timeout_s", 2.5),
+    ("HEDGER_TIMEOUT_LATCH", "5", "timeout_latch", 5),
     ("HEDGER_KILL_MODE", "reduce_only", "kill_mode", "reduce_only"),
 ]
 
@@ -132,6 +134,7 @@ POSITIVE = [
     "HEDGER_CONFIRM_TICKS",
     "HEDGER_PRICE_COLLAR",
     "HEDGER_TOTAL_ORDERS_PER_MINUTE",
+    "HEDGER_TOTAL_NOTIONAL_PER_MINUTE",
     "HEDGER_LATCH_REVERSALS",
     "HEDGER_LATCH_WINDOW_S",
 ]
@@ -142,6 +145,7 @@ NON_NEGATIVE = [
     "HEDGER_MERGE_WAIT_MS",
     "HEDGER_LIMIT_OFFSET",
     "HEDGER_WORKING_ORDER_TIMEOUT_S",
+    "HEDGER_TIMEOUT_LATCH",
     "HEDGER_BROKER_WAIT_S",
     "HEDGER_MAX_EVENT_AHEAD_S",
     "HEDGER_MAX_EVENT_BEHIND_S",

@@ -135,7 +135,8 @@ def test_latch_event_records_the_engine_as_author():
 
 def test_decode_order_event_reads_back_a_cancel_and_an_order():
     cancel = CancelHedgeOrder("H-1", "mm-1", "XYZ", TS, "timeout")
-    assert decode_order_event(encode_cancel(cancel)) == HedgeOrderCancelled("H-1", "mm-1", TS)
+    read_back = HedgeOrderCancelled("H-1", "mm-1", TS, "timeout")
+    assert decode_order_event(encode_cancel(cancel)) == read_back
     order = raw(
         type="order", order_id="H-2", book="mm-1", symbol="XYZ", side="buy", qty=5, ts=TS,
         ref_price=100.0,

@@ -42,6 +42,7 @@ class BookLimits:
     max_order_shares: float = 100_000.0
     max_order_notional: float = 10_000_000.0
     max_position_shares: float = 1_000_000.0
+    max_notional_per_minute: float = 50_000_000.0  # of the orders of any 60 s of event time
     loss_limit: float = math.inf
     rate: RateLimit = field(default_factory=lambda: RateLimit(per_minute=60.0, burst=10.0))
 
@@ -50,6 +51,7 @@ class BookLimits:
             self.max_order_shares,
             self.max_order_notional,
             self.max_position_shares,
+            self.max_notional_per_minute,
             self.loss_limit,
         )
         if not all(limit > 0 for limit in limits):
@@ -62,21 +64,25 @@ class ControlLimits:
 
     guard: GuardLimits = field(default_factory=GuardLimits)
     total_rate: RateLimit = field(default_factory=lambda: RateLimit(per_minute=300.0, burst=30.0))
+    total_notional_per_minute: float = 250_000_000.0
     price_collar: float = 0.05
     order_type: OrderType = OrderType.MARKET
     limit_offset: float = 0.001
     latch_reversals: int = 10
     latch_window_ns: int = 30_000_000_000
     working_order_timeout_ns: int = 0
+    timeout_latch: int = 3
     kill_mode: KillMode = KillMode.STOP
 
     def __post_init__(self) -> None:
         valid = (
             0 < self.price_collar < 1
+            and self.total_notional_per_minute > 0
             and 0 <= self.limit_offset < self.price_collar
             and self.latch_reversals >= 1
             and self.latch_window_ns > 0
             and self.working_order_timeout_ns >= 0
+            and self.timeout_latch >= 0
         )
         if not valid:
             raise ValueError(f"invalid control limits {self}")
@@ -115,8 +121,10 @@ class ControlState:
     def __init__(self, limits: ControlLimits) -> None:
         self.switches = Switches()
         self.guard = PriceGuard(limits.guard)
-        # Per book: the latest order time a re-arm forgave (see hedger.core.latch).
+        # Per book: the latest order time a re-arm forgave (see hedger.core.latch), and the
+        # latest working-order timeout (see hedger.core.timeout_latch).
         self.rearm_cutoffs: dict[str, int] = {}
+        self.timeout_cutoffs: dict[str, int] = {}
 
 
 @dataclass(slots=True)  # not frozen: built per order attempt, on the hot path

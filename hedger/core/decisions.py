@@ -34,6 +34,7 @@ from hedger.core.controls import (
 from hedger.core.events import BookRearmed, ControlEvent, QuoteCrossed, Side
 from hedger.core.instruments import NANOS_PER_YEAR, OptionContract
 from hedger.core.latch import FlipFlop
+from hedger.core.notional_cap import NotionalCaps
 from hedger.core.option_hedge import GammaVegaPolicy
 from hedger.core.policy import (
     BandInputs,
@@ -44,6 +45,7 @@ from hedger.core.policy import (
 )
 from hedger.core.risk import BookGreeks
 from hedger.core.throttle import Throttle
+from hedger.core.timeout_latch import TimeoutLatch
 
 if TYPE_CHECKING:
     from hedger.core.engine import EngineConfig
@@ -110,9 +112,11 @@ class HedgeDesk:
         self.setups = dict(config.books)
         limits = config.controls
         self.throttle = Throttle(limits.total_rate)
+        self.notional_caps = NotionalCaps(limits.total_notional_per_minute)
         self.flip_flop = FlipFlop(
             limits.latch_reversals, limits.latch_window_ns, controls.rearm_cutoffs
         )
+        self.timeout_latch = TimeoutLatch(limits.timeout_latch, controls.timeout_cutoffs)
         self._known = known_orders
         self.valuation = valuation
         self._refusing: dict[tuple[str, str], str] = {}
@@ -131,6 +135,7 @@ class HedgeDesk:
         self.controls.switches.apply(event)
         if isinstance(event, BookRearmed):
             self.flip_flop.forget(event.book)
+            self.timeout_latch.forget(event.book)
         return []
 
     def rebalance_due(self, book: str, symbol: str, ts_ns: int) -> bool:
@@ -233,8 +238,13 @@ class HedgeDesk:
             hedge_position=situation.holding.shares + situation.holding.working_shares,
             book_pnl=self.book_pnl(book, setup),
         )
-        refusal = self.pretrade_refusal(check, setup, ts_ns) or self.throttle.refusal(
-            book, setup.limits.rate, ts_ns
+        notional = abs(quantity) * situation.mark
+        refusal = (
+            self.pretrade_refusal(check, setup, ts_ns)
+            or self.throttle.refusal(book, setup.limits.rate, ts_ns)
+            or self.notional_caps.refusal(
+                book, setup.limits.max_notional_per_minute, notional, ts_ns
+            )
         )
         if refusal is not None:
             return [self.deny(situation, *refusal)]
@@ -245,7 +255,7 @@ class HedgeDesk:
         # Last: only an order that would really leave counts as a reversal.
         if self.flip_flop.trips(book, symbol, side, ts_ns):
             return self._latch(situation)
-        self.sent(book, symbol, side, ts_ns, setup)
+        self.sent(book, symbol, side, ts_ns, setup, notional)
         return [
             SubmitHedgeOrder(
                 order_id=order_id,
@@ -290,9 +300,13 @@ class HedgeDesk:
             )
         )
 
-    def sent(self, book: str, symbol: str, side: Side, ts_ns: int, setup: BookSetup) -> None:
-        """Account for an order leaving now, or read back from the order topic."""
+    def sent(
+        self, book: str, symbol: str, side: Side, ts_ns: int, setup: BookSetup, notional: float
+    ) -> None:
+        """Account for an order leaving now, or read back from the order topic; `notional`
+        is its shares × the mark it was decided at."""
         self.throttle.take(book, setup.limits.rate, ts_ns)
+        self.notional_caps.take(book, notional, ts_ns)
         self.flip_flop.record(book, symbol, side, ts_ns)
         self._refusing.pop((book, symbol), None)
 
@@ -302,11 +316,15 @@ class HedgeDesk:
             f"{self.flip_flop.reversals} direction reversals in {situation.symbol} "
             f"within {window_s:.0f} s"
         )
-        self.controls.switches.latched[situation.book] = detail
         return [
             self.deny(situation, "latched", detail),
-            LatchBook(situation.book, situation.ts_ns, detail),
+            self.latch(situation.book, situation.ts_ns, detail),
         ]
+
+    def latch(self, book: str, ts_ns: int, detail: str) -> LatchBook:
+        """Stop `book` now; the action records it on the control topic."""
+        self.controls.switches.latched[book] = detail
+        return LatchBook(book, ts_ns, detail)
 
     def deny(self, situation: Situation, reason: str, detail: str) -> HedgeDenied:
         key = (situation.book, situation.symbol)

@@ -340,6 +340,8 @@ class HedgeEngine:
         holding = self._holding(fill.book, symbol)
         holding.shares += fill.side.sign * fill.qty
         holding.cash -= fill.side.sign * fill.qty * fill.price
+        if fill.order_id in self._known_orders:  # working or not: rebuilt in any order
+            self.desk.timeout_latch.filled(fill.book, fill.ts_ns)
         order = self._working.get(fill.order_id) if fill.order_id else None
         if order is None or order.book != fill.book or order.symbol != symbol:
             return

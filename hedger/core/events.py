@@ -104,6 +104,7 @@ class HedgeOrderCancelled:
     order_id: str
     book: str
     ts_ns: int
+    reason: str = ""  # why it was cancelled: "timeout", "kill_switch"
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,12 +74,16 @@ class OrderRegistry:
             self._desk.throttle.take(order.book, setup.limits.rate, order.ts_ns)
             return []
         self._work(order.order_id, order.book, order.symbol, signed_qty, order)
-        self._desk.sent(order.book, order.symbol, order.side, order.ts_ns, setup)
+        notional = order.qty * order.ref_price
+        self._desk.sent(order.book, order.symbol, order.side, order.ts_ns, setup, notional)
         return []
 
     def cancelled(self, cancel: HedgeOrderCancelled) -> list[Action]:
+        """A cancel read back on a restart; a timeout counts toward the timeout latch."""
         self._known.add(cancel.order_id)
         self._forget(cancel.order_id)
+        if cancel.reason == "timeout":
+            self._desk.timeout_latch.timed_out(cancel.book, cancel.ts_ns)
         return []
 
     def _forget(self, order_id: str) -> tuple[str, str] | None:
@@ -108,7 +112,17 @@ class OrderRegistry:
         sent = {order_id: order.ts_ns for order_id, order in self._working.items()}
         sent.update((order_id, o.ts_ns) for order_id, o in self._options.working.items())
         actions: list[Action] = []
+        latch = self._desk.timeout_latch
         for order_id in [order_id for order_id, t in sent.items() if ts_ns - t >= timeout_ns]:
             book, symbol = self._forget(order_id) or ("", "")
             actions.append(CancelHedgeOrder(order_id, book, symbol, ts_ns, "timeout"))
+            latch.timed_out(book, ts_ns)
+        latched = self._desk.controls.switches.latched
+        for book in sorted({a.book for a in actions if isinstance(a, CancelHedgeOrder)}):
+            if latch.trips(book) and book not in latched:
+                detail = (
+                    f"{latch.unfilled(book)} working-order timeouts without a hedge fill"
+                    f" (HEDGER_TIMEOUT_LATCH={latch.limit})"
+                )
+                actions.append(self._desk.latch(book, ts_ns, detail))
         return actions

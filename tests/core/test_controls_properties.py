@@ -2,9 +2,10 @@
 
 For every generated history: no order exceeds a size, notional or position limit; over
 any stretch of event time the orders of a book, and of all books, stay within their
-token-bucket budget; and no order leaves while a kill switch for its book (or all books)
-or its book's latch is set — in reduce-only mode, only orders that shrink both net delta
-and the hedge position leave under a kill switch. The test keeps its own record of
+token-bucket budget, and over any minute within their notional cap; and no order leaves
+while a kill switch for its book (or all books) or its book's latch is set — in
+reduce-only mode, only orders that shrink both net delta and the hedge position leave
+under a kill switch. The test keeps its own record of
 positions, switches and latches from what it sent and what came back, independently of
 the engine's state.
 """
@@ -38,15 +39,18 @@ LIMITS = BookLimits(
     max_order_shares=1_500.0,
     max_order_notional=160_000.0,
     max_position_shares=3_000.0,
+    max_notional_per_minute=250_000.0,
     rate=RateLimit(per_minute=4.0, burst=2.0),
 )
 TOTAL = RateLimit(per_minute=6.0, burst=3.0)
+TOTAL_NOTIONAL = 400_000.0
 
 
 def controls(kill_mode: KillMode) -> ControlLimits:
     return ControlLimits(
         guard=GuardLimits(stale_after_ns=30 * SECOND, jump_fraction=0.15, confirm_ticks=2),
         total_rate=TOTAL,
+        total_notional_per_minute=TOTAL_NOTIONAL,
         price_collar=0.08,
         latch_reversals=2,
         latch_window_ns=60 * SECOND,
@@ -81,6 +85,7 @@ class Record:
     shares: dict[str, float] = field(default_factory=lambda: dict.fromkeys(BOOKS, 0.0))
     working: dict[str, SubmitHedgeOrder] = field(default_factory=dict)
     order_times: dict[str, list[int]] = field(default_factory=dict)
+    notionals: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     calls: dict[str, float] = field(default_factory=lambda: dict.fromkeys(BOOKS, 0.0))
     refusals: list[str] = field(default_factory=list)
 
@@ -179,6 +184,10 @@ class History:
         record.working[order.order_id] = order
         record.order_times.setdefault(book, []).append(order.ts_ns)
         record.order_times.setdefault("*", []).append(order.ts_ns)
+        for scope in (book, "*"):
+            record.notionals.setdefault(scope, []).append(
+                (order.ts_ns, order.qty * order.ref_price)
+            )
 
 
 def within_budget(times: list[int], limit: RateLimit) -> bool:
@@ -192,6 +201,15 @@ def within_budget(times: list[int], limit: RateLimit) -> bool:
     return True
 
 
+def within_notional_cap(orders: list[tuple[int, float]], cap: float) -> bool:
+    """The orders of every minute (t - 60 s, t] of event time add up to at most `cap`."""
+    for end, _ in orders:
+        minute = [notional for ts, notional in orders if end - 60 * SECOND < ts <= end]
+        if sum(minute) > cap * (1 + 1e-12):
+            return False
+    return True
+
+
 def run(kill_mode: KillMode, history_steps: list[tuple[str, int, float, float]]) -> History:
     history = History(kill_mode)
     for step in history_steps:
@@ -199,6 +217,10 @@ def run(kill_mode: KillMode, history_steps: list[tuple[str, int, float, float]])
     for book in BOOKS:
         assert within_budget(history.record.order_times.get(book, []), LIMITS.rate)
     assert within_budget(history.record.order_times.get("*", []), TOTAL)
+    for book in BOOKS:
+        notionals = history.record.notionals.get(book, [])
+        assert within_notional_cap(notionals, LIMITS.max_notional_per_minute)
+    assert within_notional_cap(history.record.notionals.get("*", []), TOTAL_NOTIONAL)
     return history
 
 
@@ -230,3 +252,14 @@ def test_controls_property_harness_sees_orders_and_refusals():
     )
     assert history.record.order_times
     assert {"max_order_shares", "rate_limit_book"} <= set(history.record.refusals)
+
+
+def test_controls_property_harness_runs_into_the_notional_cap():
+    # 1,000 shares at 100 every 15 s: the third order of a minute would pass 250,000.
+    history = run(
+        KillMode.STOP,
+        [("tick", 0, 0.0, 1.0)]
+        + [("client", 0, 1_000.0, 15.0), ("fill", 0, 0.0, 0.1), ("tick", 0, 0.0, 0.1)] * 3,
+    )
+    assert history.record.refusals.count("notional_cap_book") == 2  # the fill's, the tick's
+    assert len(history.record.order_times["a"]) == 2
