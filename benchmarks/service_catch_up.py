@@ -59,6 +59,7 @@ def settings(bootstrap: str, band_shares: float) -> Settings:
         default_multiplier=MULTIPLIER,
         band_shares=band_shares,
         merge_wait_ms=0,
+        max_tick_age_ms=0,  # the ticks are on the topic before the service starts
     )
 
 

@@ -178,6 +178,21 @@ class Settings:
     confirm_ticks: int = _setting(
         "HEDGER_CONFIRM_TICKS", 3, "Steady ticks that confirm a jump or crossed quote."
     )
+    stuck_price_s: float = _setting(
+        "HEDGER_STUCK_PRICE_S",
+        300.0,
+        "No order on an underlying whose mark is unchanged this long while others move; 0 = off.",
+    )
+    max_tick_age_ms: int = _setting(
+        "HEDGER_MAX_TICK_AGE_MS",
+        10_000,
+        "No order on ticks this much older than the wall clock when handled; 0 = off.",
+    )
+    max_clock_skew_ms: int = _setting(
+        "HEDGER_MAX_CLOCK_SKEW_MS",
+        2_000,
+        "No order on ticks stamped this far ahead of the host's clock; 0 = off.",
+    )
     price_collar: float = _setting(
         "HEDGER_PRICE_COLLAR", 0.05, "Most an order's price may stray from the last good mark."
     )
@@ -255,6 +270,9 @@ class Settings:
             "limit_offset",
             "working_order_timeout_s",
             "timeout_latch",
+            "stuck_price_s",
+            "max_tick_age_ms",
+            "max_clock_skew_ms",
             "broker_wait_s",
             "max_event_ahead_s",
             "max_event_behind_s",
@@ -323,6 +341,7 @@ class Settings:
                 stale_after_ns=self.stale_after_ms * 1_000_000,
                 jump_fraction=self.jump_threshold,
                 confirm_ticks=self.confirm_ticks,
+                stuck_after_ns=round(self.stuck_price_s * 1e9),
             ),
             total_rate=RateLimit(self.total_orders_per_minute, self.total_order_burst),
             total_notional_per_minute=self.total_notional_per_minute,

@@ -28,6 +28,7 @@ from hedger.adapters.inputs import Decoded, InputStreams, next_offsets
 from hedger.adapters.kafka import last_fetch_s, make_producer
 from hedger.adapters.metrics import Metrics
 from hedger.adapters.outbox import Outbox
+from hedger.adapters.receipt import ReceiptClock
 from hedger.codec import CrossedQuoteError, DecodeError
 from hedger.config import Settings
 from hedger.control_codec import latch_event
@@ -72,6 +73,7 @@ class HedgerService:
         self._scenarios_at = -math.inf
         self._prices_rebuilt = False
         self._inputs = InputStreams(settings, clock)
+        self._receipt = ReceiptClock(settings.max_tick_age_ms, settings.max_clock_skew_ms)
         self._waiting_for: str | None = "starting: checking the broker and topics"
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -216,6 +218,8 @@ class HedgerService:
             controls = await self._control.replay(engine.handle)
             self._controls_rebuilt = True
             log.info("control state rebuilt from %d records", controls)
+        for timing in self._receipt.after_rebuild(engine.market.last_tick_ns):
+            engine.handle(timing)
         self._record_controls()
         decided = await self._deliver(None, engine.handle(RecoveryCompleted(ts_ns=0)))
         await self._flush()
@@ -243,6 +247,8 @@ class HedgerService:
             actions: list[Action] = [InputRejected(decoded.kind, decoded.detail)]
         else:
             actions = self.engine.handle(decoded)
+            if isinstance(decoded, PriceTick):
+                self._receipt.noted(decoded, record)
         if not unhandled:
             return
         self.metrics.messages_consumed.labels(record.topic).inc()
@@ -280,8 +286,10 @@ class HedgerService:
             self._record_controls()
 
     def _record_controls(self) -> None:
-        switches = self.engine.controls.switches
+        controls = self.engine.controls
+        switches = controls.switches
         self.metrics.record_controls(switches.kill, switches.latched, self.engine.books())
+        self.metrics.record_price_blocks(controls.guard.blocked())
 
     async def _cycle(self) -> None:
         await self._poll_controls()
@@ -290,6 +298,7 @@ class HedgerService:
             # Nothing ready (records may be held back by the merge): lag still moves.
             self._inputs.record_lag(self.metrics, {})
             return
+        self._receipt.tick_now()
         tick_stamps_ms: list[int] = []  # per tick-driven order, its tick's Kafka timestamp
         index = 0
         while index < len(handled):
@@ -333,7 +342,13 @@ class HedgerService:
         the steady ticks taken in one pass (catching up and replays run several times faster)."""
         stop = self._tick_run_end(handled, start)
         ticks = cast("list[PriceTick]", [decoded for _, decoded in handled[start:stop]])
-        topic, symbol = handled[start][0].topic, ticks[0].symbol
+        first, topic, symbol = handled[start][0], handled[start][0].topic, ticks[0].symbol
+        timing = self._receipt.tell(ticks[0], first)
+        if timing is not None:
+            await self._deliver(first, self.engine.handle(timing))
+        untimely = self._receipt.kind(first)
+        if untimely is not None:
+            self.metrics.untimely_ticks.labels(untimely).inc(stop - start)
         market = self.engine.market.ticks
         accepted_before = market.get(symbol)
         stamps_ms: list[int] = []
@@ -345,21 +360,27 @@ class HedgerService:
             record = handled[start + after - 1][0]
             stamps_ms += [record.timestamp] * await self._deliver(record, actions)
             position = after
+        self._receipt.noted(ticks[-1], handled[stop - 1][0])
         # Only an accepted tick is fresh, and only accepted symbols become labels.
         if market.get(symbol) is not accepted_before:
             self.metrics.last_tick_received.labels(symbol).set_to_current_time()
         return stop, stamps_ms
 
     def _tick_run_end(self, handled: list[Decoded], start: int) -> int:
+        """The end of the run of ticks from `start`: one underlying, no timer due, and one
+        wall-clock judgment (a tick judged otherwise is told to the engine first)."""
         symbol = cast(PriceTick, handled[start][1]).symbol
         timer_ns = self._timer.next_ns
+        kind = self._receipt.kind
+        untimely = kind(handled[start][0])
         end = start + 1
         while end < len(handled):
-            decoded = handled[end][1]
+            record, decoded = handled[end]
             if (
                 type(decoded) is not PriceTick
                 or decoded.symbol != symbol
                 or decoded.ts_ns >= timer_ns
+                or kind(record) != untimely
             ):
                 break
             end += 1

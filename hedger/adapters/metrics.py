@@ -110,6 +110,22 @@ class Metrics:
         self.ready = Gauge(
             "hedger_ready", "1 when state is rebuilt and hedging is live.", registry=r
         )
+        self.untimely_ticks = Counter(
+            "hedger_untimely_ticks_total",
+            "Ticks handled too old on the wall clock (late_tick, HEDGER_MAX_TICK_AGE_MS) or"
+            " stamped ahead of this host's clock (clock_skew, HEDGER_MAX_CLOCK_SKEW_MS):"
+            " nothing is hedged on them.",
+            ["problem"],
+            registry=r,
+        )
+        self._price_blocks: set[tuple[str, str]] = set()
+        self.price_blocked = Gauge(
+            "hedger_price_blocked",
+            "1 while nothing is hedged on an underlying because its price is not trusted:"
+            " price_frozen, late_tick, clock_skew or stuck_price.",
+            ["underlying", "reason"],
+            registry=r,
+        )
         self.order_refusals = Counter(
             "hedger_order_refusals_total",
             "Hedge orders the engine refused to send, by reason.",
@@ -186,6 +202,15 @@ class Metrics:
         latched" from "not reporting"."""
         _flags(self.kill_switch_engaged, "scope", set(kill_scopes))
         _flags(self.book_latched, "book", set(latched_books), set(books))
+
+    def record_price_blocks(self, blocks: dict[str, str]) -> None:
+        """1 per untrusted underlying, labelled with why; its series goes once trusted."""
+        now = set(blocks.items())
+        for underlying, reason in self._price_blocks - now:
+            self.price_blocked.remove(underlying, reason)
+        for underlying, reason in now:
+            self.price_blocked.labels(underlying, reason).set(1)
+        self._price_blocks = now
 
 
 def _flags(

@@ -31,7 +31,7 @@ from hedger.core.controls import (
     limit_refusal,
     switch_refusal,
 )
-from hedger.core.events import BookRearmed, ControlEvent, QuoteCrossed, Side
+from hedger.core.events import BookRearmed, ControlEvent, FeedTiming, QuoteCrossed, Side
 from hedger.core.instruments import NANOS_PER_YEAR, OptionContract
 from hedger.core.latch import FlipFlop
 from hedger.core.notional_cap import NotionalCaps
@@ -127,10 +127,14 @@ class HedgeDesk:
     def setup(self, book: str) -> BookSetup:
         return self.setups.get(book, self.default)
 
-    def apply_control(self, event: ControlEvent | QuoteCrossed) -> list[Action]:
-        """Kill switches, latches and re-arms from the control topic; crossed quotes."""
+    def apply_control(self, event: ControlEvent | QuoteCrossed | FeedTiming) -> list[Action]:
+        """Kill switches, latches and re-arms from the control topic; crossed quotes and
+        the wall-clock timing of feeds, from the shell."""
         if isinstance(event, QuoteCrossed):
             self.controls.guard.crossed(event.symbol, event.ts_ns)
+            return []
+        if isinstance(event, FeedTiming):
+            self.controls.guard.timing(event.symbol, event.problem, event.detail)
             return []
         self.controls.switches.apply(event)
         if isinstance(event, BookRearmed):

@@ -124,6 +124,19 @@ class QuoteCrossed:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedTiming:
+    """The shell's wall-clock judgment of an underlying's ticks, when it changes: `problem`
+    is "late_tick" (older than HEDGER_MAX_TICK_AGE_MS when received) or "clock_skew"
+    (stamped ahead of this host's clock), None once its ticks are on time again. Event time
+    cannot tell either; while one is set, nothing is hedged on the underlying."""
+
+    symbol: str
+    ts_ns: int
+    problem: str | None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class KillSwitchSet:
     """The kill switch for one book, or for all (`scope` "*"), engaged or released."""
 
@@ -164,5 +177,6 @@ Event = (
     | RecoveryCompleted
     | TimerFired
     | QuoteCrossed
+    | FeedTiming
     | ControlEvent
 )

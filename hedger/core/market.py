@@ -25,6 +25,10 @@ class MarketState:
         self.ticks[tick.symbol] = tick
         return True
 
+    def last_tick_ns(self, symbol: str) -> int | None:
+        tick = self.ticks.get(symbol)
+        return None if tick is None else tick.ts_ns
+
     def accept_vol(self, update: VolUpdate, expiry_ns: int | None = None) -> None:
         """Record a flat vol, or (with `expiry_ns`, the instant of `update.expiry`) a point
         of the surface: a strike's vol, or the whole slice's when it has no strike."""

@@ -1,4 +1,4 @@
-"""Is an underlying's price good enough to trade on? Stale, jumping and crossed feeds.
+"""Is an underlying's price good enough to trade on? Stale, jumping, crossed, stuck, late.
 
 - Stale: no tick within `stale_after_ns` of event time before the decision.
 - Jump: a tick whose mark moved more than `jump_fraction` from the previous tick's mark
@@ -6,6 +6,11 @@
   codec). The freeze lifts after `confirm_ticks` fresh ticks in a row, each within
   `jump_fraction` of the one before: the new level is then confirmed. A tick that jumps
   again starts the count over.
+- Stuck: the mark has not changed for `stuck_after_ns` of event time while another
+  underlying's has (a feed repeating its last value while the market moves); it lifts
+  with the next change. 0: never.
+- Late or skewed on the wall clock (`FeedTiming`, judged by the shell, which knows when a
+  tick arrived): set until the shell says the ticks are on time again.
 - The last good mark is the mark before the newest tick, while not frozen (the newest is
   good only once another tick follows it within the threshold). The price collar checks
   order prices against it, so a single move bigger than the collar but under the jump
@@ -31,10 +36,13 @@ class GuardLimits:
     stale_after_ns: int = 10_000_000_000
     jump_fraction: float = 0.10
     confirm_ticks: int = 3
+    stuck_after_ns: int = 300_000_000_000
 
     def __post_init__(self) -> None:
         if not (self.stale_after_ns > 0 and 0 < self.jump_fraction < math.inf):
             raise ValueError(f"invalid price guard {self}")
+        if self.stuck_after_ns < 0:
+            raise ValueError(f"invalid price guard {self}: stuck_after_ns must be >= 0")
         if self.confirm_ticks < 1:
             raise ValueError(f"invalid price guard {self}: confirm_ticks must be >= 1")
 
@@ -46,21 +54,31 @@ class _Feed:
     good_mark: float | None = None
     frozen: str | None = None
     confirmations: int = 0
+    changed_ns: int = 0  # when the mark last changed (its first tick counts)
 
 
 class PriceGuard:
     def __init__(self, limits: GuardLimits) -> None:
         self.limits = limits
         self._feeds: dict[str, _Feed] = {}
+        self._timing: dict[str, tuple[str, str]] = {}  # symbol -> (problem, detail)
+        # The two latest mark changes of distinct underlyings, (ts_ns, symbol), newest
+        # first: the latest change of any other underlying, at no cost per underlying.
+        self._latest: list[tuple[int, str]] = []
 
-    def observe(self, symbol: str, ts_ns: int, mark: float) -> None:
-        """A tick arrived; duplicates and ticks older than the last have no effect."""
+    def observe(self, symbol: str, ts_ns: int, mark: float, *, moves: bool = True) -> None:
+        """A tick arrived; duplicates and ticks older than the last have no effect. With
+        `moves` False, a change of mark is not noted (the caller calls `moved`)."""
         feed = self._feeds.get(symbol)
         if feed is None:
-            self._feeds[symbol] = _Feed(ts_ns, mark, good_mark=mark)
+            self._feeds[symbol] = _Feed(ts_ns, mark, good_mark=mark, changed_ns=ts_ns)
+            self._changed(symbol, ts_ns)
             return
         if ts_ns <= feed.ts_ns:
             return
+        if moves and mark != feed.mark:
+            feed.changed_ns = ts_ns
+            self._changed(symbol, ts_ns)
         jumped = self._jumped(mark, feed.mark)
         previous, feed.ts_ns, feed.mark = feed.mark, ts_ns, mark
         if jumped:
@@ -95,6 +113,37 @@ class PriceGuard:
         feed.frozen = "crossed quote (bid above ask)"
         feed.confirmations = 0
 
+    def moved(self, symbol: str, ts_ns: int) -> None:
+        """The mark last changed at `ts_ns`, within a run of steady ticks taken in one pass
+        (`observe` saw only its last two, against the mark before the run)."""
+        feed = self._feeds.get(symbol)
+        if feed is not None:
+            feed.changed_ns = ts_ns
+            self._changed(symbol, ts_ns)
+
+    def _changed(self, symbol: str, ts_ns: int) -> None:
+        latest = [(ts_ns, symbol), *[entry for entry in self._latest if entry[1] != symbol]]
+        self._latest = sorted(latest, reverse=True)[:2]
+
+    def mark(self, symbol: str) -> float | None:
+        feed = self._feeds.get(symbol)
+        return None if feed is None else feed.mark
+
+    def timing(self, symbol: str, problem: str | None, detail: str) -> None:
+        if problem is None:
+            self._timing.pop(symbol, None)
+        else:
+            self._timing[symbol] = (problem, detail)
+
+    def blocked(self) -> dict[str, str]:
+        """Each underlying's reason not to trade now, at its newest tick (stale aside)."""
+        reasons = {}
+        for symbol, feed in self._feeds.items():
+            refusal = self._distrust(symbol, feed, feed.ts_ns)
+            if refusal is not None:
+                reasons[symbol] = refusal[0]
+        return reasons
+
     def last_good_mark(self, symbol: str) -> float | None:
         feed = self._feeds.get(symbol)
         return None if feed is None else feed.good_mark
@@ -107,7 +156,26 @@ class PriceGuard:
         age_ns = ts_ns - feed.ts_ns
         if age_ns > self.limits.stale_after_ns:
             return "stale_price", f"last tick {age_ns / 1e9:.1f} s old"
+        return self._distrust(symbol, feed, ts_ns)
+
+    def _distrust(self, symbol: str, feed: _Feed, ts_ns: int) -> tuple[str, str] | None:
         if feed.frozen is not None:
             needed = self.limits.confirm_ticks - feed.confirmations
             return "price_frozen", f"{feed.frozen}; {needed} confirming tick(s) to go"
-        return None
+        timing = self._timing.get(symbol)
+        if timing is not None:
+            return timing
+        return self._stuck(symbol, feed, ts_ns)
+
+    def _stuck(self, symbol: str, feed: _Feed, ts_ns: int) -> tuple[str, str] | None:
+        window_ns = self.limits.stuck_after_ns
+        if not window_ns or ts_ns - feed.changed_ns < window_ns:
+            return None
+        others = [entry for entry in self._latest if entry[1] != symbol]
+        if not others or others[0][0] <= ts_ns - window_ns:
+            return None  # no other underlying moved meanwhile: nothing to hold this one to
+        moved_ns, other = others[0]
+        return "stuck_price", (
+            f"{symbol} unchanged at {feed.mark} for {(ts_ns - feed.changed_ns) / 1e9:.0f} s"
+            f" while {other} moved {(ts_ns - moved_ns) / 1e9:.0f} s ago"
+        )

@@ -5,8 +5,9 @@ band, so no decision does anything. `TickRuns.pass_steady` finds, for the ticks 
 `start`, how many are such ticks, proven with numbers identical to those the one-by-one
 path would compute (`hedger.core.delta_path`: each book's option delta at each tick, to
 the bit), and applies their effects on state: the last tick is the underlying's mark, the
-price guard has seen them, an episode of refusals ends, and the book Greeks are those of
-the last one. The Greeks of the ticks before it are never read, so they are not computed.
+price guard has seen them (and when the mark last changed), an episode of refusals ends,
+and the book Greeks are those of the last one. The Greeks of the ticks before it are never
+read, so they are not computed.
 
 A tick is taken in the pass only when all of this holds; otherwise it, and every tick
 after it, goes the one-by-one way:
@@ -139,9 +140,17 @@ class TickRuns:
 
     def _apply(self, ticks: Sequence[PriceTick], start: int, end: int) -> None:
         """The state the steady ticks ``ticks[start:end]`` leave behind."""
-        # The guard keeps the newest mark and the one before it; the market the newest.
+        # The guard keeps the newest mark and the one before it, and when the mark last
+        # changed (found here: it saw only the last two ticks); the market the newest.
+        guard = self._guard
+        before = guard.mark(ticks[start].symbol)
         for tick in ticks[max(start, end - 2) : end]:
-            self._guard.observe(tick.symbol, tick.ts_ns, tick.mark)
+            guard.observe(tick.symbol, tick.ts_ns, tick.mark, moves=False)
+        for index in range(end - 1, start - 1, -1):
+            previous = ticks[index - 1].mark if index > start else before
+            if ticks[index].mark != previous:
+                guard.moved(ticks[index].symbol, ticks[index].ts_ns)
+                break
         newest = ticks[end - 1]
         self._market.accept_tick(newest)
         if self._is_live():

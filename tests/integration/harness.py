@@ -52,7 +52,10 @@ async def hedger_settings(
 
 
 def prefixed_settings(bootstrap: str, prefix: str, **overrides: Any) -> Settings:
-    """Settings on topics and groups of this test only (the topics not created)."""
+    """Settings on topics and groups of this test only (the topics not created).
+
+    No wall-clock age limit on ticks unless a test sets one: many tests load a feed before
+    the hedger starts, so its ticks are seconds old by design when handled."""
     settings = Settings(
         kafka_bootstrap=bootstrap,
         http_host="127.0.0.1",
@@ -66,6 +69,7 @@ def prefixed_settings(bootstrap: str, prefix: str, **overrides: Any) -> Settings
         instance_id="test",
         session_timeout_ms=6000,
         merge_wait_ms=0,
+        max_tick_age_ms=0,
     )
     return dataclasses.replace(settings, **overrides)
 
@@ -186,6 +190,11 @@ async def books(settings: Settings) -> dict[str, Any]:
     return dict(orjson.loads(body))
 
 
+async def has_book(settings: Settings, book: str) -> bool:
+    """`book` holds something, as the hedger's /books shows."""
+    return any(e["book"] == book for e in (await books(settings))["exposures"])
+
+
 async def metric(settings: Settings, name: str, **labels: str) -> float | None:
     """The sum of a live scrape's samples of `name` carrying `labels`; None when absent."""
     _, body = await http_get(settings, "/metrics")
@@ -268,6 +277,31 @@ async def wait_committed(settings: Settings, prices_sent: int) -> None:
 
 async def _committed_at_least(bootstrap: str, group: str, topic: str, offset: int) -> bool:
     return await committed(bootstrap, group, topic) >= offset
+
+
+async def committed_everywhere(bootstrap: str, group_id: str, topic: str) -> bool:
+    """`group_id` has committed the end of every partition of `topic`."""
+    ends = await highwaters(bootstrap, topic)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        for partition, end in ends.items():
+            if ((await consumer.committed(TopicPartition(topic, partition))) or 0) < end:
+                return False
+        return True
+    finally:
+        await consumer.stop()
+
+
+async def handled_everything(settings: Settings) -> bool:
+    """The hedger has committed every record now on its price and fill topics."""
+    bootstrap = settings.require_bootstrap()
+    prices_group = f"{settings.group_id}.prices.{settings.instance_id}"
+    return await committed_everywhere(
+        bootstrap, prices_group, settings.prices_topic
+    ) and await committed_everywhere(bootstrap, settings.group_id, settings.fills_topic)
 
 
 async def committed(bootstrap: str, group_id: str, topic: str) -> int:

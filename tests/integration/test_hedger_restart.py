@@ -25,6 +25,7 @@ from tests.integration.harness import (
     child_hedger,
     committed,
     environment,
+    has_book,
     hedger_settings,
     read_all,
     read_messages,
@@ -85,7 +86,7 @@ async def test_restart_after_kill_rebuilds_the_same_book_and_never_hedges_twice(
             await feed.send(settings.fills_topic, encode_fill(mm.client_buys_calls()), "mm-1")
             # Fills and prices are separate topics: let the fill land before the ticks after
             # it, so the order of inputs is the reference's.
-            await wait_until(lambda: _has_book(settings, "mm-1"))
+            await wait_until(lambda: has_book(settings, "mm-1"))
             for tick in calm:
                 await feed.send(settings.prices_topic, encode_tick(tick), "XYZ")
             await wait_committed(settings, 1 + len(calm))
@@ -96,7 +97,7 @@ async def test_restart_after_kill_rebuilds_the_same_book_and_never_hedges_twice(
         async with child_hedger(settings) as second:
             rebuilt = await books(settings)
             await feed.send(settings.fills_topic, encode_fill(late_fill), "mm-2")
-            await wait_until(lambda: _has_book(settings, "mm-2"))
+            await wait_until(lambda: has_book(settings, "mm-2"))
             orders_before_busy = len(await read_all(kafka_bootstrap, settings.orders_topic))
             for tick in busy[:100]:
                 await feed.send(settings.prices_topic, encode_tick(tick), "XYZ")
@@ -122,10 +123,6 @@ async def test_restart_after_kill_rebuilds_the_same_book_and_never_hedges_twice(
     for exposure in by_book(final):
         net = exposure["delta"] + exposure["working_shares"]  # type: ignore[index]
         assert abs(net) <= settings.band_shares + settings.lot_size / 2
-
-
-async def _has_book(settings: Settings, book: str) -> bool:
-    return any(e["book"] == book for e in (await books(settings))["exposures"])
 
 
 async def test_sigterm_stops_within_deadline_after_committing(

@@ -19,7 +19,7 @@ from hedger.core.engine import HedgeEngine
 from hedger.core.events import Event, PriceTick, RecoveryCompleted
 from tests.integration.harness import (
     Producer,
-    books,
+    has_book,
     hedger_settings,
     metric,
     read_all,
@@ -83,7 +83,7 @@ async def test_catching_up_on_a_long_feed_sends_what_handling_each_input_sends(
     async with running_hedger(settings), Producer(kafka_bootstrap) as feed:
         await feed.send(settings.prices_topic, encode_vol(mm.vol()), "XYZ")
         await feed.send(settings.fills_topic, encode_fill(mm.client_buys_calls()), "mm-1")
-        await wait_until(lambda: _has_book(settings, "mm-1"))
+        await wait_until(lambda: has_book(settings, "mm-1"))
         for record in records:
             await feed.send(settings.prices_topic, record, "XYZ")
         await wait_committed(settings, 1 + len(records))
@@ -114,7 +114,3 @@ async def test_catching_up_on_a_long_feed_sends_what_handling_each_input_sends(
         for record in records
         if record in bad_records
     ]
-
-
-async def _has_book(settings: Settings, book: str) -> bool:
-    return any(e["book"] == book for e in (await books(settings))["exposures"])

@@ -21,8 +21,8 @@ from hedger.codec import encode_fill, encode_tick, encode_vol
 from hedger.config import Settings
 from tests.integration.harness import (
     Producer,
-    books,
     child_hedger,
+    has_book,
     prefixed_settings,
     wait_until,
 )
@@ -44,7 +44,7 @@ async def test_an_acknowledgement_timeout_exits_1_naming_it_in_one_line(
         async with Producer(bootstrap) as feed, child_hedger(settings) as process:
             await feed.send(settings.prices_topic, encode_vol(mm.vol()), "XYZ")
             await feed.send(settings.fills_topic, encode_fill(mm.client_buys_calls()), "mm-1")
-            await wait_until(lambda: _has_book(settings, "mm-1"))
+            await wait_until(lambda: has_book(settings, "mm-1"))
             follower.signal(signal.SIGSTOP)
             await feed.send(settings.prices_topic, encode_tick(mm.tick(100.0, 1)), "XYZ")
             code = await asyncio.to_thread(process.wait, 60)
@@ -79,7 +79,3 @@ async def _create_topics(bootstrap: str, settings: Settings, leader: int) -> Non
     finally:
         await admin.close()
     await ensure_topics(bootstrap, settings.topics)  # returns once every node knows them
-
-
-async def _has_book(settings: Settings, book: str) -> bool:
-    return any(e["book"] == book for e in (await books(settings))["exposures"])

@@ -16,9 +16,9 @@ from hedger.config import Settings
 from hedger.core.events import PriceTick
 from tests.integration.harness import (
     Producer,
-    books,
     child_hedger,
     committed,
+    has_book,
     hedger_settings,
     is_ready,
     read_all,
@@ -39,7 +39,7 @@ async def test_sigterm_while_processing_answers_unready_then_exits_zero_having_c
     async with Producer(kafka_bootstrap) as feed, child_hedger(settings) as process:
         await feed.send(settings.prices_topic, encode_vol(mm.vol()), "XYZ")
         await feed.send(settings.fills_topic, encode_fill(mm.client_buys_calls()), "mm-1")
-        await wait_until(lambda: _has_book(settings, "mm-1"))
+        await wait_until(lambda: has_book(settings, "mm-1"))
         sending = asyncio.create_task(_send_ticks(feed, settings, ticks))
         await wait_committed(settings, 100)  # hedging is under way
         assert await is_ready(settings)
@@ -92,7 +92,3 @@ async def _readyz_pending_with_sigterm(settings: Settings, pid: int) -> bytes:
 async def _send_ticks(feed: Producer, settings: Settings, ticks: list[PriceTick]) -> None:
     for tick in ticks:
         await feed.send(settings.prices_topic, encode_tick(tick), "XYZ")
-
-
-async def _has_book(settings: Settings, book: str) -> bool:
-    return any(e["book"] == book for e in (await books(settings))["exposures"])
