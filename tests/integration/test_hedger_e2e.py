@@ -14,6 +14,7 @@ from hedger.runtime import HedgerService
 from tests.integration.harness import (
     Producer,
     books,
+    has_book,
     hedger_settings,
     metric,
     read_all,
@@ -93,6 +94,9 @@ async def test_tick_to_order_latency_counts_from_the_tick_records_timestamp(
     waited_s = 2.0
     async with running_hedger(settings), Producer(kafka_bootstrap) as feed:
         await send_position(feed, settings)
+        # The position first: a tick handled before the fill would leave the order to the
+        # fill, which has no tick behind it to time.
+        await wait_until(lambda: has_book(settings, "mm-1"))
         created_ms = int((time.time() - waited_s) * 1000)
         tick = encode_tick(mm.tick(100.0, 0))
         await feed.send(settings.prices_topic, tick, "XYZ", timestamp_ms=created_ms)

@@ -10,10 +10,12 @@ from hedger.core.events import FillReport, PriceTick, Side
 from tests.integration.harness import (
     Producer,
     child_hedger,
+    handled_everything,
     hedger_settings,
     metric,
     read_all,
     wait_committed,
+    wait_until,
 )
 from tests.scenarios.deep_calls import DEEP_CALL, SECOND, T0
 
@@ -41,10 +43,12 @@ async def test_the_minute_cap_holds_across_a_restart(kafka_bootstrap: str, topic
     async with Producer(kafka_bootstrap) as feed:
         async with child_hedger(settings):
             await feed.send(settings.prices_topic, encode_tick(tick(0)), "XYZ")
+            await wait_committed(settings, 1)  # the mark first: the first fill trades on it
             await feed.send(settings.fills_topic, encode_fill(client_buys(6_000, 1)), "mm-1")
             await feed.send(settings.fills_topic, encode_fill(client_buys(6_000, 5)), "mm-1")
+            await wait_until(lambda: handled_everything(settings))
             await feed.send(settings.prices_topic, encode_tick(tick(6)), "XYZ")
-            await wait_committed(settings, 2)
+            await wait_until(lambda: handled_everything(settings))
             refused = await metric(
                 settings, "hedger_order_refusals_total", reason="notional_cap_total"
             )

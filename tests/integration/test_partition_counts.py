@@ -18,9 +18,8 @@ pytestmark = pytest.mark.broker
 PARTITION_COUNTS = (1, 2, 6)
 
 
-async def _hedged(bootstrap: str, prefix: str, partitions: int) -> tuple[list[Any], list[Any]]:
-    """The orders (by time, then id) and the books, of the bundled feed loaded onto
-    `partitions` partitions before the service starts."""
+async def load_bundled_feed(bootstrap: str, prefix: str, partitions: int) -> Settings:
+    """Settings whose topics (of `partitions` partitions) hold the whole bundled feed."""
     settings: Settings = await hedger_settings(bootstrap, prefix, partitions=partitions)
     await replay(
         BUNDLED_FEED,
@@ -30,6 +29,15 @@ async def _hedged(bootstrap: str, prefix: str, partitions: int) -> tuple[list[An
         fills_topic=settings.fills_topic,
         report=lambda _: None,
     )
+    return settings
+
+
+async def hedge_bundled_feed(
+    bootstrap: str, prefix: str, partitions: int
+) -> tuple[list[Any], list[Any]]:
+    """The orders (by time, then id) and the books, of the bundled feed loaded onto
+    `partitions` partitions before the service starts."""
+    settings = await load_bundled_feed(bootstrap, prefix, partitions)
     async with running_hedger(settings) as service:
         await wait_until(service.caught_up)
         books = sorted(
@@ -45,7 +53,7 @@ async def test_the_bundled_feed_gives_the_same_orders_and_books_on_1_2_and_6_par
     kafka_bootstrap: str, topic_prefix: str
 ) -> None:
     results = {
-        count: await _hedged(kafka_bootstrap, f"{topic_prefix}p{count}.", count)
+        count: await hedge_bundled_feed(kafka_bootstrap, f"{topic_prefix}p{count}.", count)
         for count in PARTITION_COUNTS
     }
     orders_of_one, books_of_one = results[1]
