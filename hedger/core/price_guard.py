@@ -64,7 +64,8 @@ class PriceGuard:
         self._timing: dict[str, tuple[str, str]] = {}  # symbol -> (problem, detail)
         # The two latest mark changes of distinct underlyings, (ts_ns, symbol), newest
         # first: the latest change of any other underlying, at no cost per underlying.
-        self._latest: list[tuple[int, str]] = []
+        self._first: tuple[int, str] | None = None
+        self._second: tuple[int, str] | None = None
 
     def observe(self, symbol: str, ts_ns: int, mark: float, *, moves: bool = True) -> None:
         """A tick arrived; duplicates and ticks older than the last have no effect. With
@@ -122,8 +123,18 @@ class PriceGuard:
             self._changed(symbol, ts_ns)
 
     def _changed(self, symbol: str, ts_ns: int) -> None:
-        latest = [(ts_ns, symbol), *[entry for entry in self._latest if entry[1] != symbol]]
-        self._latest = sorted(latest, reverse=True)[:2]
+        # On every tick that moves a mark: two slots compared, nothing built but the entry.
+        first, second = self._first, self._second
+        if first is not None and first[1] == symbol:
+            first, second = second, None
+        elif second is not None and second[1] == symbol:
+            second = None
+        entry = (ts_ns, symbol)
+        if first is None or ts_ns >= first[0]:
+            first, second = entry, first
+        elif second is None or ts_ns >= second[0]:
+            second = entry
+        self._first, self._second = first, second
 
     def mark(self, symbol: str) -> float | None:
         feed = self._feeds.get(symbol)
@@ -171,10 +182,12 @@ class PriceGuard:
         window_ns = self.limits.stuck_after_ns
         if not window_ns or ts_ns - feed.changed_ns < window_ns:
             return None
-        others = [entry for entry in self._latest if entry[1] != symbol]
-        if not others or others[0][0] <= ts_ns - window_ns:
+        latest = (
+            self._second if self._first is not None and self._first[1] == symbol else self._first
+        )
+        if latest is None or latest[0] <= ts_ns - window_ns:
             return None  # no other underlying moved meanwhile: nothing to hold this one to
-        moved_ns, other = others[0]
+        moved_ns, other = latest
         return "stuck_price", (
             f"{symbol} unchanged at {feed.mark} for {(ts_ns - feed.changed_ns) / 1e9:.0f} s"
             f" while {other} moved {(ts_ns - moved_ns) / 1e9:.0f} s ago"
