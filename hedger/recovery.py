@@ -1,9 +1,13 @@
 """Rebuilding state from Kafka before any order goes out (DESIGN section 4).
 
 The fill topic is the source of truth for positions and the order topic for working
-orders: both are read from the beginning of the partitions this instance owns, up to their
-current end. Prices are read up to this instance's committed offset, so the last mark and
-vol of each underlying are known again, without hedging on any of them.
+orders, both read from the beginning of the partitions this instance owns: fills up to the
+committed offset, prices (once per process) up to the offsets committed with them, so the
+state is the one the last committed batch left, and what follows is handled again as live
+input, in the same event-time order. The order topic is read to its end: an order decided
+on an input at or past those offsets (sent, but not committed, before a crash) is held by
+a `ResendGuard` instead of being applied, and joins the state when its input is handled
+again, which decides it again under the same id: it is not sent twice.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from hedger.adapters.kafka import make_consumer
+from hedger.adapters.outbox import source_of
 from hedger.adapters.topics import highwaters
 from hedger.codec import DecodeError
 from hedger.control_codec import decode_order_event
+from hedger.core.actions import CancelHedgeOrder, SubmitHedgeOrder
 from hedger.core.engine import HedgeEngine
 from hedger.core.events import HedgeOrderCancelled, HedgeOrderRecorded
 
@@ -27,6 +33,52 @@ log = logging.getLogger(__name__)
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 RecordHandler = Callable[[Record], Awaitable[None]]
 OrderEvent: TypeAlias = HedgeOrderRecorded | HedgeOrderCancelled
+# An input record by partition and offset.
+Source: TypeAlias = tuple[TopicPartition, int]
+# What the order topic holds of one decision: an order, or a cancel of one.
+_Sent: TypeAlias = tuple[type[OrderEvent], str]
+
+
+class ResendGuard:
+    """Orders and cancels on the order topic decided on inputs the rebuilt state has not
+    handled yet, by the input they were decided on. When that input is handled again, the
+    same decision is not sent a second time (`sent_before`), and one that is not taken again
+    (the state can differ: a rebalance, a changed policy) still joins the state, as read
+    back (`leftovers`): it is on the topic either way."""
+
+    def __init__(self, held: dict[Source, list[OrderEvent]]) -> None:
+        self._held = held
+        self._sources: dict[_Sent, Source] = {
+            (type(event), event.order_id): source
+            for source, events in held.items()
+            for event in events
+        }
+
+    def __len__(self) -> int:
+        return len(self._sources)
+
+    def sent_before(self, action: SubmitHedgeOrder | CancelHedgeOrder) -> bool:
+        """True (once) when `action` is on the order topic already."""
+        kind = HedgeOrderRecorded if isinstance(action, SubmitHedgeOrder) else HedgeOrderCancelled
+        source = self._sources.pop((kind, action.order_id), None)
+        if source is None:
+            return False
+        self._held[source] = [
+            event
+            for event in self._held[source]
+            if (type(event), event.order_id) != (kind, action.order_id)
+        ]
+        return True
+
+    def leftovers(self, records: list[Record]) -> list[OrderEvent]:
+        """What was sent on `records` (just handled again) and not decided again."""
+        events: list[OrderEvent] = []
+        for record in records:
+            source = (TopicPartition(record.topic, record.partition), record.offset)
+            for event in self._held.pop(source, ()):
+                del self._sources[(type(event), event.order_id)]
+                events.append(event)
+        return events
 
 
 async def read_to(
@@ -50,20 +102,27 @@ async def read_to(
 
 
 async def rebuild_orders(
-    bootstrap: str, topic: str, partitions: set[int], engine: HedgeEngine
-) -> int:
-    """Feed the engine every hedge order (and cancel) on `partitions` of the order topic,
-    in event-time order across the partitions: each order takes from the rate limits at
-    its time, and a token bucket refilled out of time order (partition by partition) is left
-    deeply in debt, blocking hedges long after a restart."""
+    bootstrap: str,
+    topic: str,
+    partitions: set[int],
+    engine: HedgeEngine,
+    handled_to: dict[TopicPartition, int],
+) -> tuple[int, ResendGuard]:
+    """Feed the engine every hedge order (and cancel) on `partitions` of the order topic
+    decided on an input before `handled_to` (per input partition, the first offset the
+    rebuilt state lacks), in event-time order across the partitions: each order takes from
+    the rate limits at its time, and a token bucket refilled out of time order (partition by
+    partition) is left deeply in debt, blocking hedges long after a restart. Returns how
+    many were read and the guard holding those decided on later inputs."""
     ends = await highwaters(bootstrap, topic)
     targets = {TopicPartition(topic, p): ends.get(p, 0) for p in sorted(partitions)}
     if not any(targets.values()):
         # Also sidesteps an aiokafka bug: stopping a group-less consumer before its first
         # await raises CancelledError from its coordinator's close().
-        return 0
+        return 0, ResendGuard({})
     consumer = make_consumer(bootstrap, "hedger-recovery", None)
     events: list[tuple[int, int, int, OrderEvent]] = []
+    held: dict[Source, list[OrderEvent]] = {}
 
     async def read_order(record: Record) -> None:
         try:
@@ -73,7 +132,11 @@ async def rebuild_orders(
                 "unreadable order at %s[%d]@%d: %s", topic, record.partition, record.offset, error
             )
             return
-        events.append((event.ts_ns, record.partition, record.offset, event))
+        source = source_of(record.headers)
+        if source is not None and source[1] >= handled_to.get(source[0], source[1] + 1):
+            held.setdefault(source, []).append(event)
+        else:
+            events.append((event.ts_ns, record.partition, record.offset, event))
 
     await consumer.start()
     try:
@@ -84,4 +147,5 @@ async def rebuild_orders(
     events.sort(key=lambda entry: entry[:3])
     for *_, event in events:
         engine.handle(event)
-    return len(events)
+    guard = ResendGuard(held)
+    return len(events) + len(guard), guard

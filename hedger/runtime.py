@@ -3,9 +3,9 @@
 Each cycle: read a batch of fills and prices, decode, let the engine decide, queue the orders
 and dead letters, wait for the broker to acknowledge all of them, then commit `offset + 1`
 for every partition the batch touched, in the background (the next batch does not wait for
-it). A crash between acknowledgement and commit re-reads the batch; the engine's state,
-rebuilt from the fill and order topics on start, makes that harmless (working orders count,
-ids are deterministic).
+it). A crash between acknowledgement and commit re-reads the batch: a restart rebuilds the
+state the last committed batch left and handles what follows again, and what was sent on
+it before the crash is not sent again (`ResendGuard`: same input, same decision, same id).
 """
 
 from __future__ import annotations
@@ -31,12 +31,11 @@ from hedger.adapters.outbox import Outbox
 from hedger.adapters.receipt import ReceiptClock
 from hedger.codec import CrossedQuoteError, DecodeError
 from hedger.config import Settings
-from hedger.control_codec import latch_event
-from hedger.core.actions import Action, InputRejected, LatchBook, SubmitHedgeOrder
+from hedger.core.actions import Action, CancelHedgeOrder, InputRejected, SubmitHedgeOrder
 from hedger.core.clock import EventTimer
 from hedger.core.engine import HedgeEngine
 from hedger.core.events import ControlEvent, PriceTick, QuoteCrossed, RecoveryCompleted
-from hedger.recovery import Record, read_to, rebuild_orders
+from hedger.recovery import Record, ResendGuard, read_to, rebuild_orders
 from hedger.startup import check_broker_and_topics
 
 log = logging.getLogger(__name__)
@@ -72,6 +71,8 @@ class HedgerService:
         self._clock = clock
         self._scenarios_at = -math.inf
         self._prices_rebuilt = False
+        # What the last run sent on inputs handled again since the rebuild.
+        self._resend = ResendGuard({})
         self._inputs = InputStreams(settings, clock)
         self._receipt = ReceiptClock(settings.max_tick_age_ms, settings.max_clock_skew_ms)
         self._waiting_for: str | None = "starting: checking the broker and topics"
@@ -198,20 +199,19 @@ class HedgerService:
             self._engine_config, market=self.engine.market, controls=self.engine.controls
         )
         self.engine = engine
-        orders = await rebuild_orders(
-            self.bootstrap, self.settings.orders_topic, {tp.partition for tp in assigned}, engine
+        inputs.track_fills(assigned)
+        resume = await inputs.committed_fills()
+        prices_to = await inputs.handled_prices(committed=not self._prices_rebuilt)
+        orders, self._resend = await rebuild_orders(
+            self.bootstrap,
+            self.settings.orders_topic,
+            {tp.partition for tp in assigned},
+            engine,
+            {**resume, **prices_to},
         )
-        # Fills from the committed offset on were never handled: their bad ones are
-        # dead-lettered now (those before it were, when they were handled).
-        unhandled_from = await inputs.committed_fills()
-
-        async def recover_fill(record: Record) -> None:
-            tp = TopicPartition(record.topic, record.partition)
-            await self._recover_record(record, record.offset >= unhandled_from.get(tp, 0))
-
-        await read_to(inputs.fills, await inputs.fill_ends(assigned), recover_fill)
+        await read_to(inputs.fills, resume, self._recover_record)
         if not self._prices_rebuilt:
-            await read_to(inputs.prices, await inputs.committed_prices(), self._recover_record)
+            await read_to(inputs.prices, prices_to, self._recover_record)
             self._prices_rebuilt = True
         if not self._controls_rebuilt:
             # Kill switches and latches outlive restarts: the topic is their memory.
@@ -238,26 +238,15 @@ class HedgerService:
             decided,
         )
 
-    async def _recover_record(self, record: Record, unhandled: bool = False) -> None:
-        """Replay a record into state only; if it is `unhandled` (it arrived while the
-        service was down), dead-letter it when it is refused, as handling it would have."""
+    async def _recover_record(self, record: Record) -> None:
+        """Replay a handled record into state only (what it sent is on the topics)."""
         decoded = self._inputs.decode(record)
         if isinstance(decoded, DecodeError):
             self._freeze_if_crossed(decoded)
-            actions: list[Action] = [InputRejected(decoded.kind, decoded.detail)]
-        else:
-            actions = self.engine.handle(decoded)
-            if isinstance(decoded, PriceTick):
-                self._receipt.noted(decoded, record)
-        if not unhandled:
             return
-        self.metrics.messages_consumed.labels(record.topic).inc()
-        for action in actions:
-            if isinstance(action, InputRejected):
-                await self._dead_letter(record, action.kind, action.detail)
-            elif isinstance(action, LatchBook):  # a conflicting fill: latched from now on
-                self.engine.handle(latch_event(action))
-                await self._control_actions.deliver(action)
+        self.engine.handle(decoded)
+        if isinstance(decoded, PriceTick):
+            self._receipt.noted(decoded, record)
 
     def _freeze_if_crossed(self, error: DecodeError) -> None:
         if isinstance(error, CrossedQuoteError):
@@ -302,8 +291,11 @@ class HedgerService:
         tick_stamps_ms: list[int] = []  # per tick-driven order, its tick's Kafka timestamp
         index = 0
         while index < len(handled):
+            start = index
             index, stamps_ms = await self._handle_from(handled, index)
             tick_stamps_ms += stamps_ms
+            if self._resend:
+                self._adopt_leftovers([record for record, _ in handled[start:index]])
         await self._flush()
         # Wall clock, as the producer's CreateTime: includes the broker and the fetch wait.
         delivered_ms = time.time() * 1000
@@ -386,14 +378,24 @@ class HedgerService:
             end += 1
         return end
 
+    def _adopt_leftovers(self, records: list[Record]) -> None:
+        for event in self._resend.leftovers(records):
+            log.warning("%s was sent before the restart and not decided again: kept", event)
+            self.engine.handle(event)
+
     async def _deliver(self, record: Record | None, actions: list[Action]) -> int:
         """Queue what the actions send; returns how many hedge orders they hold. `record`
         is the input behind them (None for decisions on rebuilt state), dead-lettered if
-        they refuse it."""
+        they refuse it. An order or cancel already on the topic (sent on this input before a
+        restart) is not sent again."""
         orders = 0
         for action in actions:
+            if isinstance(action, SubmitHedgeOrder | CancelHedgeOrder) and (
+                self._resend and self._resend.sent_before(action)
+            ):
+                continue
             if isinstance(action, SubmitHedgeOrder):
-                await self._outbox.order(action)
+                await self._outbox.order(action, record)
                 side = action.side.value
                 self.metrics.hedge_orders.labels(action.book, action.symbol, side).inc()
                 self.metrics.hedge_order_shares.labels(action.book, action.symbol, side).inc(
@@ -406,7 +408,7 @@ class HedgerService:
                     continue
                 await self._dead_letter(record, action.kind, action.detail)
             else:
-                await self._control_actions.deliver(action)
+                await self._control_actions.deliver(action, record)
         return orders
 
     async def _flush(self) -> None:

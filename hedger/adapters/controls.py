@@ -101,18 +101,23 @@ class ControlActions:
         self._control_topic = settings.control_topic
         self._orders_topic = settings.orders_topic
 
-    async def deliver(self, action: HedgeDenied | LatchBook | CancelHedgeOrder) -> None:
+    async def deliver(
+        self, action: HedgeDenied | LatchBook | CancelHedgeOrder, source: Record | None
+    ) -> None:
+        """`source` is the input the action was decided on (None: on rebuilt state)."""
         if isinstance(action, HedgeDenied):
             self._refused(action)
         elif isinstance(action, LatchBook):
             log.error("book %s latched: %s; re-arm it to resume", action.book, action.detail)
             event = latch_event(action)
-            await self._outbox.send(self._control_topic, encode_control(event), control_key(event))
+            await self._outbox.send(
+                self._control_topic, encode_control(event), control_key(event), source
+            )
         else:
             log.warning(
                 "cancelling order %s of %s: %s", action.order_id, action.book, action.reason
             )
-            await self._outbox.send(self._orders_topic, encode_cancel(action), action.book)
+            await self._outbox.send(self._orders_topic, encode_cancel(action), action.book, source)
 
     def _refused(self, denied: HedgeDenied) -> None:
         self._metrics.order_refusals.labels(denied.book, denied.symbol, denied.reason).inc()

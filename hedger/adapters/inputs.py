@@ -2,8 +2,11 @@
 
 Fills come through the consumer group (the books this instance owns, rebuilt on every
 assignment); prices through manual assignment of every partition (any book may hold any
-underlying), with offsets committed under this instance's own group. Records are decoded
-as they arrive and wait in an `EventTimeMerge` until their turn.
+underlying). Records are decoded as they arrive and wait in an `EventTimeMerge` until their
+turn. A batch's offsets, prices and fills, are committed together in one request under this
+instance's own group, then the fills under the shared group (which hands them to the next
+owner): a restart resumes both streams from the same batch, even after a crash between
+the two commits.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from aiokafka.structs import TopicPartition
 from hedger.adapters.kafka import all_partitions, make_consumer
 from hedger.adapters.merge import EventTimeMerge
 from hedger.adapters.metrics import Metrics
-from hedger.adapters.topics import highwaters
 from hedger.codec import DecodeError, decode_fill, decode_price
 from hedger.config import Settings
 from hedger.core.events import Event
@@ -114,6 +116,11 @@ class InputStreams:
         await self.prices.start()
         stack.push_async_callback(close, self.prices)
         self.prices.assign(await all_partitions(self.prices, settings.prices_topic))
+        # Commits only (never fetches): a manually assigned member of the instance's group.
+        self._positions = make_consumer(bootstrap, "hedger-positions", group)
+        await self._positions.start()
+        stack.push_async_callback(close, self._positions)
+        self.track_fills(set())
         # Runs before the consumers close (the stack unwinds last in, first out).
         stack.push_async_callback(self._settle_commit)
 
@@ -164,15 +171,30 @@ class InputStreams:
             if stream[0] == _FILLS:
                 self._merge.clear(stream)
 
-    async def fill_ends(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
-        ends = await highwaters(self.settings.require_bootstrap(), self.settings.fills_topic)
-        return {tp: ends.get(tp.partition, 0) for tp in partitions}
-
-    async def committed_prices(self) -> dict[TopicPartition, int]:
-        return {tp: (await self.prices.committed(tp)) or 0 for tp in self.prices.assignment()}
+    async def handled_prices(self, committed: bool) -> dict[TopicPartition, int]:
+        """Per price partition, the first offset the market has not seen: the committed one
+        when the prices are still to be rebuilt, else the one after the last price handled."""
+        if committed:
+            return {
+                tp: (await self._positions.committed(tp)) or 0 for tp in self.prices.assignment()
+            }
+        return {tp: self._handled_to.get(tp, 0) for tp in self.prices.assignment()}
 
     async def committed_fills(self) -> dict[TopicPartition, int]:
-        return {tp: (await self.fills.committed(tp)) or 0 for tp in self.fills.assignment()}
+        """Per assigned fill partition, where handling resumes: the instance's own commit
+        when it is the furthest (it went in with the prices of its batch, and the shared
+        group's may have missed it by a crash), else the shared group's (another owner
+        handled more since)."""
+        resume = {}
+        for tp in self.fills.assignment():
+            shared, own = await self.fills.committed(tp), await self._positions.committed(tp)
+            resume[tp] = max(shared or 0, own or 0)
+        return resume
+
+    def track_fills(self, fills: set[TopicPartition]) -> None:
+        """Commit `fills` (the partitions now owned) with the prices from now on."""
+        self._positions.assign([*self.prices.assignment(), *fills])
+        self._positions.pause(*self._positions.assignment())
 
     async def next_batch(self) -> list[Decoded]:
         """Fetch, then hand out what is ready in event-time order (may be nothing)."""
@@ -234,7 +256,7 @@ class InputStreams:
             await self.commit(offsets)
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
-        for consumer in (self.fills, self.prices):
+        for consumer in (self._positions, self.fills):
             owned = {tp: offset for tp, offset in offsets.items() if tp in consumer.assignment()}
             if not owned:
                 continue

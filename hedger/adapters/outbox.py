@@ -1,17 +1,21 @@
 """Everything the hedger writes to Kafka in one batch: hedge orders and dead letters.
 
 Sends are queued with `send()` and awaited together by `flush()`, so a batch costs one
-broker round trip; offsets are committed only after `flush()` returns.
+broker round trip; offsets are committed only after `flush()` returns. Orders and cancels
+name the input record they were decided on in their headers (`source_topic`,
+`source_partition`, `source_offset`, as dead letters do): a restart uses them to tell what
+was decided on inputs it will handle again (sent, but not committed, before a crash).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.structs import ConsumerRecord, RecordMetadata
+from aiokafka.structs import ConsumerRecord, RecordMetadata, TopicPartition
 
 from hedger.adapters.kafka import acknowledgements, deliver
 from hedger.codec import encode_order
@@ -24,6 +28,8 @@ log = logging.getLogger(__name__)
 # it was; its size and provenance are in the headers. Forwarding the whole record could
 # exceed the dead-letter topic's or the producer's size limit and stop the service.
 EXCERPT_BYTES = 4096
+
+Headers = list[tuple[str, bytes]]
 
 
 class Outbox:
@@ -42,12 +48,19 @@ class Outbox:
         self._dead_letters: list[tuple[str, asyncio.Future[RecordMetadata]]] = []
         self._lost = 0  # dead letters refused before they were sent
 
-    async def order(self, order: SubmitHedgeOrder) -> None:
-        await self.send(self._orders_topic, encode_order(order), order.book)
+    async def order(
+        self, order: SubmitHedgeOrder, source: ConsumerRecord[bytes, bytes] | None
+    ) -> None:
+        await self.send(self._orders_topic, encode_order(order), order.book, source)
 
-    async def send(self, topic: str, value: bytes, key: str) -> None:
-        """Queue any other record of the batch (a cancel, a latch on the control topic)."""
-        self._pending.append(await self._producer.send(topic, value, key=key.encode()))
+    async def send(
+        self, topic: str, value: bytes, key: str, source: ConsumerRecord[bytes, bytes] | None
+    ) -> None:
+        """Queue any other record of the batch (a cancel, a latch on the control topic);
+        `source` is the input it was decided on (None for decisions on rebuilt state)."""
+        headers = None if source is None else source_headers(source)
+        future = await self._producer.send(topic, value, key=key.encode(), headers=headers)
+        self._pending.append(future)
 
     async def dead_letter(
         self, record: ConsumerRecord[bytes, bytes], kind: str, detail: str
@@ -66,9 +79,7 @@ class Outbox:
         headers = [
             ("reason", kind.encode()),
             ("detail", detail.encode()[:1024]),
-            ("source_topic", record.topic.encode()),
-            ("source_partition", str(record.partition).encode()),
-            ("source_offset", str(record.offset).encode()),
+            *source_headers(record),
         ]
         value, key = record.value or b"", record.key
         if len(value) + len(key or b"") > self._max_message_bytes:
@@ -98,6 +109,25 @@ class Outbox:
             elif isinstance(result, BaseException):
                 raise result
         return lost
+
+
+def source_headers(record: ConsumerRecord[bytes, bytes]) -> Headers:
+    return [
+        ("source_topic", record.topic.encode()),
+        ("source_partition", str(record.partition).encode()),
+        ("source_offset", str(record.offset).encode()),
+    ]
+
+
+def source_of(headers: Sequence[tuple[str, bytes]]) -> tuple[TopicPartition, int] | None:
+    """The input partition and offset `source_headers` named, or None (no input behind it)."""
+    named = dict(headers)
+    try:
+        topic = named["source_topic"].decode()
+        partition, offset = int(named["source_partition"]), int(named["source_offset"])
+    except (KeyError, ValueError, UnicodeDecodeError):
+        return None
+    return TopicPartition(topic, partition), offset
 
 
 def _lost_for_good(source: str, error: KafkaError) -> int:

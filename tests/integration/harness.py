@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import orjson
 from aiokafka import AIOKafkaConsumer
-from aiokafka.structs import ConsumerRecord, TopicPartition
+from aiokafka.structs import ConsumerRecord, RecordMetadata, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from hedger.adapters.embedded_broker import free_port
@@ -227,10 +227,10 @@ class Producer:
         message: dict[str, Any] | bytes,
         key: str,
         timestamp_ms: int | None = None,
-    ) -> None:
+    ) -> RecordMetadata:
         """`timestamp_ms` sets the record's CreateTime (default: the producer's clock)."""
         value = message if isinstance(message, bytes) else orjson.dumps(message)
-        await self._producer.send_and_wait(
+        return await self._producer.send_and_wait(
             topic, value, key=key.encode(), timestamp_ms=timestamp_ms
         )
 

@@ -1,18 +1,17 @@
-"""Kills and restarts on 2 and 6 partitions lose nothing and send nothing twice.
+"""Kills and restarts on 2 and 6 partitions: the same orders as one uninterrupted run,
+nothing lost, nothing sent twice.
 
 The bundled feed arrives in six 5-minute slices of event time, each loaded while the hedger
 is down; each run is killed (SIGKILL) a little later after it is ready than the one before,
 so a run may die while catching up (two records a batch, so catching up takes a while),
 or after (how many of each depends on the machine; every run is killed). After
-the last run has handled everything: no order id on the order topic twice, each book's
-working shares are exactly the orders on the topic (none counted twice or lost across the
-restarts: nothing fills them here), its shares exactly the client share fills on the fill
-topic, and every book is inside its band.
-
-Orders themselves are not compared with an uninterrupted run: in at-least-once mode a
-restart decides every book once on the rebuilt state (a fill that arrived while down is
-hedged at once, at the mark then known), where the uninterrupted run decided at the next
-input; the same ids on every restart are what exactly-once delivery will build on.
+the last run has handled everything: no order id on the order topic twice, the orders are
+those of one uninterrupted run over the whole feed loaded at once (ids, books, sides,
+quantities: a restart resumes from the committed batch and handles the rest again, and
+what it sent before the kill is not sent again), each book's working shares are exactly
+the orders on the topic (none counted twice or lost across the restarts: nothing fills
+them here), its shares exactly the client share fills on the fill topic, and every book
+is inside its band.
 """
 
 from __future__ import annotations
@@ -25,8 +24,8 @@ from typing import Any
 import pytest
 
 from hedger.config import Settings
-from hedger.demo import BUNDLED_FEED
-from producers.replay import TimeWindow, replay
+from producers.replay import TimeWindow
+from tests.integration.bundled_feed import hedge_bundled_feed, load_bundled_feed, order_keys
 from tests.integration.harness import (
     books,
     child_hedger,
@@ -65,11 +64,15 @@ async def test_kills_and_restarts_on_many_partitions_lose_nothing_and_send_nothi
         state = await books(settings)
     orders = await read_all(kafka_bootstrap, settings.orders_topic)
     fills = await read_all(kafka_bootstrap, settings.fills_topic)
+    uninterrupted, _ = await hedge_bundled_feed(
+        kafka_bootstrap, f"{topic_prefix}whole.", partitions
+    )
 
     assert kills == SLICES
     ids = [order["order_id"] for order in orders]
     assert len(ids) > 50
     assert len(ids) == len(set(ids)), "an order id was sent twice"
+    assert order_keys(orders) == uninterrupted
     ordered, filled = (
         _signed_sums(orders),
         _signed_sums(
@@ -87,15 +90,7 @@ async def test_kills_and_restarts_on_many_partitions_lose_nothing_and_send_nothi
 async def _load_slice(settings: Settings, index: int) -> None:
     start_ns = FEED_START_NS + index * SLICE_NS
     last = index == SLICES - 1
-    await replay(
-        BUNDLED_FEED,
-        settings.require_bootstrap(),
-        speed=0,
-        prices_topic=settings.prices_topic,
-        fills_topic=settings.fills_topic,
-        window=TimeWindow(start_ns, None if last else start_ns + SLICE_NS),
-        report=lambda _: None,
-    )
+    await load_bundled_feed(settings, TimeWindow(start_ns, None if last else start_ns + SLICE_NS))
 
 
 def _signed_sums(records: list[dict[str, Any]]) -> dict[tuple[str, str], float]:

@@ -1,6 +1,7 @@
-"""Fills that arrived while the hedger was down: after the rebuild every book is decided
-once (such a fill is hedged at once, not when its underlying next ticks), and the bad ones
-are dead-lettered like any bad input."""
+"""Fills that arrived while the hedger was down: the rebuild stops at the committed offset
+and they are handled right after it, as live input (such a fill is hedged at once on the
+rebuilt mark, not when its underlying next ticks), and the bad ones are dead-lettered like
+any bad input, once."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ async def test_a_fill_booked_while_the_hedger_was_down_is_hedged_on_the_rebuilt_
             (order,) = await read_messages(kafka_bootstrap, settings.orders_topic, 1)
 
     assert (order["book"], order["side"], order["qty"]) == ("mm-1", "sell", 6000)
-    assert order["trigger"] == f"rebuilt:XYZ:{tick.ts_ns}"
+    assert order["trigger"] == f"fill:{fill.fill_id}"
     assert order["ref_price"] == 100.0
 
 

@@ -1,9 +1,11 @@
-"""Rebuilding from several order partitions: the orders read back take from the rate limits
-in event-time order, whatever partition each sits on."""
+"""Rebuilding from the order topic: the orders read back take from the rate limits in
+event-time order, whatever partition each sits on, and those decided on inputs the rebuilt
+state has not handled yet are held until that input is handled again."""
 
 from __future__ import annotations
 
 import pytest
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from hedger.adapters.kafka import make_producer
 from hedger.codec import encode_order
@@ -11,7 +13,7 @@ from hedger.config import Settings
 from hedger.core.actions import SubmitHedgeOrder
 from hedger.core.engine import HedgeEngine
 from hedger.core.events import Side
-from hedger.recovery import rebuild_orders
+from hedger.recovery import Record, rebuild_orders
 from tests.conftest import KafkaTopics
 from tests.integration.harness import started
 
@@ -55,9 +57,43 @@ async def test_orders_on_two_partitions_spend_the_total_budget_in_event_time_ord
             for order in sent:
                 await producer.send_and_wait(topic, encode_order(order), partition=partition)
     engine = HedgeEngine(SETTINGS.engine_config())
-    read = await rebuild_orders(kafka_bootstrap, topic, {0, 1}, engine)
+    read, _ = await rebuild_orders(kafka_bootstrap, topic, {0, 1}, engine, {})
 
     next_second_ns = T0_NS + 60 * SECOND_NS
     rate = engine.desk.setup("a").limits.rate
     assert read == 60
     assert engine.desk.throttle.refusal("a", rate, next_second_ns) is None
+
+
+async def test_orders_decided_on_inputs_past_the_committed_offset_are_held_not_applied(
+    kafka_bootstrap: str, kafka_topics: KafkaTopics
+) -> None:
+    orders_topic, prices_topic = await kafka_topics("hedger.orders", "hedger.prices")
+    sources = [5, 6, 7]  # price offsets the orders were decided on
+    async with started(make_producer(kafka_bootstrap, "test-orders")) as producer:
+        for second, offset in zip(range(3), sources, strict=True):
+            headers = [
+                ("source_topic", prices_topic.encode()),
+                ("source_partition", b"0"),
+                ("source_offset", str(offset).encode()),
+            ]
+            order = encode_order(_order("a", second))
+            await producer.send_and_wait(orders_topic, order, headers=headers)
+    engine = HedgeEngine(SETTINGS.engine_config())
+    # The rebuilt state has handled prices up to offset 6 (not 6 itself).
+    handled_to = {TopicPartition(prices_topic, 0): 6}
+    read, guard = await rebuild_orders(kafka_bootstrap, orders_topic, {0}, engine, handled_to)
+
+    assert read == 3
+    assert list(engine.working_orders()) == ["H-a-0"]
+    assert len(guard) == 2
+    # Decided again on offset 6: not sent again; offset 7 is handled, its order not decided.
+    assert guard.sent_before(_order("a", 1))
+    assert not guard.sent_before(_order("a", 1))
+    kept = guard.leftovers([_record(prices_topic, 6), _record(prices_topic, 7)])
+    assert [event.order_id for event in kept] == ["H-a-2"]
+    assert len(guard) == 0
+
+
+def _record(topic: str, offset: int) -> Record:
+    return ConsumerRecord(topic, 0, offset, 0, 0, None, b"", None, 0, 0, ())
