@@ -5,9 +5,9 @@ orders, both read from the beginning of the partitions this instance owns: fills
 committed offset, prices (once per process) up to the offsets committed with them, so the
 state is the one the last committed batch left, and what follows is handled again as live
 input, in the same event-time order. The order topic is read to its end: an order decided
-on an input at or past those offsets (sent, but not committed, before a crash) is held by
-a `ResendGuard` instead of being applied, and joins the state when its input is handled
-again, which decides it again under the same id: it is not sent twice.
+on an input at or past those offsets (sent, but not committed, before a crash) is held
+(`SentAhead`) instead of being applied, and joins the state just before its input is
+handled again: the same decision then finds its id known and is not sent twice.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from hedger.adapters.outbox import source_of
 from hedger.adapters.topics import highwaters
 from hedger.codec import DecodeError
 from hedger.control_codec import decode_order_event
-from hedger.core.actions import CancelHedgeOrder, SubmitHedgeOrder
 from hedger.core.engine import HedgeEngine
 from hedger.core.events import HedgeOrderCancelled, HedgeOrderRecorded
 
@@ -35,50 +34,27 @@ RecordHandler = Callable[[Record], Awaitable[None]]
 OrderEvent: TypeAlias = HedgeOrderRecorded | HedgeOrderCancelled
 # An input record by partition and offset.
 Source: TypeAlias = tuple[TopicPartition, int]
-# What the order topic holds of one decision: an order, or a cancel of one.
-_Sent: TypeAlias = tuple[type[OrderEvent], str]
 
 
-class ResendGuard:
+class SentAhead:
     """Orders and cancels on the order topic decided on inputs the rebuilt state has not
-    handled yet, by the input they were decided on. When that input is handled again, the
-    same decision is not sent a second time (`sent_before`), and one that is not taken again
-    (the state can differ: a rebalance, a changed policy) still joins the state, as read
-    back (`leftovers`): it is on the topic either way."""
+    handled yet, by the input they were decided on. Each joins the state, as read back,
+    just before its input is handled again (`take`): the engine then finds the order it
+    would decide already known, working and counted, and sends nothing; the record on the
+    topic is what the venue has, whatever the decision would be now."""
 
     def __init__(self, held: dict[Source, list[OrderEvent]]) -> None:
         self._held = held
-        self._sources: dict[_Sent, Source] = {
-            (type(event), event.order_id): source
-            for source, events in held.items()
-            for event in events
-        }
 
     def __len__(self) -> int:
-        return len(self._sources)
+        return len(self._held)
 
-    def sent_before(self, action: SubmitHedgeOrder | CancelHedgeOrder) -> bool:
-        """True (once) when `action` is on the order topic already."""
-        kind = HedgeOrderRecorded if isinstance(action, SubmitHedgeOrder) else HedgeOrderCancelled
-        source = self._sources.pop((kind, action.order_id), None)
-        if source is None:
-            return False
-        self._held[source] = [
-            event
-            for event in self._held[source]
-            if (type(event), event.order_id) != (kind, action.order_id)
-        ]
-        return True
+    def holds(self, record: Record) -> bool:
+        return (TopicPartition(record.topic, record.partition), record.offset) in self._held
 
-    def leftovers(self, records: list[Record]) -> list[OrderEvent]:
-        """What was sent on `records` (just handled again) and not decided again."""
-        events: list[OrderEvent] = []
-        for record in records:
-            source = (TopicPartition(record.topic, record.partition), record.offset)
-            for event in self._held.pop(source, ()):
-                del self._sources[(type(event), event.order_id)]
-                events.append(event)
-        return events
+    def take(self, record: Record) -> list[OrderEvent]:
+        """What was sent on `record` before the restart, in the order it was sent."""
+        return self._held.pop((TopicPartition(record.topic, record.partition), record.offset), [])
 
 
 async def read_to(
@@ -107,19 +83,19 @@ async def rebuild_orders(
     partitions: set[int],
     engine: HedgeEngine,
     handled_to: dict[TopicPartition, int],
-) -> tuple[int, ResendGuard]:
+) -> tuple[int, SentAhead]:
     """Feed the engine every hedge order (and cancel) on `partitions` of the order topic
     decided on an input before `handled_to` (per input partition, the first offset the
     rebuilt state lacks), in event-time order across the partitions: each order takes from
     the rate limits at its time, and a token bucket refilled out of time order (partition by
     partition) is left deeply in debt, blocking hedges long after a restart. Returns how
-    many were read and the guard holding those decided on later inputs."""
+    many were read, and those decided on later inputs, held."""
     ends = await highwaters(bootstrap, topic)
     targets = {TopicPartition(topic, p): ends.get(p, 0) for p in sorted(partitions)}
     if not any(targets.values()):
         # Also sidesteps an aiokafka bug: stopping a group-less consumer before its first
         # await raises CancelledError from its coordinator's close().
-        return 0, ResendGuard({})
+        return 0, SentAhead({})
     consumer = make_consumer(bootstrap, "hedger-recovery", None)
     events: list[tuple[int, int, int, OrderEvent]] = []
     held: dict[Source, list[OrderEvent]] = {}
@@ -147,5 +123,5 @@ async def rebuild_orders(
     events.sort(key=lambda entry: entry[:3])
     for *_, event in events:
         engine.handle(event)
-    guard = ResendGuard(held)
-    return len(events) + len(guard), guard
+    ahead = SentAhead(held)
+    return len(events) + sum(map(len, held.values())), ahead

@@ -5,7 +5,7 @@ and dead letters, wait for the broker to acknowledge all of them, then commit `o
 for every partition the batch touched, in the background (the next batch does not wait for
 it). A crash between acknowledgement and commit re-reads the batch: a restart rebuilds the
 state the last committed batch left and handles what follows again, and what was sent on
-it before the crash is not sent again (`ResendGuard`: same input, same decision, same id).
+it before the crash is not sent again (`SentAhead`: same input, same decision, same id).
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from hedger.adapters.outbox import Outbox
 from hedger.adapters.receipt import ReceiptClock
 from hedger.codec import CrossedQuoteError, DecodeError
 from hedger.config import Settings
-from hedger.core.actions import Action, CancelHedgeOrder, InputRejected, SubmitHedgeOrder
+from hedger.core.actions import Action, InputRejected, SubmitHedgeOrder
 from hedger.core.clock import EventTimer
 from hedger.core.engine import HedgeEngine
 from hedger.core.events import ControlEvent, PriceTick, QuoteCrossed, RecoveryCompleted
-from hedger.recovery import Record, ResendGuard, read_to, rebuild_orders
+from hedger.recovery import Record, SentAhead, read_to, rebuild_orders
 from hedger.startup import check_broker_and_topics
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,8 @@ class HedgerService:
         self._clock = clock
         self._scenarios_at = -math.inf
         self._prices_rebuilt = False
-        # What the last run sent on inputs handled again since the rebuild.
-        self._resend = ResendGuard({})
+        # What the last run sent on inputs not yet handled again since the rebuild.
+        self._sent_ahead = SentAhead({})
         self._inputs = InputStreams(settings, clock)
         self._receipt = ReceiptClock(settings.max_tick_age_ms, settings.max_clock_skew_ms)
         self._waiting_for: str | None = "starting: checking the broker and topics"
@@ -202,7 +202,7 @@ class HedgerService:
         inputs.track_fills(assigned)
         resume = await inputs.committed_fills()
         prices_to = await inputs.handled_prices(committed=not self._prices_rebuilt)
-        orders, self._resend = await rebuild_orders(
+        orders, self._sent_ahead = await rebuild_orders(
             self.bootstrap,
             self.settings.orders_topic,
             {tp.partition for tp in assigned},
@@ -291,11 +291,8 @@ class HedgerService:
         tick_stamps_ms: list[int] = []  # per tick-driven order, its tick's Kafka timestamp
         index = 0
         while index < len(handled):
-            start = index
             index, stamps_ms = await self._handle_from(handled, index)
             tick_stamps_ms += stamps_ms
-            if self._resend:
-                self._adopt_leftovers([record for record, _ in handled[start:index]])
         await self._flush()
         # Wall clock, as the producer's CreateTime: includes the broker and the fetch wait.
         delivered_ms = time.time() * 1000
@@ -314,6 +311,9 @@ class HedgerService:
         return the index after what was handled and, per tick-driven order it queued, the
         Kafka timestamp (ms) of the tick record that caused it."""
         record, decoded = handled[start]
+        if self._sent_ahead:
+            for event in self._sent_ahead.take(record):
+                self.engine.handle(event)  # sent on this input before a restart
         if isinstance(decoded, DecodeError):
             self.metrics.messages_consumed.labels(record.topic).inc()
             await self._dead_letter(record, decoded.kind, decoded.detail)
@@ -359,12 +359,14 @@ class HedgerService:
         return stop, stamps_ms
 
     def _tick_run_end(self, handled: list[Decoded], start: int) -> int:
-        """The end of the run of ticks from `start`: one underlying, no timer due, and one
-        wall-clock judgment (a tick judged otherwise is told to the engine first)."""
+        """The end of the run of ticks from `start`: one underlying, no timer due, one
+        wall-clock judgment (a tick judged otherwise is told to the engine first), and
+        nothing sent on them before a restart but on the first (it joins the state first)."""
         symbol = cast(PriceTick, handled[start][1]).symbol
         timer_ns = self._timer.next_ns
         kind = self._receipt.kind
         untimely = kind(handled[start][0])
+        sent_ahead = self._sent_ahead
         end = start + 1
         while end < len(handled):
             record, decoded = handled[end]
@@ -373,27 +375,18 @@ class HedgerService:
                 or decoded.symbol != symbol
                 or decoded.ts_ns >= timer_ns
                 or kind(record) != untimely
+                or (sent_ahead and sent_ahead.holds(record))
             ):
                 break
             end += 1
         return end
 
-    def _adopt_leftovers(self, records: list[Record]) -> None:
-        for event in self._resend.leftovers(records):
-            log.warning("%s was sent before the restart and not decided again: kept", event)
-            self.engine.handle(event)
-
     async def _deliver(self, record: Record | None, actions: list[Action]) -> int:
         """Queue what the actions send; returns how many hedge orders they hold. `record`
         is the input behind them (None for decisions on rebuilt state), dead-lettered if
-        they refuse it. An order or cancel already on the topic (sent on this input before a
-        restart) is not sent again."""
+        they refuse it."""
         orders = 0
         for action in actions:
-            if isinstance(action, SubmitHedgeOrder | CancelHedgeOrder) and (
-                self._resend and self._resend.sent_before(action)
-            ):
-                continue
             if isinstance(action, SubmitHedgeOrder):
                 await self._outbox.order(action, record)
                 side = action.side.value

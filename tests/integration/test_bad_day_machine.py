@@ -17,7 +17,7 @@ everything handled), and:
 - every refused record is on the dead-letter topic (at least once: a dead letter sent
   before a kill can be sent again).
 
-`HEDGER_MACHINE_EXAMPLES` examples (default 6) of up to 10 steps per broker tier; no
+`HEDGER_MACHINE_EXAMPLES` examples (default 12) of up to 10 steps per broker tier; no
 shrinking (an example takes seconds): a failure prints the steps as drawn.
 """
 
@@ -57,7 +57,7 @@ from tests.integration.harness import (
 
 pytestmark = pytest.mark.broker
 
-EXAMPLES = int(os.environ.get("HEDGER_MACHINE_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("HEDGER_MACHINE_EXAMPLES", "12"))
 SECOND = 1_000_000_000
 BOOKS = ("mm-1", "mm-2")
 UNDERLYINGS = ("XYZ", "ABC")

@@ -82,17 +82,17 @@ async def test_orders_decided_on_inputs_past_the_committed_offset_are_held_not_a
     engine = HedgeEngine(SETTINGS.engine_config())
     # The rebuilt state has handled prices up to offset 6 (not 6 itself).
     handled_to = {TopicPartition(prices_topic, 0): 6}
-    read, guard = await rebuild_orders(kafka_bootstrap, orders_topic, {0}, engine, handled_to)
+    read, ahead = await rebuild_orders(kafka_bootstrap, orders_topic, {0}, engine, handled_to)
 
     assert read == 3
     assert list(engine.working_orders()) == ["H-a-0"]
-    assert len(guard) == 2
-    # Decided again on offset 6: not sent again; offset 7 is handled, its order not decided.
-    assert guard.sent_before(_order("a", 1))
-    assert not guard.sent_before(_order("a", 1))
-    kept = guard.leftovers([_record(prices_topic, 6), _record(prices_topic, 7)])
-    assert [event.order_id for event in kept] == ["H-a-2"]
-    assert len(guard) == 0
+    assert len(ahead) == 2
+    assert not ahead.holds(_record(prices_topic, 5))
+    assert ahead.holds(_record(prices_topic, 6))
+    # Each joins the state just before its input is handled again, once.
+    assert [event.order_id for event in ahead.take(_record(prices_topic, 7))] == ["H-a-2"]
+    assert ahead.take(_record(prices_topic, 7)) == []
+    assert len(ahead) == 1
 
 
 def _record(topic: str, offset: int) -> Record:
