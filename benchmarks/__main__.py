@@ -1,7 +1,8 @@
 """`python -m benchmarks [name ...]`: run benchmarks, print one JSON document to stdout.
 
 Names: greeks, american, engine_tick, decisions, decode, broker_consume, backtest,
-montecarlo, replay, service_catch_up, tick_to_order (default: all, in that order).
+montecarlo, replay, service_catch_up, tick_to_order, recovery (default: all, in that
+order).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from benchmarks import (
     engine_tick,
     greeks,
     montecarlo,
+    recovery,
     replay,
     service_catch_up,
     tick_to_order,
@@ -44,6 +46,7 @@ BENCHMARKS: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "replay": replay.run,
     "service_catch_up": service_catch_up.run,
     "tick_to_order": tick_to_order.run,
+    "recovery": recovery.run,
 }
 
 

@@ -376,13 +376,14 @@ class HedgeEngine:
         tick = self.market.ticks.get(symbol)
         if tick is None:
             return []
-        self.revaluation.revalue(symbol, tick.mark, ts_ns)
+        # Valued, and an order stamped, at the time of the newest input behind it: a fill
+        # read after later ticks is valued and hedged at the market of those ticks, so the
+        # Greeks never go back in time and do not depend on the order inputs arrived in.
+        decided_ns = ts_ns if ts_ns > tick.ts_ns else tick.ts_ns
+        self.revaluation.revalue(symbol, tick.mark, decided_ns)
         if not self.live:
             return []
         books = [only_book] if only_book else self._books_holding(symbol)
-        # An order is stamped with the time of the newest input behind it: a fill read after
-        # later ticks is hedged at, and timed by, the market it was hedged against.
-        decided_ns = ts_ns if ts_ns > tick.ts_ns else tick.ts_ns
         actions: list[Action] = []
         for book in books:
             actions += self._triggers.decide(book, symbol, tick.mark, decided_ns, trigger)

@@ -182,3 +182,24 @@ def test_engine_fill_of_expired_option_is_rejected():
     (action,) = engine.handle(late)
     assert isinstance(action, InputRejected)
     assert action.kind == "expired_option"
+
+
+def test_engine_values_a_fill_read_after_later_ticks_at_their_time_whatever_the_order():
+    fill = dataclasses.replace(mm.client_buys_calls(), ts_ns=mm.START_NS + 1800 * mm.SECOND)
+    in_time, late = HedgeEngine(CONFIG), HedgeEngine(CONFIG)
+    for engine, events in (
+        (in_time, [mm.vol(), mm.tick(100.0, 0), fill, mm.tick(100.0, 3600)]),
+        (late, [mm.vol(), mm.tick(100.0, 0), mm.tick(100.0, 3600), fill]),
+    ):
+        for event in events:
+            engine.handle(event)
+    at_the_fill = HedgeEngine(CONFIG)
+    for event in (mm.vol(), mm.tick(100.0, 0), fill):
+        at_the_fill.handle(event)
+
+    (in_time_delta,) = [e.delta for e in in_time.exposures()]
+    (late_delta,) = [e.delta for e in late.exposures()]
+    (fill_time_delta,) = [e.delta for e in at_the_fill.exposures()]
+    assert late_delta == pytest.approx(in_time_delta, rel=1e-12)
+    # Half an hour of the call's delta drift: what valuing at the fill's own time would show.
+    assert abs(fill_time_delta - in_time_delta) > 1e-3
