@@ -50,11 +50,15 @@ class SentAhead:
         return len(self._held)
 
     def holds(self, record: Record) -> bool:
-        return (TopicPartition(record.topic, record.partition), record.offset) in self._held
+        return _source(record) in self._held
 
     def take(self, record: Record) -> list[OrderEvent]:
         """What was sent on `record` before the restart, in the order it was sent."""
-        return self._held.pop((TopicPartition(record.topic, record.partition), record.offset), [])
+        return self._held.pop(_source(record), [])
+
+
+def _source(record: Record) -> Source:
+    return TopicPartition(record.topic, record.partition), record.offset
 
 
 async def read_to(
@@ -123,5 +127,4 @@ async def rebuild_orders(
     events.sort(key=lambda entry: entry[:3])
     for *_, event in events:
         engine.handle(event)
-    ahead = SentAhead(held)
-    return len(events) + sum(map(len, held.values())), ahead
+    return len(events) + sum(map(len, held.values())), SentAhead(held)

@@ -366,7 +366,8 @@ class HedgerService:
         timer_ns = self._timer.next_ns
         kind = self._receipt.kind
         untimely = kind(handled[start][0])
-        sent_ahead = self._sent_ahead
+        # Looked up per tick only while something sent before a restart is still held.
+        held = self._sent_ahead.holds if self._sent_ahead else None
         end = start + 1
         while end < len(handled):
             record, decoded = handled[end]
@@ -375,7 +376,7 @@ class HedgerService:
                 or decoded.symbol != symbol
                 or decoded.ts_ns >= timer_ns
                 or kind(record) != untimely
-                or (sent_ahead and sent_ahead.holds(record))
+                or (held is not None and held(record))
             ):
                 break
             end += 1

@@ -24,6 +24,7 @@ shrinking (an example takes seconds): a failure prints the steps as drawn.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import itertools
 import os
@@ -152,7 +153,7 @@ class BadDay(RuleBasedStateMachine):
             topic, key = self.settings.prices_topic, symbol
         elif kind == "reused_id":
             first = next(iter(self.fills.values()))
-            reused = FillReport(**{**_fields(first), "qty": first.qty + 1, "ts_ns": ts_ns})
+            reused = dataclasses.replace(first, qty=first.qty + 1, ts_ns=ts_ns)
             value, key = encode_fill(reused), first.book
             self.reused_ids_at.setdefault(first.book, ts_ns)
         else:
@@ -295,10 +296,6 @@ async def _open_feed(bootstrap: str) -> Producer:
 
 def _tick(symbol: str, ts_ns: int, mark: float) -> PriceTick:
     return PriceTick(symbol, ts_ns, mark - 0.01, mark + 0.01, None, mark)
-
-
-def _fields(fill: FillReport) -> dict[str, Any]:
-    return {name: getattr(fill, name) for name in FillReport.__slots__}
 
 
 def _replay(settings: Settings, accepted: list[Event]) -> dict[tuple[str, str], float]:
