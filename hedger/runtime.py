@@ -25,7 +25,7 @@ from aiokafka.structs import TopicPartition
 from hedger.adapters.controls import ControlActions, ControlTopic, publish_control
 from hedger.adapters.http import serve_http
 from hedger.adapters.inputs import Decoded, InputStreams, next_offsets
-from hedger.adapters.kafka import last_fetch_s, make_producer
+from hedger.adapters.kafka import know_topics, last_fetch_s, make_producer
 from hedger.adapters.metrics import Metrics
 from hedger.adapters.outbox import Outbox
 from hedger.adapters.receipt import ReceiptClock
@@ -89,11 +89,16 @@ class HedgerService:
             producer = make_producer(self.bootstrap, "hedger")
             await producer.start()
             stack.push_async_callback(self._close, producer.stop)
+            settings = self.settings
+            await know_topics(
+                producer, [settings.orders_topic, settings.dlq_topic, settings.control_topic]
+            )
             self._outbox = Outbox(
                 producer,
-                self.settings.orders_topic,
-                self.settings.dlq_topic,
-                self.settings.max_message_bytes,
+                settings.orders_topic,
+                settings.dlq_topic,
+                settings.max_message_bytes,
+                settings.send_timeout_s,
             )
             self._producer = producer
             self._control_actions = ControlActions(self.metrics, self._outbox, self.settings)
@@ -406,7 +411,7 @@ class HedgerService:
         return orders
 
     async def _flush(self) -> None:
-        lost = await self._outbox.flush(self.settings.send_timeout_s)
+        lost = await self._outbox.flush()
         self.metrics.dead_letters_lost.inc(lost)
 
     async def _dead_letter(self, record: Record, kind: str, detail: str) -> None:

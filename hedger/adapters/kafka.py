@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Iterable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import RecordMetadata, TopicPartition
@@ -60,6 +61,32 @@ def make_consumer(
 class DeliveryTimeoutError(TimeoutError):
     """The broker did not acknowledge a batch in time; the message says how much and why
     it may be (it is the line an operator reads when the service stops on it)."""
+
+
+async def queue_send(
+    producer: AIOKafkaProducer, timeout_s: float, topic: str, value: bytes, **options: Any
+) -> asyncio.Future[RecordMetadata]:
+    """`producer.send()` within `timeout_s`, or `DeliveryTimeoutError`.
+
+    `send()` itself waits before it queues: for the topic's metadata on the first send to
+    it (one request to whichever node aiokafka picks, 40 s if that node hangs), and for
+    room in the send buffer. Neither may outlast the send deadline."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            future: asyncio.Future[RecordMetadata] = await producer.send(topic, value, **options)
+    except TimeoutError:
+        raise DeliveryTimeoutError(
+            f"the broker gave no metadata or buffer room for {topic!r} within {timeout_s:g} s"
+            " (HEDGER_SEND_TIMEOUT_S); is a broker node hanging?"
+        ) from None
+    return future
+
+
+async def know_topics(producer: AIOKafkaProducer, topics: Iterable[str]) -> None:
+    """Load `topics`' metadata into the producer now, at start, while the cluster is known
+    to answer, so that no later send waits on a metadata request."""
+    for topic in topics:
+        await producer.partitions_for(topic)
 
 
 async def deliver(sends: Iterable[Awaitable[RecordMetadata]], timeout_s: float) -> None:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, RecordMetadata, TopicPartition
 
-from hedger.adapters.kafka import acknowledgements, deliver
+from hedger.adapters.kafka import acknowledgements, deliver, queue_send
 from hedger.codec import encode_order
 from hedger.core.actions import SubmitHedgeOrder
 
@@ -39,8 +40,10 @@ class Outbox:
         orders_topic: str,
         dlq_topic: str,
         max_message_bytes: int,
+        send_timeout_s: float,
     ) -> None:
         self._producer = producer
+        self._send_timeout_s = send_timeout_s
         self._orders_topic = orders_topic
         self._dlq_topic = dlq_topic
         self._max_message_bytes = max_message_bytes
@@ -59,7 +62,7 @@ class Outbox:
         """Queue any other record of the batch (a cancel, a latch on the control topic);
         `source` is the input it was decided on (None for decisions on rebuilt state)."""
         headers = None if source is None else source_headers(source)
-        future = await self._producer.send(topic, value, key=key.encode(), headers=headers)
+        future = await self._queue(topic, value, key=key.encode(), headers=headers)
         self._pending.append(future)
 
     async def dead_letter(
@@ -86,13 +89,18 @@ class Outbox:
             headers.append(("original_bytes", str(len(value)).encode()))
             value, key = value[:EXCERPT_BYTES], (key or b"")[:EXCERPT_BYTES] or None
         try:
-            future = await self._producer.send(self._dlq_topic, value, key=key, headers=headers)
+            future = await self._queue(self._dlq_topic, value, key=key, headers=headers)
         except KafkaError as error:  # refused before sending: too large for the producer
             self._lost += _lost_for_good(source, error)
             return
         self._dead_letters.append((source, future))
 
-    async def flush(self, timeout_s: float) -> int:
+    async def _queue(
+        self, topic: str, value: bytes, **options: Any
+    ) -> asyncio.Future[RecordMetadata]:
+        return await queue_send(self._producer, self._send_timeout_s, topic, value, **options)
+
+    async def flush(self) -> int:
         """Wait for the batch's acknowledgements. An order or control record not written
         raises, and so does a dead letter the broker may still take (a timeout); one it
         refused for good is logged and counted (the count is returned), so a record that
@@ -100,9 +108,9 @@ class Outbox:
         pending, self._pending = self._pending, []
         dead_letters, self._dead_letters = self._dead_letters, []
         futures = [future for _, future in dead_letters]
-        await deliver(pending, timeout_s)
+        await deliver(pending, self._send_timeout_s)
         lost, self._lost = self._lost, 0
-        results = await acknowledgements(futures, timeout_s)
+        results = await acknowledgements(futures, self._send_timeout_s)
         for (source, _), result in zip(dead_letters, results, strict=True):
             if isinstance(result, KafkaError):
                 lost += _lost_for_good(source, result)

@@ -5,17 +5,27 @@ On the three-node cluster: the order topic's partition is replicated to all thre
 every other topic lives on its leader alone; one follower of the order partition frozen
 (SIGSTOP) holds every acks=all write to it until the leader drops it from the in-sync set
 (`replica.lag.time.max.ms`, 30 s), far past HEDGER_SEND_TIMEOUT_S, while ticks and fills
-still flow."""
+still flow.
+
+A frozen node holds every write to the offsets topic too (it is one of its replicas), and
+a coordinator answers a connection's requests in order, so a commit in flight would hold
+the group's heartbeats behind it: the group would fall apart and the tick wait for a
+rebalance that outlasts the in-sync timeout (seen in CI). So the node frozen coordinates
+neither of the hedger's groups, and is frozen only once the hedger's commits have landed;
+from then on the tick is the only write the hedger makes."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import CoordinatorNotAvailableError
+from aiokafka.structs import TopicPartition
 
-from hedger.adapters.apache_kafka import ApacheKafka
+from hedger.adapters.apache_kafka import ApacheKafka, KafkaNode
 from hedger.adapters.topics import ensure_topics
 from hedger.codec import encode_fill, encode_tick, encode_vol
 from hedger.config import Settings
@@ -38,13 +48,14 @@ async def test_an_acknowledgement_timeout_exits_1_naming_it_in_one_line(
     settings = prefixed_settings(
         bootstrap, topic_prefix, rate=mm.RATE, send_timeout_s=2.0, shutdown_timeout_s=3.0
     )
-    leader, follower = kafka_cluster.nodes[0], kafka_cluster.nodes[1]
+    follower, leader = await _uninvolved_follower(kafka_cluster, settings)
     await _create_topics(bootstrap, settings, leader.node_id)
     try:
         async with Producer(bootstrap) as feed, child_hedger(settings) as process:
             await feed.send(settings.prices_topic, encode_vol(mm.vol()), "XYZ")
             await feed.send(settings.fills_topic, encode_fill(mm.client_buys_calls()), "mm-1")
             await wait_until(lambda: has_book(settings, "mm-1"))
+            await wait_until(lambda: _commits_landed(settings))
             follower.signal(signal.SIGSTOP)
             await feed.send(settings.prices_topic, encode_tick(mm.tick(100.0, 1)), "XYZ")
             code = await asyncio.to_thread(process.wait, 60)
@@ -59,6 +70,53 @@ async def test_an_acknowledgement_timeout_exits_1_naming_it_in_one_line(
     assert "HEDGER_SEND_TIMEOUT_S" in causes[0]
     assert "Traceback" not in stderr
     assert "of the stop request" not in stderr  # not blamed on the shutdown deadline
+
+
+async def _uninvolved_follower(
+    cluster: ApacheKafka, settings: Settings
+) -> tuple[KafkaNode, KafkaNode]:
+    """(a node coordinating neither of the hedger's groups, another node to lead)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=cluster.bootstrap)
+    await admin.start()
+    try:
+        coordinators = {await _coordinator(admin, group) for group in _groups(settings)}
+    finally:
+        await admin.close()
+    follower = next(node for node in cluster.nodes if node.node_id not in coordinators)
+    leader = next(node for node in cluster.nodes if node is not follower)
+    return follower, leader
+
+
+async def _coordinator(admin: AIOKafkaAdminClient, group: str) -> int:
+    """The node coordinating `group`; the first lookup on a new cluster makes the offsets
+    topic, answering "not available" until it has leaders."""
+    async with asyncio.timeout(30):
+        while True:
+            with contextlib.suppress(CoordinatorNotAvailableError):
+                return await admin.find_coordinator(group)
+            await asyncio.sleep(0.2)
+
+
+def _groups(settings: Settings) -> list[str]:
+    """The shared fill group and the instance's own (prices and fills of each batch)."""
+    return [settings.group_id, f"{settings.group_id}.prices.{settings.instance_id}"]
+
+
+async def _commits_landed(settings: Settings) -> bool:
+    """The vol and the fill (offset 0 of each topic) are committed in both groups."""
+    prices, fills = (
+        TopicPartition(settings.prices_topic, 0),
+        TopicPartition(settings.fills_topic, 0),
+    )
+    expected = [{fills: 1}, {prices: 1, fills: 1}]  # in the order of `_groups`
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        committed = [await admin.list_consumer_group_offsets(g) for g in _groups(settings)]
+    finally:
+        await admin.close()
+    offsets = [{tp: meta.offset for tp, meta in group.items()} for group in committed]
+    return offsets == expected
 
 
 async def _create_topics(bootstrap: str, settings: Settings, leader: int) -> None:
