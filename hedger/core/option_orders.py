@@ -6,10 +6,11 @@ orders is still working, the cheapest plan (`hedger.core.option_hedge`) is sent 
 option order per contract traded, then the share order for the delta left, counting the
 options' delta. Working option orders count toward the book's delta (revalued at each
 decision) until filled or cancelled, so the share hedge is never undone meanwhile.
-Option orders pass the same kill switch, latch, price guard, loss limit and rate limits as
-share orders; a plan is sent whole or not at all. Hedge options are priced as the books'
-options are (`Revaluation.contract_greeks`): a plan priced otherwise would aim at Greeks
-the book does not then show.
+Option orders pass the same kill switch, latch, price guard, loss limit, rate limits and
+per-minute notional caps as share orders (an option order's notional is its premium:
+contracts × multiplier × model price); a plan is sent whole or not at all. Hedge options
+are priced as the books' options are (`Revaluation.contract_greeks`): a plan priced
+otherwise would aim at Greeks the book does not then show.
 """
 
 from __future__ import annotations
@@ -93,6 +94,14 @@ class OptionHedger:
         if fill.fee is not None:
             holding(fill.book, order.contract.root).fees += fill.fee
 
+    def sent(self, book: str, premium: float, ts_ns: int) -> None:
+        """Account for an option order leaving now, or read back from the order topic: one
+        token of the rate limits, and its `premium` (contracts × multiplier × model price)
+        toward the notional caps."""
+        limits = self._desk.setup(book).limits
+        self._desk.throttle.take(book, limits.rate, ts_ns)
+        self._desk.notional_caps.take(book, premium, ts_ns)
+
     def _working_on(self, book: str, symbol: str) -> list[WorkingOption]:
         if not self.working:  # the common case, asked for every book on every tick
             return []
@@ -123,14 +132,15 @@ class OptionHedger:
             detail = f"no trade in {list(policy.options)} reaches the gamma/vega targets"
             return [self._desk.deny(situation, "gamma_vega_infeasible", detail)]
         trades = [(o, n) for o, n in zip(options, plan.contracts, strict=True) if n != 0.0]
-        refusal = self._refusal(situation, len(trades))
+        notional = sum(abs(n) * option.price for option, n in trades)
+        refusal = self._refusal(situation, len(trades), notional)
         if refusal is not None:
             return [refusal]
         actions: list[Action] = [self._order(situation, option, n, plan) for option, n in trades]
         actions += self._desk.decide(situation, extra_delta=plan.delta)
         return actions
 
-    def _refusal(self, situation: Situation, orders: int) -> Action | None:
+    def _refusal(self, situation: Situation, orders: int, notional: float) -> Action | None:
         holding = situation.holding
         check = OrderCheck(
             book=situation.book,
@@ -143,8 +153,14 @@ class OptionHedger:
         )
         setup = self._desk.setup(situation.book)
         refusal = self._desk.pretrade_refusal(check, setup, situation.ts_ns)
-        refusal = refusal or self._desk.throttle.refusal(
-            situation.book, setup.limits.rate, situation.ts_ns, orders
+        refusal = (
+            refusal
+            or self._desk.throttle.refusal(
+                situation.book, setup.limits.rate, situation.ts_ns, orders
+            )
+            or self._desk.notional_caps.refusal(
+                situation.book, setup.limits.max_notional_per_minute, notional, situation.ts_ns
+            )
         )
         return None if refusal is None else self._desk.deny(situation, *refusal)
 
@@ -153,8 +169,8 @@ class OptionHedger:
     ) -> SubmitHedgeOrder:
         order_id = derive_order_id(situation.book, option.symbol, situation.trigger)
         self.register(order_id, situation.book, option.symbol, contracts, situation.ts_ns)
+        self.sent(situation.book, abs(contracts) * option.price, situation.ts_ns)
         setup = self._desk.setup(situation.book)
-        self._desk.throttle.take(situation.book, setup.limits.rate, situation.ts_ns)
         return SubmitHedgeOrder(
             order_id=order_id,
             book=situation.book,

@@ -62,19 +62,21 @@ class OrderRegistry:
 
     def recorded(self, order: HedgeOrderRecorded) -> list[Action]:
         """An order read back from the order topic on a restart: working again, and it counts
-        toward the rate limits and the flip-flop latch as when it was sent."""
+        toward the rate limits, the notional caps and the flip-flop latch as when it was
+        sent."""
         if order.order_id in self._known:
             return []
         self._known.add(order.order_id)
         signed_qty = order.side.sign * order.qty
-        setup = self._desk.setup(order.book)
         if self._options.register(
             order.order_id, order.book, order.symbol, signed_qty, order.ts_ns
         ):
-            self._desk.throttle.take(order.book, setup.limits.rate, order.ts_ns)
+            premium = order.qty * order.ref_price * self._desk.config.default_multiplier
+            self._options.sent(order.book, premium, order.ts_ns)
             return []
         self._work(order.order_id, order.book, order.symbol, signed_qty, order)
         notional = order.qty * order.ref_price
+        setup = self._desk.setup(order.book)
         self._desk.sent(order.book, order.symbol, order.side, order.ts_ns, setup, notional)
         return []
 

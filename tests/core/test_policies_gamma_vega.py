@@ -19,11 +19,12 @@ import numpy as np
 import pytest
 
 from hedger.core.actions import HedgeDenied, SubmitHedgeOrder
-from hedger.core.controls import ControlLimits
+from hedger.core.controls import BookLimits, ControlLimits
 from hedger.core.decisions import BookSetup
 from hedger.core.engine import EngineConfig, HedgeEngine
 from hedger.core.events import (
     FillReport,
+    HedgeOrderRecorded,
     PriceTick,
     RecoveryCompleted,
     Side,
@@ -107,6 +108,7 @@ BOOK_OPTION = OptionContract("XYZ", dt.date(2027, 2, 26), True, 100.0)
 HEDGE_CALL = OptionContract("XYZ", dt.date(2027, 3, 5), True, 105.0)
 HEDGE_PUT = OptionContract("XYZ", dt.date(2027, 2, 19), False, 95.0)
 TARGETS = GreekRanges(gamma=(-2.0, 2.0), vega=(-10.0, 10.0))
+DEFAULT_LIMITS, DEFAULT_CONTROLS = BookLimits(), ControlLimits()
 SECOND = 1_000_000_000
 MINUTE = 60 * SECOND
 
@@ -141,7 +143,12 @@ def quantlib_greeks(contract: OptionContract, vol: float = VOL) -> np.ndarray:
     return np.array([option.delta(), option.gamma(), option.vega() / 100.0, option.NPV()])
 
 
-def gamma_vega_engine(surface: tuple[VolUpdate, ...] = ()) -> HedgeEngine:
+def gamma_vega_engine(
+    surface: tuple[VolUpdate, ...] = (),
+    limits: BookLimits = DEFAULT_LIMITS,
+    controls: ControlLimits = DEFAULT_CONTROLS,
+    read_back: tuple[HedgeOrderRecorded, ...] = (),
+) -> HedgeEngine:
     policy = GammaVegaPolicy(
         options=(HEDGE_CALL.occ_symbol, HEDGE_PUT.occ_symbol),
         targets=TARGETS,
@@ -154,8 +161,8 @@ def gamma_vega_engine(surface: tuple[VolUpdate, ...] = ()) -> HedgeEngine:
         policy=band,
         rate=RATE,
         default_multiplier=1.0,
-        books=(("mm-1", BookSetup(band, gamma_vega=(("XYZ", policy),))),),
-        controls=ControlLimits(),
+        books=(("mm-1", BookSetup(band, limits, gamma_vega=(("XYZ", policy),))),),
+        controls=controls,
     )
     engine = HedgeEngine(config)
     for update in (VolUpdate("XYZ", NOW_NS - 3 * MINUTE, VOL), *surface):
@@ -168,6 +175,8 @@ def gamma_vega_engine(surface: tuple[VolUpdate, ...] = ()) -> HedgeEngine:
     # The book starts delta-hedged (inside its 10-share band): only gamma and vega are out.
     shares = round(20_000 * quantlib_greeks(BOOK_OPTION)[0])
     engine.handle(FillReport("S-1", "mm-1", "XYZ", Side.BUY, shares, SPOT, NOW_NS - MINUTE))
+    for order in read_back:
+        engine.handle(order)
     engine.handle(RecoveryCompleted(NOW_NS - MINUTE))
     # A fresh tick a second before the timer: Greeks as of now, within the staleness limit.
     engine.handle(PriceTick("XYZ", NOW_NS - SECOND, SPOT - 0.01, SPOT + 0.01, None, SPOT))
@@ -240,6 +249,49 @@ def test_engine_gamma_vega_single_hedge_option_cannot_reach_both_targets_and_say
     denied = [a for a in actions if isinstance(a, HedgeDenied)]
     assert [d.reason for d in denied] == ["gamma_vega_infeasible"]
     assert orders_by_symbol(actions) == {}
+
+
+def plan_notionals() -> tuple[float, float]:
+    """(premium of the option orders, shares × mark of the share order) of the first plan,
+    from QuantLib's prices and the uncapped engine's quantities."""
+    sent = orders_by_symbol(gamma_vega_engine().handle(TimerFired(NOW_NS)))
+    premium = sum(abs(sent[c.occ_symbol]) * quantlib_greeks(c)[3] for c in (HEDGE_CALL, HEDGE_PUT))
+    return premium, abs(sent["XYZ"]) * SPOT
+
+
+def refusals(actions: list[Any]) -> list[str]:
+    return [a.reason for a in actions if isinstance(a, HedgeDenied)]
+
+
+def test_engine_gamma_vega_plan_counts_its_premium_toward_the_book_minute_cap():
+    premium, shares = plan_notionals()
+    assert premium > 1_000.0  # the cap below bites on a real amount
+    just_under = BookLimits(max_notional_per_minute=premium * 0.999)
+    refused = gamma_vega_engine(limits=just_under).handle(TimerFired(NOW_NS))
+    assert orders_by_symbol(refused) == {}
+    assert refusals(refused) == ["notional_cap_book"]
+    room = BookLimits(max_notional_per_minute=(premium + shares) * 1.001)
+    assert len(orders_by_symbol(gamma_vega_engine(limits=room).handle(TimerFired(NOW_NS)))) == 3
+
+
+def test_engine_gamma_vega_option_order_read_back_keeps_its_premium_in_the_total_cap():
+    premium, shares = plan_notionals()
+    other_book = HedgeOrderRecorded(
+        "H-earlier", "mm-2", HEDGE_PUT.occ_symbol, Side.BUY, 500, NOW_NS - 30 * SECOND, 4.0
+    )  # 2,000 of premium, 30 s before the timer: still in its minute
+    total = ControlLimits(total_notional_per_minute=premium + 1_000.0)
+    capped = gamma_vega_engine(controls=total, read_back=(other_book,))
+    actions = capped.handle(TimerFired(NOW_NS))
+    assert orders_by_symbol(actions) == {}
+    assert refusals(actions) == ["notional_cap_total"]
+    # A minute later the read-back order has left the window: the options go, and the
+    # share order, over what is left of the cap, waits.
+    tick = PriceTick("XYZ", NOW_NS + MINUTE - SECOND, SPOT - 0.01, SPOT + 0.01, None, SPOT)
+    assert orders_by_symbol(capped.handle(tick)) == {}
+    later = capped.handle(TimerFired(NOW_NS + MINUTE))
+    assert set(orders_by_symbol(later)) == {HEDGE_CALL.occ_symbol, HEDGE_PUT.occ_symbol}
+    assert refusals(later) == ["notional_cap_total"]
+    assert shares > 1_000.0
 
 
 # A surface with a slice at each option's expiry, one point at its strike: each option's vol
