@@ -27,6 +27,7 @@ from hedger.core.policy import BandPolicy
 from hedger.core.price_guard import GuardLimits
 from hedger.core.risk import DAYS_PER_YEAR
 from hedger.core.throttle import RateLimit
+from hedger.crash_points import parse_crash_at
 from hedger.policy_file import parse_policy_file
 
 
@@ -132,6 +133,17 @@ class Settings:
     )
     shutdown_timeout_s: float = _setting(
         "HEDGER_SHUTDOWN_TIMEOUT_S", 10.0, "Deadline for a graceful stop."
+    )
+    crash_at: str = _setting(
+        "HEDGER_CRASH_AT",
+        "",
+        "Fault tests: SIGKILL (or SIGSTOP, `:freeze`) at POINT:N[:freeze] (decided, sent,"
+        " acknowledged), the N-th batch with an order.",
+    )
+    delivery: str = _setting(
+        "HEDGER_DELIVERY",
+        "auto",
+        "exactly_once (transactions), at_least_once, or auto: the first the broker allows.",
     )
     max_event_ahead_s: float = _setting(
         "HEDGER_MAX_EVENT_AHEAD_S",
@@ -280,6 +292,7 @@ class Settings:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{_env(name)} must not be negative")
         self._validate_controls()
+        self._validate_crash_at()
         if self.kafka_bootstrap is not None:
             bootstrap_servers(self.kafka_bootstrap)
         if self.metrics_port > _MAX_PORT:
@@ -292,8 +305,18 @@ class Settings:
         except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ConfigError(f"HEDGER_EXPIRY_TIMEZONE {self.expiry_timezone!r} unknown") from None
 
+    def _validate_crash_at(self) -> None:
+        try:
+            parse_crash_at(self.crash_at)
+        except ValueError as error:
+            raise ConfigError(f"HEDGER_CRASH_AT={error}") from None
+
     def _validate_controls(self) -> None:
-        choices = {"order_type": tuple(OrderType), "kill_mode": tuple(KillMode)}
+        choices = {
+            "order_type": tuple(OrderType),
+            "kill_mode": tuple(KillMode),
+            "delivery": ("auto", "exactly_once", "at_least_once"),
+        }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{_env(name)} must be one of {', '.join(allowed)}")

@@ -19,10 +19,19 @@ from contextlib import AsyncExitStack
 from typing import cast
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError
+from aiokafka.errors import IllegalStateError, KafkaConnectionError, ProducerFenced
 from aiokafka.structs import TopicPartition
 
+from hedger.action_sink import ActionSink
 from hedger.adapters.controls import ControlActions, ControlTopic, publish_control
+from hedger.adapters.delivery import (
+    DeliveryMode,
+    DeliveryUnavailableError,
+    FencedError,
+    OwnershipLostError,
+    renew_producer,
+    start_producer,
+)
 from hedger.adapters.http import serve_http
 from hedger.adapters.inputs import Decoded, InputStreams, next_offsets
 from hedger.adapters.kafka import know_topics, last_fetch_s, make_producer
@@ -31,16 +40,24 @@ from hedger.adapters.outbox import Outbox
 from hedger.adapters.receipt import ReceiptClock
 from hedger.codec import CrossedQuoteError, DecodeError
 from hedger.config import Settings
-from hedger.core.actions import Action, InputRejected, SubmitHedgeOrder
 from hedger.core.clock import EventTimer
 from hedger.core.engine import HedgeEngine
 from hedger.core.events import ControlEvent, PriceTick, QuoteCrossed, RecoveryCompleted
+from hedger.crash_points import CrashPoints
 from hedger.recovery import Record, SentAhead, read_to, rebuild_orders
-from hedger.startup import check_broker_and_topics
+from hedger.startup import StartupError, check_broker_and_topics
 
 log = logging.getLogger(__name__)
 
 _SCENARIO_INTERVAL_S = 1.0
+_DELIVERY_LINES = {
+    DeliveryMode.EXACTLY_ONCE: "exactly once (each batch's output and offsets in one"
+    " transaction; read it with isolation.level=read_committed)",
+    DeliveryMode.AT_LEAST_ONCE: "at least once with deterministic order ids (no transactions"
+    " on this broker, or HEDGER_DELIVERY=at_least_once)",
+}
+# Fenced again this soon after a fencing, another instance holds the transactional id.
+_FENCED_AGAIN_S = 60.0
 # A broker silent this long counts as unreachable: even the control consumer's idle fetch
 # returns every 500 ms.
 _BROKER_SILENCE_S = 5.0
@@ -63,6 +80,7 @@ class HedgerService:
         self._timer = EventTimer(settings.timer_interval_ms * 1_000_000)
         self._controls_rebuilt = False
         self._producer: AIOKafkaProducer | None = None  # set by run(), used by HTTP controls
+        self.delivery = DeliveryMode.AT_LEAST_ONCE  # until run() knows the broker
         self.ready = False
         self._stop = asyncio.Event()  # run() replaces it with the caller's stop request
         self._stopping_noted = False
@@ -76,6 +94,10 @@ class HedgerService:
         self._inputs = InputStreams(settings, clock)
         self._receipt = ReceiptClock(settings.max_tick_age_ms, settings.max_clock_skew_ms)
         self._waiting_for: str | None = "starting: checking the broker and topics"
+        self._transactional_id = f"{settings.group_id}.{settings.instance_id}"
+        self._output_topics = [settings.orders_topic, settings.dlq_topic, settings.control_topic]
+        self._fenced_at: float | None = None  # monotonic time of the last fencing
+        self._batch_in_hand = False  # fetched records being handed to the engine
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until `stop` is set, then finish the batch in hand and close within a deadline."""
@@ -86,35 +108,56 @@ class HedgerService:
             if not await check_broker_and_topics(self.settings, self._note_waiting, stop):
                 return
             self._waiting_for = None
-            producer = make_producer(self.bootstrap, "hedger")
-            await producer.start()
-            stack.push_async_callback(self._close, producer.stop)
             settings = self.settings
-            await know_topics(
-                producer, [settings.orders_topic, settings.dlq_topic, settings.control_topic]
+            try:
+                producer, self.delivery = await start_producer(
+                    self.bootstrap, settings.delivery, self._transactional_id
+                )
+            except DeliveryUnavailableError as error:
+                raise StartupError(str(error)) from None
+            stack.push_async_callback(self._close, producer.stop)
+            log.info("delivery: %s", _DELIVERY_LINES[self.delivery])
+            self.metrics.delivery_mode.labels(self.delivery.value).set(1)
+            await know_topics(producer, self._output_topics)
+            # HTTP control requests write outside the batches' transactions.
+            self._producer = await self._control_producer(producer, stack)
+            self._control = ControlTopic(
+                self.bootstrap, settings.control_topic, settings.max_message_bytes
             )
+            await self._control.start()
+            stack.push_async_callback(self._close, self._control.consumer.stop)
+            await self._inputs.start(stack, self._close_consumer, producer, self.delivery)
             self._outbox = Outbox(
                 producer,
+                self._inputs.before_send,
                 settings.orders_topic,
                 settings.dlq_topic,
                 settings.max_message_bytes,
                 settings.send_timeout_s,
             )
-            self._producer = producer
-            self._control_actions = ControlActions(self.metrics, self._outbox, self.settings)
-            self._control = ControlTopic(
-                self.bootstrap, self.settings.control_topic, self.settings.max_message_bytes
+            self._sink = ActionSink(
+                self.metrics,
+                self._outbox,
+                ControlActions(self.metrics, self._outbox, settings),
+                CrashPoints(settings.crash_at),
             )
-            await self._control.start()
-            stack.push_async_callback(self._close, self._control.consumer.stop)
-            await self._inputs.start(stack, self._close_consumer)
-            await self._serve(stop)
+            await self._serve(stop, stack)
             await self._inputs.drain()
             # The watcher may not have run yet if the last batch never had to wait.
             self._note_stopping()
             self.ready = False
             self.metrics.ready.set(0)
             log.info("stopping: last batch committed")
+
+    async def _control_producer(
+        self, producer: AIOKafkaProducer, stack: AsyncExitStack
+    ) -> AIOKafkaProducer:
+        if self.delivery is DeliveryMode.AT_LEAST_ONCE:
+            return producer
+        plain = make_producer(self.bootstrap, "hedger-control")
+        await plain.start()
+        stack.push_async_callback(self._close, plain.stop)
+        return plain
 
     def _note_waiting(self, reason: str) -> None:
         self._waiting_for = reason
@@ -176,15 +219,48 @@ class HedgerService:
         await self._close(consumer.stop)
 
     async def caught_up(self) -> bool:
-        """True when every record on the assigned partitions has been handed to the engine."""
-        return await self._inputs.caught_up()
+        """True when every record on the assigned partitions has been handed to the engine,
+        and its batch handled (a batch's first send may wait for the last commit)."""
+        return not self._batch_in_hand and await self._inputs.caught_up()
 
-    async def _serve(self, stop: asyncio.Event) -> None:
+    async def _serve(self, stop: asyncio.Event, stack: AsyncExitStack) -> None:
         while not stop.is_set():
-            if self._assignment_moved() or not self.ready:
-                await self._rebuild(stop)
-                continue
-            await self._cycle()
+            try:
+                if self._assignment_moved() or not self.ready:
+                    await self._rebuild(stop)
+                    continue
+                await self._cycle()
+            except OwnershipLostError as error:
+                log.warning("batch dropped, nothing of it sent: %s", error)
+            except IllegalStateError as error:
+                # aiokafka's word for partitions that moved under a seek or a commit (a
+                # rebalance during a rebuild): rebuild for the new assignment.
+                log.warning("the fill partitions moved: %s", error)
+                self._inputs.watch.changed = True
+            except (FencedError, ProducerFenced) as error:
+                await self._restart_delivery(error, stack)
+
+    async def _restart_delivery(self, error: Exception, stack: AsyncExitStack) -> None:
+        """The coordinator aborted a batch's transaction (a broker outage or a freeze longer
+        than its timeout) and fenced the producer: a new producer under the same
+        transactional id, then everything rebuilt from the committed offsets as a restart
+        would, so the aborted batches are decided again under the same ids. Fenced again
+        soon after, another instance holds this transactional id: stop."""
+        now = time.monotonic()
+        if self._fenced_at is not None and now - self._fenced_at < _FENCED_AGAIN_S:
+            raise error
+        self._fenced_at = now
+        log.warning("%s; a new producer, and state rebuilt from the committed offsets", error)
+        producer = await renew_producer(
+            self._outbox.producer, self.bootstrap, self._transactional_id, self._close
+        )
+        stack.push_async_callback(self._close, producer.stop)
+        await know_topics(producer, self._output_topics)
+        self._outbox.producer = producer
+        self._inputs.restart_delivery(producer)
+        self._prices_rebuilt = self._controls_rebuilt = False
+        self.engine = HedgeEngine(self._engine_config)  # a fresh market and controls
+        self.ready = False
 
     async def _rebuild(self, stop: asyncio.Event) -> None:
         """Rebuild book state for the fill partitions now assigned, before hedging again."""
@@ -226,8 +302,8 @@ class HedgerService:
         for timing in self._receipt.after_rebuild(engine.market.last_tick_ns):
             engine.handle(timing)
         self._record_controls()
-        decided = await self._deliver(None, engine.handle(RecoveryCompleted(ts_ns=0)))
-        await self._flush()
+        decided = await self._sink.deliver(None, engine.handle(RecoveryCompleted(ts_ns=0)))
+        await self._sink.flush()
         await inputs.commit({tp: await inputs.fills.position(tp) for tp in assigned})
         await inputs.note_rebuilt()
         inputs.record_lag(self.metrics, {})
@@ -271,12 +347,13 @@ class HedgerService:
         for record, event in polled:
             self.metrics.messages_consumed.labels(record.topic).inc()
             if isinstance(event, DecodeError):
-                await self._dead_letter(record, event.kind, event.detail)
+                await self._sink.dead_letter(record, event.kind, event.detail)
             else:
                 log.warning("control applied: %s", event)
-                await self._deliver(record, self.engine.handle(event))
+                await self._sink.deliver(record, self.engine.handle(event))
         if polled:
-            await self._flush()
+            await self._sink.flush()
+            self._inputs.commit_soon({})  # a transaction holding a cancel or dead letter
             self._record_controls()
 
     def _record_controls(self) -> None:
@@ -295,10 +372,14 @@ class HedgerService:
         self._receipt.tick_now()
         tick_stamps_ms: list[int] = []  # per tick-driven order, its tick's Kafka timestamp
         index = 0
-        while index < len(handled):
-            index, stamps_ms = await self._handle_from(handled, index)
-            tick_stamps_ms += stamps_ms
-        await self._flush()
+        self._batch_in_hand = True
+        try:
+            while index < len(handled):
+                index, stamps_ms = await self._handle_from(handled, index)
+                tick_stamps_ms += stamps_ms
+        finally:
+            self._batch_in_hand = False
+        await self._sink.flush()
         # Wall clock, as the producer's CreateTime: includes the broker and the fetch wait.
         delivered_ms = time.time() * 1000
         for stamp_ms in tick_stamps_ms:
@@ -321,16 +402,16 @@ class HedgerService:
                 self.engine.handle(event)  # sent on this input before a restart
         if isinstance(decoded, DecodeError):
             self.metrics.messages_consumed.labels(record.topic).inc()
-            await self._dead_letter(record, decoded.kind, decoded.detail)
+            await self._sink.dead_letter(record, decoded.kind, decoded.detail)
             self._freeze_if_crossed(decoded)
             return start + 1, []
         timer = self._timer.advance(decoded.ts_ns)
         if timer is not None:
-            await self._deliver(record, self.engine.handle(timer))
+            await self._sink.deliver(record, self.engine.handle(timer))
         if isinstance(decoded, PriceTick):
             return await self._handle_ticks(handled, start)
         self.metrics.messages_consumed.labels(record.topic).inc()
-        await self._deliver(record, self.engine.handle(decoded))
+        await self._sink.deliver(record, self.engine.handle(decoded))
         return start + 1, []
 
     async def _handle_ticks(self, handled: list[Decoded], start: int) -> tuple[int, list[int]]:
@@ -342,7 +423,7 @@ class HedgerService:
         first, topic, symbol = handled[start][0], handled[start][0].topic, ticks[0].symbol
         timing = self._receipt.tell(ticks[0], first)
         if timing is not None:
-            await self._deliver(first, self.engine.handle(timing))
+            await self._sink.deliver(first, self.engine.handle(timing))
         untimely = self._receipt.kind(first)
         if untimely is not None:
             self.metrics.untimely_ticks.labels(untimely).inc(stop - start)
@@ -355,7 +436,7 @@ class HedgerService:
             self.metrics.messages_consumed.labels(topic).inc(after - position)
             # Actions (a dead letter among them) belong to the last tick handled.
             record = handled[start + after - 1][0]
-            stamps_ms += [record.timestamp] * await self._deliver(record, actions)
+            stamps_ms += [record.timestamp] * await self._sink.deliver(record, actions)
             position = after
         self._receipt.noted(ticks[-1], handled[stop - 1][0])
         # Only an accepted tick is fresh, and only accepted symbols become labels.
@@ -386,37 +467,6 @@ class HedgerService:
                 break
             end += 1
         return end
-
-    async def _deliver(self, record: Record | None, actions: list[Action]) -> int:
-        """Queue what the actions send; returns how many hedge orders they hold. `record`
-        is the input behind them (None for decisions on rebuilt state), dead-lettered if
-        they refuse it."""
-        orders = 0
-        for action in actions:
-            if isinstance(action, SubmitHedgeOrder):
-                await self._outbox.order(action, record)
-                side = action.side.value
-                self.metrics.hedge_orders.labels(action.book, action.symbol, side).inc()
-                self.metrics.hedge_order_shares.labels(action.book, action.symbol, side).inc(
-                    action.qty
-                )
-                orders += 1
-            elif isinstance(action, InputRejected):
-                if record is None:
-                    log.error("refused with no input behind it: %s", action)
-                    continue
-                await self._dead_letter(record, action.kind, action.detail)
-            else:
-                await self._control_actions.deliver(action, record)
-        return orders
-
-    async def _flush(self) -> None:
-        lost = await self._outbox.flush()
-        self.metrics.dead_letters_lost.inc(lost)
-
-    async def _dead_letter(self, record: Record, kind: str, detail: str) -> None:
-        self.metrics.invalid_messages.labels(record.topic, kind).inc()
-        await self._outbox.dead_letter(record, kind, detail)
 
     def _record_scenarios(self) -> None:
         """Scenario grids revalue every position once per cell: at most once a second."""

@@ -256,6 +256,11 @@ class ApacheKafka:
             # A test or a restarted service should not wait 3 s for its first rebalance.
             "group.initial.rebalance.delay.ms": 0,
             "offsets.topic.num.partitions": 5,
+            "transaction.state.log.num.partitions": 5,
+            # A transaction left open by a frozen or killed producer is aborted within a
+            # second of its timeout (default: checked every 10 s), so its partitions' committed
+            # readers resume sooner.
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms": 1000,
             "share.coordinator.state.topic.replication.factor": replicas,
             "share.coordinator.state.topic.min.isr": min(2, replicas),
         }

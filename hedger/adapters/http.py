@@ -33,7 +33,7 @@ def build_app(service: HedgerService) -> web.Application:
     async def readyz(_: web.Request) -> web.Response:
         reason = service.not_ready_reason()
         if reason is None:
-            return web.Response(text="ready\n")
+            return web.Response(text=f"ready\ndelivery: {service.delivery}\n")
         return web.Response(status=503, text=f"not ready: {reason}\n")
 
     async def metrics(_: web.Request) -> web.Response:

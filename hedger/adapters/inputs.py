@@ -18,10 +18,17 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AsyncExitStack
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError
 from aiokafka.structs import TopicPartition
 
+from hedger.adapters.delivery import (
+    Commits,
+    DeliveryMode,
+    OffsetCommits,
+    OwnershipLostError,
+    TransactionalCommits,
+)
 from hedger.adapters.kafka import all_partitions, make_consumer
 from hedger.adapters.merge import EventTimeMerge
 from hedger.adapters.metrics import Metrics
@@ -95,9 +102,14 @@ class InputStreams:
         }
 
     async def start(
-        self, stack: AsyncExitStack, close: Callable[[AIOKafkaConsumer], Awaitable[None]]
+        self,
+        stack: AsyncExitStack,
+        close: Callable[[AIOKafkaConsumer], Awaitable[None]],
+        producer: AIOKafkaProducer,
+        mode: DeliveryMode,
     ) -> None:
-        """Start both consumers; `close(consumer)` is pushed on `stack` for each."""
+        """Start both consumers; `close(consumer)` is pushed on `stack` for each. Offsets are
+        committed as `mode` delivers (in `producer`'s transactions for exactly once)."""
         settings, bootstrap = self.settings, self.settings.require_bootstrap()
         self.fills = make_consumer(
             bootstrap,
@@ -120,6 +132,13 @@ class InputStreams:
         self._positions = make_consumer(bootstrap, "hedger-positions", group)
         await self._positions.start()
         stack.push_async_callback(close, self._positions)
+        self.commits: Commits = (
+            TransactionalCommits(
+                producer, self._positions, group, self.fills, settings.send_timeout_s
+            )
+            if mode is DeliveryMode.EXACTLY_ONCE
+            else OffsetCommits(self._positions, self.fills)
+        )
         self.track_fills(set())
         # Runs before the consumers close (the stack unwinds last in, first out).
         stack.push_async_callback(self._settle_commit)
@@ -165,6 +184,16 @@ class InputStreams:
                     return False
         return True
 
+    def restart_delivery(self, producer: AIOKafkaProducer) -> None:
+        """After fencing, as a restart: transactions on `producer`, and nothing kept of what
+        was fetched, handled or waiting to be committed since the committed offsets (the
+        rebuild reads it all again)."""
+        if isinstance(self.commits, TransactionalCommits):
+            self.commits.use(producer)
+        self._merge = EventTimeMerge()
+        self._handled_to.clear()
+        self._to_commit.clear()
+
     def forget_fetched_fills(self) -> None:
         """After a reassignment the fills are read again from the rebuilt position."""
         for stream in self._merge.streams():
@@ -195,9 +224,13 @@ class InputStreams:
         """Commit `fills` (the partitions now owned) with the prices from now on."""
         self._positions.assign([*self.prices.assignment(), *fills])
         self._positions.pause(*self._positions.assignment())
+        self.commits.owners_changed()
 
     async def next_batch(self) -> list[Decoded]:
         """Fetch, then hand out what is ready in event-time order (may be nothing)."""
+        # A commit that failed in the background stops the service even when no input
+        # follows it (the next batch would raise it too, but may never come).
+        self._raise_commit_error()
         await self._fetch()
         if self.watch.changed:
             return []  # the assignment moved under this fetch: rebuild first
@@ -230,7 +263,9 @@ class InputStreams:
         """Wait until every offset handed to `commit_soon` is committed (before a rebuild
         or a stop, so the committed position is exactly the work delivered)."""
         if self._committing is not None:
-            await asyncio.shield(self._committing)
+            # Waits without raising (nor cancelling the commit if this wait is cancelled):
+            # the commit's error is raised, once, below.
+            await asyncio.wait({self._committing})
         self._raise_commit_error()
 
     async def _settle_commit(self) -> None:
@@ -250,23 +285,33 @@ class InputStreams:
             self._committing = None
             task.result()
 
+    async def before_send(self) -> None:
+        """In a transaction, the batch's first send waits for the last batch's commit to
+        end and opens the next (one transaction at a time); otherwise it waits for nothing."""
+        if self.commits.mode is DeliveryMode.EXACTLY_ONCE:
+            await self.drain()
+            if self.watch.changed:
+                # The last batch's commit found the partitions gone: this batch was decided
+                # on books another instance now owns.
+                raise OwnershipLostError("the fill partitions moved: rebuilding before sending")
+            await self.commits.before_send()
+
     async def _commit_pending(self) -> None:
-        while self._to_commit:
+        # Once even with no offsets: a transaction may hold records of its own (controls).
+        while True:
             offsets, self._to_commit = self._to_commit, {}
             await self.commit(offsets)
+            if not self._to_commit:
+                return
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
-        for consumer in (self._positions, self.fills):
-            owned = {tp: offset for tp, offset in offsets.items() if tp in consumer.assignment()}
-            if not owned:
-                continue
-            try:
-                await consumer.commit(owned)
-            except CommitFailedError as error:
-                # Lost the partitions to a rebalance mid-batch: the new owner re-reads the
-                # batch, and deterministic order ids keep that from sending anything twice.
-                log.warning("commit lost to a rebalance: %s", error)
-                self.watch.changed = True
+        try:
+            await self.commits.commit(offsets)
+        except (CommitFailedError, OwnershipLostError) as error:
+            # Lost the partitions to a rebalance mid-batch: the new owner re-reads the
+            # batch, and deterministic order ids keep that from sending anything twice.
+            log.warning("commit lost to a rebalance: %s", error)
+            self.watch.changed = True
 
     async def note_rebuilt(self) -> None:
         """After a rebuild: every fill before the consumer's position is handled, and the

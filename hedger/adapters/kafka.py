@@ -2,8 +2,10 @@
 
 aiokafka's defaults are unsafe here (producer acks=1, consumer auto-commit on); every client
 in the product and its producers is made by these functions so the safe settings cannot be
-forgotten. Idempotent production is off because the embedded broker (Tansu) rejects
-InitProducerId; idempotence of hedge orders comes from deterministic order ids instead.
+forgotten. Idempotent production is on only for the transactional producer of exactly-once
+delivery (`hedger.adapters.delivery`): the embedded broker (Tansu) rejects InitProducerId,
+and there idempotence of hedge orders comes from deterministic order ids. Consumers read
+committed records only: an aborted transaction's orders were never sent.
 """
 
 from __future__ import annotations
@@ -22,13 +24,19 @@ PRODUCER_SETTINGS = {"acks": "all", "enable_idempotence": False, "linger_ms": 1}
 CONSUMER_SETTINGS = {
     "enable_auto_commit": False,
     "auto_offset_reset": "earliest",
+    "isolation_level": "read_committed",
     "max_partition_fetch_bytes": 1024 * 1024,
     "fetch_max_bytes": 8 * 1024 * 1024,
 }
 
 
-def make_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
-    return AIOKafkaProducer(bootstrap_servers=bootstrap, client_id=client_id, **PRODUCER_SETTINGS)
+def make_producer(bootstrap: str, client_id: str, **transactional: Any) -> AIOKafkaProducer:
+    """A producer with the safe settings; `transactional` (transactional_id, its timeout)
+    makes it transactional, which needs idempotence (and a broker that has both)."""
+    settings = {**PRODUCER_SETTINGS, "enable_idempotence": bool(transactional)}
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap, client_id=client_id, **settings, **transactional
+    )
 
 
 def make_consumer(

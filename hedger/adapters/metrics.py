@@ -110,6 +110,13 @@ class Metrics:
         self.ready = Gauge(
             "hedger_ready", "1 when state is rebuilt and hedging is live.", registry=r
         )
+        self.delivery_mode = Gauge(
+            "hedger_delivery_mode",
+            "1 for the delivery guarantee in force: exactly_once (transactions) or"
+            " at_least_once (deterministic order ids).",
+            ["mode"],
+            registry=r,
+        )
         self.untimely_ticks = Counter(
             "hedger_untimely_ticks_total",
             "Ticks handled too old on the wall clock (late_tick, HEDGER_MAX_TICK_AGE_MS) or"

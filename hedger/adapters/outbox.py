@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -37,12 +37,14 @@ class Outbox:
     def __init__(
         self,
         producer: AIOKafkaProducer,
+        before_send: Callable[[], Awaitable[None]],
         orders_topic: str,
         dlq_topic: str,
         max_message_bytes: int,
         send_timeout_s: float,
     ) -> None:
-        self._producer = producer
+        self.producer = producer
+        self._before_send = before_send  # opens the batch's transaction, if any
         self._send_timeout_s = send_timeout_s
         self._orders_topic = orders_topic
         self._dlq_topic = dlq_topic
@@ -98,7 +100,8 @@ class Outbox:
     async def _queue(
         self, topic: str, value: bytes, **options: Any
     ) -> asyncio.Future[RecordMetadata]:
-        return await queue_send(self._producer, self._send_timeout_s, topic, value, **options)
+        await self._before_send()
+        return await queue_send(self.producer, self._send_timeout_s, topic, value, **options)
 
     async def flush(self) -> int:
         """Wait for the batch's acknowledgements. An order or control record not written

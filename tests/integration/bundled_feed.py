@@ -3,7 +3,10 @@ reference the partition-count and restart tests compare against."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
+
+import pytest
 
 from hedger.config import Settings
 from hedger.demo import BUNDLED_FEED
@@ -43,3 +46,36 @@ async def hedge_bundled_feed(
 def order_keys(orders: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     """Orders by time, then id, as what identifies and sizes each."""
     return sorted((o["ts"], o["order_id"], o["book"], o["side"], o["qty"]) for o in orders)
+
+
+def signed_sums(records: list[dict[str, Any]]) -> dict[tuple[str, str], float]:
+    """Per (book, symbol), the signed quantity of orders or fills (buys positive)."""
+    sums: dict[tuple[str, str], float] = defaultdict(float)
+    for record in records:
+        symbol = record.get("symbol") or record["instrument"]
+        sums[(record["book"], symbol)] += record["qty"] * (1 if record["side"] == "buy" else -1)
+    return sums
+
+
+async def check_as_uninterrupted(
+    settings: Settings, state: dict[str, Any], prefix: str, partitions: int
+) -> list[dict[str, Any]]:
+    """After a run of the bundled feed through faults: a read_committed reader sees no order
+    id twice and, id for id, the orders of one uninterrupted run; each book's working shares
+    (in `state`, the service's `/books`) are exactly the orders on the topic, its shares the
+    client share fills. Returns the orders."""
+    bootstrap = settings.require_bootstrap()
+    orders = await read_all(bootstrap, settings.orders_topic)
+    fills = await read_all(bootstrap, settings.fills_topic)
+    uninterrupted, _ = await hedge_bundled_feed(bootstrap, f"{prefix}whole.", partitions)
+    ids = [order["order_id"] for order in orders]
+    assert len(ids) > 50
+    assert len(ids) == len(set(ids)), "a read_committed reader saw an order id twice"
+    assert order_keys(orders) == uninterrupted
+    ordered = signed_sums(orders)
+    filled = signed_sums([fill for fill in fills if " " not in fill["instrument"]])  # shares
+    for exposure in state["exposures"]:
+        key = (exposure["book"], exposure["underlying"])
+        assert exposure["working_shares"] == pytest.approx(ordered.get(key, 0.0)), key
+        assert exposure["shares"] == pytest.approx(filled.get(key, 0.0)), key
+    return orders

@@ -19,9 +19,10 @@ from aiokafka.structs import ConsumerRecord, RecordMetadata, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from hedger.adapters.embedded_broker import free_port
-from hedger.adapters.kafka import all_partitions, make_producer
+from hedger.adapters.kafka import all_partitions, make_consumer, make_producer
 from hedger.adapters.topics import ensure_topics, highwaters
 from hedger.config import Settings
+from hedger.recovery import read_to
 from hedger.runtime import HedgerService
 from producers.execution import CostModel
 from producers.paper_exchange import PaperExchange, PaperExchangeConfig
@@ -238,10 +239,9 @@ class Producer:
 async def read_topic(
     bootstrap: str, topic: str, count: int, timeout_s: float = DEADLINE_S
 ) -> list[ConsumerRecord[bytes, bytes]]:
-    """At least `count` records of `topic` (all partitions, from the start), waiting for them."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
-    )
+    """At least `count` records of `topic` (all partitions, from the start), waiting for
+    them; committed ones only, as any reader of the hedger's output should read."""
+    consumer = make_consumer(bootstrap, "test-reader", None)
     records: list[ConsumerRecord[bytes, bytes]] = []
     await consumer.start()
     try:
@@ -262,9 +262,41 @@ async def read_messages(bootstrap: str, topic: str, count: int) -> list[dict[str
 
 
 async def read_all(bootstrap: str, topic: str) -> list[dict[str, Any]]:
-    """Every message now on `topic`, decoded."""
-    count = sum((await highwaters(bootstrap, topic)).values())
-    return await read_messages(bootstrap, topic, count) if count else []
+    """Every committed message now on `topic`, decoded."""
+    return [orjson.loads(record.value or b"") for record in await records_now(bootstrap, topic)]
+
+
+async def records_now(
+    bootstrap: str, topic: str, *, committed: bool = True
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record now on `topic`: committed ones only (as any reader of the hedger's
+    output should read), or with `committed=False` also those of open and aborted
+    transactions. Read to each partition's end, not counted up to it (transaction markers
+    take offsets too)."""
+    ends = await highwaters(bootstrap, topic)
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    if not any(ends.values()):
+        # Also sidesteps an aiokafka bug: stopping a group-less consumer before its first
+        # await raises CancelledError from its coordinator's close().
+        return records
+
+    async def keep(record: ConsumerRecord[bytes, bytes]) -> None:
+        records.append(record)
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        isolation_level="read_committed" if committed else "read_uncommitted",
+    )
+    await consumer.start()
+    try:
+        targets = {TopicPartition(topic, partition): end for partition, end in ends.items()}
+        consumer.assign(list(targets))
+        async with asyncio.timeout(DEADLINE_S):
+            await read_to(consumer, targets, keep)
+    finally:
+        await consumer.stop()
+    return records
 
 
 async def wait_committed(settings: Settings, prices_sent: int) -> None:

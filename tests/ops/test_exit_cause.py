@@ -48,7 +48,7 @@ async def test_an_acknowledgement_timeout_exits_1_naming_it_in_one_line(
     settings = prefixed_settings(
         bootstrap, topic_prefix, rate=mm.RATE, send_timeout_s=2.0, shutdown_timeout_s=3.0
     )
-    follower, leader = await _uninvolved_follower(kafka_cluster, settings)
+    follower, leader = await uninvolved_node(kafka_cluster, settings)
     await _create_topics(bootstrap, settings, leader.node_id)
     try:
         async with Producer(bootstrap) as feed, child_hedger(settings) as process:
@@ -72,9 +72,7 @@ async def test_an_acknowledgement_timeout_exits_1_naming_it_in_one_line(
     assert "of the stop request" not in stderr  # not blamed on the shutdown deadline
 
 
-async def _uninvolved_follower(
-    cluster: ApacheKafka, settings: Settings
-) -> tuple[KafkaNode, KafkaNode]:
+async def uninvolved_node(cluster: ApacheKafka, settings: Settings) -> tuple[KafkaNode, KafkaNode]:
     """(a node coordinating neither of the hedger's groups, another node to lead)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=cluster.bootstrap)
     await admin.start()

@@ -26,7 +26,8 @@ async def test_readiness_on_stop_request_is_stopping_at_once_while_the_run_goes_
     stop = asyncio.Event()
     async with running_hedger(settings, stop) as service:
         assert service.not_ready_reason() is None
-        assert await http_get(settings, "/readyz") == (200, b"ready\n")
+        status, body = await http_get(settings, "/readyz")
+        assert (status, body.splitlines()[0]) == (200, b"ready")
         stop.set()
         assert service.not_ready_reason() == "stopping"
         await asyncio.sleep(0)  # one turn of the loop: the stop watcher runs
