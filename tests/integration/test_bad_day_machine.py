@@ -3,12 +3,10 @@
 Steps, in any order: ticks of two underlyings, client option trades in two books, absurd
 but well-formed records (a tick dated 2100, a price of 1e12, a vol of 1e300, fills of 2^70
 contracts or from a book outside the allow-list, a fill id reused with other terms),
-records over the size limit on the price and fill topics, records delivered twice,
-SIGKILLs, SIGKILLs at a crash point of the next batch holding an order (after deciding,
-after sending, after the acknowledgement: `HEDGER_CRASH_AT`), graceful restarts, a second
-instance joining and leaving (two rebalances) and inputs that arrive while the hedger is
-down; the partition count (1, 2 or 6) is drawn per example. After each example the stream
-drains (three steady ticks per underlying, then everything handled), and:
+records over the size limit on the price and fill topics, SIGKILLs, graceful restarts and
+inputs that arrive while the hedger is down; the partition count (1, 2 or 6) is drawn per
+example. After each example the stream drains (three steady ticks per underlying, then
+everything handled), and:
 
 - no order id is on the order topic twice;
 - every book's delta is that of a pure engine replaying the accepted fills and ticks, its
@@ -46,11 +44,9 @@ from hedger.config import Settings
 from hedger.core.engine import HedgeEngine
 from hedger.core.events import Event, FillReport, PriceTick, Side, VolUpdate
 from hedger.core.instruments import OptionContract
-from hedger.crash_points import POINTS
 from tests.integration.harness import (
     Producer,
     books,
-    free_port,
     handled_everything,
     hedger_settings,
     is_ready,
@@ -88,8 +84,6 @@ class BadDay(RuleBasedStateMachine):
         self.refused: set[tuple[str, int, int]] = set()
         self.reused_ids_at: dict[str, int] = {}  # book: event time of its first reused id
         self.fill_ids = itertools.count(1)
-        self.sent: list[tuple[str, bytes, str]] = []  # accepted records: (topic, value, key)
-        self.crash_armed = False  # the hedger dies at its next crash point
 
     @initialize(partitions=st.sampled_from([1, 2, 6]))
     def start_the_day(self, partitions: int) -> None:
@@ -178,69 +172,29 @@ class BadDay(RuleBasedStateMachine):
         value = b'{"type": "tick", "pad": "' + b"x" * (MAX_MESSAGE_BYTES + 100) + b'"}'
         self.refused.add(self.send(topic, value, UNDERLYINGS[0]))
 
-    @precondition(lambda self: self.sent)
-    @rule(data=st.data())
-    def duplicate_delivery(self, data: st.DataObject) -> None:
-        """A record the producer sent again (a retry after a lost acknowledgement)."""
-        topic, value, key = data.draw(st.sampled_from(self.sent))
-        self.run(self.feed.send(topic, value, key))
-
     # The hedger's life
 
-    @precondition(lambda self: self.alive())
+    @precondition(lambda self: self.hedger is not None)
     @rule()
     def kill(self) -> None:
         assert self.hedger is not None
         self.hedger.send_signal(signal.SIGKILL)
         self.reap()
 
-    @precondition(lambda self: self.alive())
+    @precondition(lambda self: self.hedger is not None)
     @rule()
     def restart(self) -> None:
-        self.restart_as(self.settings)
+        assert self.hedger is not None
+        self.hedger.send_signal(signal.SIGTERM)
+        assert self.reap() == 0
+        self.start()
 
-    @precondition(lambda self: self.alive())
-    @rule(point=st.sampled_from(POINTS))
-    def crash_at_next_order(self, point: str) -> None:
-        """Restarted to SIGKILL itself at `point` of its next batch holding an order."""
-        self.restart_as(dataclasses.replace(self.settings, crash_at=f"{point}:1"))
-        self.crash_armed = True
-
-    @precondition(lambda self: self.alive() and not self.crash_armed)
-    @rule()
-    def rebalance(self) -> None:
-        """A second instance joins the group, takes part of the books, and leaves."""
-        other = dataclasses.replace(self.settings, instance_id="other", metrics_port=free_port())
-        process = spawn_hedger(other, text=False)
-        try:
-            self.run(wait_until(lambda: is_ready(other) if process.poll() is None else True))
-            process.send_signal(signal.SIGTERM)
-            said = process.communicate(timeout=30)[1].decode()
-            assert process.returncode == 0, said
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
-
-    @precondition(lambda self: not self.alive())
+    @precondition(lambda self: self.hedger is None)
     @rule()
     def start(self) -> None:
-        self.restart_as(self.settings)
-
-    def restart_as(self, settings: Settings) -> None:
-        if self.hedger is not None:
-            armed = self.crash_armed
-            if self.hedger.poll() is None:
-                self.hedger.send_signal(signal.SIGTERM)
-            code = self.reap()
-            # Stopped, or died at its crash point (maybe while asked to stop).
-            assert code == 0 or (armed and code == -signal.SIGKILL), code
-        self.hedger = process = spawn_hedger(settings, text=False)
-        self.run(wait_until(lambda: is_ready(settings) if process.poll() is None else True))
+        self.hedger = process = spawn_hedger(self.settings, text=False)
+        self.run(wait_until(lambda: is_ready(self.settings) if process.poll() is None else True))
         assert process.poll() is None, (process.stderr.read() if process.stderr else b"").decode()
-
-    def alive(self) -> bool:
-        return self.hedger is not None and self.hedger.poll() is None
 
     def teardown(self) -> None:
         try:
@@ -257,8 +211,8 @@ class BadDay(RuleBasedStateMachine):
     # Checks
 
     def drain_and_check(self) -> None:
-        if not self.alive() or self.crash_armed:
-            self.restart_as(self.settings)
+        if self.hedger is None:
+            self.start()
         for _ in range(3):  # steady ticks, further apart than the least order interval
             for symbol in UNDERLYINGS:
                 self.now_ns += SECOND
@@ -322,13 +276,11 @@ class BadDay(RuleBasedStateMachine):
         metadata = self.run(self.feed.send(topic, value, key))
         if accepted is not None:
             self.accepted.append(accepted)
-            self.sent.append((topic, value, key))
         return topic, metadata.partition, metadata.offset
 
     def reap(self) -> int:
         assert self.hedger is not None
         code = self.hedger.wait(timeout=30)
-        self.crash_armed = False
         if self.hedger.stderr:
             self.hedger.stderr.close()
         self.hedger = None
