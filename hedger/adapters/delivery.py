@@ -24,10 +24,9 @@ the broker refuses it; `exactly_once` refuses to start without one.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import (
@@ -40,7 +39,7 @@ from aiokafka.errors import (
 )
 from aiokafka.structs import TopicPartition
 
-from hedger.adapters.kafka import DeliveryTimeoutError, make_producer
+from hedger.adapters.kafka import DeliveryTimeoutError, make_producer, quiet
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +77,9 @@ async def start_producer(
             transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
         )
         try:
-            with _quiet_init_failure():
+            # aiokafka logs a refused InitProducerId with a traceback at ERROR; here the
+            # refusal is an answer (no transactions on this broker), reported once below.
+            with quiet(logging.getLogger("aiokafka.producer.sender")):
                 await producer.start()
         except _NO_TRANSACTIONS as error:
             await producer.stop()
@@ -101,19 +102,6 @@ async def start_producer(
     producer = make_producer(bootstrap, "hedger")
     await producer.start()
     return producer, DeliveryMode.AT_LEAST_ONCE
-
-
-@contextlib.contextmanager
-def _quiet_init_failure() -> Iterator[None]:
-    """aiokafka logs a refused InitProducerId with a traceback at ERROR; here the refusal
-    is an answer (no transactions on this broker), reported once by the caller."""
-    sender = logging.getLogger("aiokafka.producer.sender")
-    level = sender.level
-    sender.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        sender.setLevel(level)
 
 
 class OffsetCommits:

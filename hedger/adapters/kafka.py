@@ -11,7 +11,9 @@ committed records only: an aborted transaction's orders were never sent.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable
+import contextlib
+import logging
+from collections.abc import Awaitable, Iterable, Iterator
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -148,3 +150,15 @@ async def all_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPa
     if not partitions:
         raise LookupError(f"topic {topic!r} does not exist on the broker")
     return [TopicPartition(topic, p) for p in sorted(partitions)]
+
+
+@contextlib.contextmanager
+def quiet(logger: logging.Logger) -> Iterator[None]:
+    """Silence `logger` for a block whose failures the caller reports itself (aiokafka logs
+    answers it takes for errors, tracebacks included)."""
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
@@ -13,7 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError, for_code
 
-from hedger.adapters.kafka import all_partitions
+from hedger.adapters.kafka import all_partitions, quiet
 from hedger.topic_plan import FoundTopic
 
 _METADATA_POLL_INTERVAL_S = 0.05
@@ -111,7 +110,7 @@ async def describe_topics(
     (`TimeoutError` after `timeout_s`); `unreachable_reason` says it in a few words."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
     # aiokafka logs every refused connection at ERROR; the caller reports it once.
-    with _quiet(logging.getLogger("aiokafka")):
+    with quiet(logging.getLogger("aiokafka")):
         try:
             async with asyncio.timeout(timeout_s):
                 await admin.start()
@@ -140,16 +139,6 @@ def unreachable_reason(error: BaseException) -> str:
     if isinstance(error, TimeoutError):
         return "no answer in time"
     return str(error) or type(error).__name__
-
-
-@contextlib.contextmanager
-def _quiet(logger: logging.Logger) -> Iterator[None]:
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 async def _topic_configs(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, dict[str, str]]:
