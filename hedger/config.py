@@ -128,8 +128,11 @@ class Settings:
     merge_wait_ms: int = _setting(
         "HEDGER_MERGE_WAIT_MS", 50, "Longest a fill waits for prices to reach its event time."
     )
+    # Past a leader's failover: a node that dies without a controlled shutdown keeps its
+    # partitions for the controller's broker.session.timeout.ms (9 s) and then an election;
+    # a shorter deadline turns each such routine failover into a restart of the service.
     send_timeout_s: float = _setting(
-        "HEDGER_SEND_TIMEOUT_S", 10.0, "Deadline for the broker to acknowledge a batch."
+        "HEDGER_SEND_TIMEOUT_S", 30.0, "Deadline for the broker to acknowledge a batch."
     )
     shutdown_timeout_s: float = _setting(
         "HEDGER_SHUTDOWN_TIMEOUT_S", 10.0, "Deadline for a graceful stop."

@@ -66,6 +66,10 @@ async def read_to(
 ) -> None:
     """Hand every record before `targets[tp]` to `handle`, then leave each position there."""
     remaining = {tp: end for tp, end in targets.items() if end > 0}
+    for tp in targets.keys() - remaining.keys():
+        # Nothing to read: handling starts at the beginning. The consumer may have read
+        # past it already (batches of a transaction aborted by fencing, read again now).
+        consumer.seek(tp, 0)
     if remaining:
         await consumer.seek_to_beginning(*remaining)
     while remaining:

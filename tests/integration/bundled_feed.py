@@ -48,6 +48,16 @@ def order_keys(orders: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     return sorted((o["ts"], o["order_id"], o["book"], o["side"], o["qty"]) for o in orders)
 
 
+def _difference(sent: list[tuple[Any, ...]], reference: list[tuple[Any, ...]]) -> str:
+    """The first orders only one of the two runs sent, to tell a loss from a re-decision."""
+    extra = sorted(set(sent) - set(reference))[:5]
+    missing = sorted(set(reference) - set(sent))[:5]
+    return (
+        f"{len(sent)} orders vs {len(reference)}; only sent here: {extra};"
+        f" only in the uninterrupted run: {missing}"
+    )
+
+
 def signed_sums(records: list[dict[str, Any]]) -> dict[tuple[str, str], float]:
     """Per (book, symbol), the signed quantity of orders or fills (buys positive)."""
     sums: dict[tuple[str, str], float] = defaultdict(float)
@@ -71,7 +81,8 @@ async def check_as_uninterrupted(
     ids = [order["order_id"] for order in orders]
     assert len(ids) > 50
     assert len(ids) == len(set(ids)), "a read_committed reader saw an order id twice"
-    assert order_keys(orders) == uninterrupted
+    sent = order_keys(orders)
+    assert sent == uninterrupted, _difference(sent, uninterrupted)
     ordered = signed_sums(orders)
     filled = signed_sums([fill for fill in fills if " " not in fill["instrument"]])  # shares
     for exposure in state["exposures"]:

@@ -1,19 +1,20 @@
 """Rebuilding from the order topic: the orders read back take from the rate limits in
 event-time order, whatever partition each sits on, and those decided on inputs the rebuilt
-state has not handled yet are held until that input is handled again."""
+state has not handled yet are held until that input is handled again. And reading a topic
+to the offsets a rebuild stops at, whatever the consumer read before."""
 
 from __future__ import annotations
 
 import pytest
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from hedger.adapters.kafka import make_producer
+from hedger.adapters.kafka import make_consumer, make_producer
 from hedger.codec import encode_order
 from hedger.config import Settings
 from hedger.core.actions import SubmitHedgeOrder
 from hedger.core.engine import HedgeEngine
 from hedger.core.events import Side
-from hedger.recovery import Record, rebuild_orders
+from hedger.recovery import Record, read_to, rebuild_orders
 from tests.conftest import KafkaTopics
 from tests.integration.harness import started
 
@@ -97,3 +98,31 @@ async def test_orders_decided_on_inputs_past_the_committed_offset_are_held_not_a
 
 def _record(topic: str, offset: int) -> Record:
     return ConsumerRecord(topic, 0, offset, 0, 0, None, b"", None, 0, 0, ())
+
+
+async def test_read_to_moves_a_consumer_that_read_ahead_back_to_each_target(
+    kafka_bootstrap: str, kafka_topics: KafkaTopics
+) -> None:
+    """As after a fencing: the same consumer read past the committed offsets for batches
+    whose transaction was aborted; the rebuild must hand those records out again, also on
+    a partition with nothing committed (a target of 0)."""
+    (topic,) = await kafka_topics("hedger.fills", partitions=2)
+    first, second = TopicPartition(topic, 0), TopicPartition(topic, 1)
+    async with started(make_producer(kafka_bootstrap, "test-fills")) as producer:
+        for tp in (first, second):
+            for n in range(3):
+                await producer.send_and_wait(topic, b"%d" % n, partition=tp.partition)
+    handled: list[tuple[int, int]] = []
+
+    async def handle(record: Record) -> None:
+        handled.append((record.partition, record.offset))
+
+    async with started(make_consumer(kafka_bootstrap, "test-read-to", None)) as consumer:
+        consumer.assign([first, second])
+        await read_to(consumer, {first: 3, second: 3}, handle)  # the aborted batches
+        handled.clear()
+
+        await read_to(consumer, {first: 0, second: 2}, handle)
+
+        assert handled == [(1, 0), (1, 1)]
+        assert (await consumer.position(first), await consumer.position(second)) == (0, 2)

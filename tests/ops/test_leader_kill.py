@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -50,16 +51,28 @@ async def test_the_leader_of_the_fill_and_order_partitions_killed_mid_stream(
             midstream = not await handled_everything(settings)
             leader.signal(signal.SIGKILL)
             await asyncio.to_thread(leader.process.wait, 10) if leader.process else None
-            await wait_until(lambda: _handled_everything(settings), timeout_s=120)
-            state = await books(settings)
+            try:
+                await wait_until(lambda: _handled_everything(settings), timeout_s=120)
+                state = await books(settings)
+            except TimeoutError:
+                state = None
             alive = process.poll() is None
-            stderr = "" if alive else (process.stderr.read().decode() if process.stderr else "")
+            process.kill()
+            # Shown by pytest when the test fails: what the hedger went through.
+            print(_tail(process))
     finally:
         await asyncio.to_thread(kafka_cluster.restart, leader)
 
     assert midstream
-    assert alive, stderr
+    assert alive, "the hedger stopped"
+    assert state is not None, "the hedger did not handle every record within 120 s"
     await check_as_uninterrupted(settings, state, topic_prefix, PARTITIONS)
+
+
+def _tail(process: subprocess.Popen[bytes], lines: int = 80) -> str:
+    """The last lines the (stopped) hedger logged."""
+    logged = process.stderr.read().decode() if process.stderr else ""
+    return "\n".join(logged.splitlines()[-lines:])
 
 
 async def _handled_everything(settings: Settings) -> bool:
