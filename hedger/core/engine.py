@@ -266,8 +266,9 @@ class HedgeEngine:
         self.controls.guard.observe(tick.symbol, tick.ts_ns, tick.mark)
         last = self.market.ticks.get(tick.symbol)
         if last is not None and tick.ts_ns > last.ts_ns:
-            # Options that expired before this tick settle at the last mark before it.
-            self.revaluation.settle(tick.symbol, tick.ts_ns, last.mark)
+            # Options that expired before this tick settle at the last mark before it;
+            # those expiring at its very instant, at its own price, as it is revalued on.
+            self.revaluation.settle(tick.symbol, tick.ts_ns - 1, last.mark)
         if not self.market.accept_tick(tick):
             return []
         return self._revalue_and_hedge(tick.symbol, tick.ts_ns, f"tick:{tick.symbol}:{tick.ts_ns}")

@@ -10,7 +10,8 @@ at, expiry settlement, option quotes turned into surface points, and scenario gr
   ``SURFACE_REFRESH_NS`` since the last computation (total-variance interpolation drifts
   slowly with time).
 * Expiry: a row whose expiry instant has passed leaves the columns, settled at the last
-  mark before the event that passed it (physical settlement: an in-the-money call
+  mark before the event that passed it, or at the tick stamped at that very instant
+  (the expiry close itself) when there is one (physical settlement: an in-the-money call
   becomes +units shares bought at the strike, a put −units sold at the strike; the rest
   lapses). Its intrinsic value is added to the book's settled value.
 * Quotes: the implied vol of the quote's mid under the underlying's model, at the last

@@ -191,6 +191,44 @@ def test_revaluation_expiry_lets_out_of_the_money_call_lapse() -> None:
     assert (after.shares, after.delta, after.gamma, after.settled_value) == (0.0, 0.0, 0.0, 0.0)
 
 
+# A strike between two closes, from a daily index history: (the close a day before the
+# expiry instant, the close at it). The first ends in the money for a call, the second out.
+STRIKE_NEAR_CLOSE = 1819.0
+CLOSES = [(1815.69, 1830.61), (1822.0, 1805.0)]
+
+
+@pytest.mark.parametrize("is_call", [True, False])
+@pytest.mark.parametrize(("before", "close"), CLOSES)
+@pytest.mark.parametrize("seconds_from_expiry", [-1, 0, 1])
+def test_revaluation_expiry_settles_at_the_price_stamped_at_the_expiry_instant(
+    is_call: bool, before: float, close: float, seconds_from_expiry: int
+) -> None:
+    contract = OptionContract("XYZ", mm.EXPIRY, is_call, STRIKE_NEAR_CLOSE)
+    day_before_ns = mm.EXPIRY_NS - 86_400 * mm.SECOND
+    engine = HedgeEngine(CONFIG)
+    engine.handle(PriceTick("XYZ", day_before_ns, before - 0.01, before + 0.01, None, before))
+    buy = FillReport("C-1", "mm-1", contract.occ_symbol, Side.BUY, 10, 20.0, day_before_ns)
+    engine.handle(dataclasses.replace(buy, multiplier=100))
+    ts_ns = mm.EXPIRY_NS + seconds_from_expiry * mm.SECOND
+
+    engine.handle(PriceTick("XYZ", ts_ns, close - 0.01, close + 0.01, None, close))
+
+    after = exposure(engine)
+    sign = 1.0 if is_call else -1.0
+    if seconds_from_expiry < 0:
+        assert (after.shares, after.settled_value) == (0.0, 0.0)  # still an option
+        # A second from expiry, 11 or more points from the strike: delta 1 or 0 a unit.
+        in_the_money = sign * (close - STRIKE_NEAR_CLOSE) > 0.0
+        assert after.delta == pytest.approx(sign * 1000.0 if in_the_money else 0.0, abs=1e-9)
+        return
+    # At the instant its own price settles; a tick after it, the last mark before it.
+    settlement = close if seconds_from_expiry == 0 else before
+    intrinsic = max(sign * (settlement - STRIKE_NEAR_CLOSE), 0.0)
+    assert after.shares == (sign * 1000.0 if intrinsic > 0.0 else 0.0)
+    assert after.settled_value == pytest.approx(intrinsic * 1000.0)
+    assert after.option_value == 0.0
+
+
 def test_revaluation_exposure_gives_delta_in_currency_and_gamma_per_percent() -> None:
     engine = engine_with_calls()
 
