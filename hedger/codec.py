@@ -24,7 +24,12 @@ from hedger.core.events import (
     Side,
     VolUpdate,
 )
-from hedger.core.instruments import InstrumentError, OptionContract, parse_instrument
+from hedger.core.instruments import (
+    InstrumentError,
+    OptionContract,
+    is_underlying_symbol,
+    parse_instrument,
+)
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
 # Python's date.fromisoformat also takes 20261218 and 2026-W51-5; the contract says YYYY-MM-DD.
@@ -134,20 +139,21 @@ def _date(obj: _Json, name: str) -> dt.date:
         raise DecodeError("bad_value", f"{name!r} must be YYYY-MM-DD, got {value!r}") from None
 
 
-def _instrument(obj: _Json, name: str) -> str:
-    value = _text(obj, name)
+def _instrument(obj: _Json, name: str, ts_ns: int) -> OptionContract | str:
+    """The instrument `name` holds, an option's year read near the record's time `ts_ns`
+    (as the engine reads it: what is accepted here, it can book)."""
     try:
-        parse_instrument(value)
+        return parse_instrument(_text(obj, name), ts_ns)
     except InstrumentError as exc:
         raise DecodeError("unknown_instrument", str(exc)) from None
-    return value
 
 
 def _underlying(obj: _Json, name: str) -> str:
-    symbol = _instrument(obj, name)
-    if not isinstance(parse_instrument(symbol), str):
-        raise DecodeError("unknown_instrument", f"{name!r} must be an underlying, got {symbol!r}")
-    return symbol
+    symbol = _text(obj, name)
+    if is_underlying_symbol(symbol):
+        return symbol
+    _instrument(obj, name, _timestamp(obj))  # neither: the error says which part is wrong
+    raise DecodeError("unknown_instrument", f"{name!r} must be an underlying, got {symbol!r}")
 
 
 def _tick(obj: _Json) -> PriceTick:
@@ -180,13 +186,13 @@ def _vol(obj: _Json) -> VolUpdate:
 
 
 def _quote(obj: _Json) -> OptionQuote:
-    symbol = _instrument(obj, "symbol")
-    if not isinstance(parse_instrument(symbol), OptionContract):
-        raise DecodeError("unknown_instrument", f"a quote is for an option, got {symbol!r}")
+    ts_ns = _timestamp(obj)
+    if not isinstance(_instrument(obj, "symbol", ts_ns), OptionContract):
+        raise DecodeError("unknown_instrument", f"a quote is for an option, got {obj['symbol']!r}")
     bid, ask = _non_negative(obj, "bid"), _positive(obj, "ask")
     if bid > ask:
         raise DecodeError("crossed_quote", f"bid {bid} is above ask {ask}")
-    return OptionQuote(symbol, _timestamp(obj), bid, ask)
+    return OptionQuote(obj["symbol"], ts_ns, bid, ask)
 
 
 def _type(obj: _Json, allowed: frozenset[str]) -> str:
@@ -216,14 +222,16 @@ def decode_fill(raw: bytes, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> FillR
     """Decode a record of the fill topic."""
     obj = _load(raw, max_bytes)
     _type(obj, frozenset({"fill"}))
+    fill_id, book, ts_ns = _text(obj, "fill_id"), _text(obj, "book"), _timestamp(obj)
+    _instrument(obj, "instrument", ts_ns)
     return FillReport(
-        fill_id=_text(obj, "fill_id"),
-        book=_text(obj, "book"),
-        instrument=_instrument(obj, "instrument"),
+        fill_id=fill_id,
+        book=book,
+        instrument=obj["instrument"],
         side=_side(obj),
         qty=_positive(obj, "qty"),
         price=_positive(obj, "price"),
-        ts_ns=_timestamp(obj),
+        ts_ns=ts_ns,
         order_id=_optional(obj, "order_id", _text),
         fee=_optional(obj, "fee", _non_negative),
         multiplier=_optional(obj, "multiplier", _positive),
@@ -234,14 +242,15 @@ def decode_order(raw: bytes, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> Hedg
     """Decode a record of the order topic, as read back while rebuilding state."""
     obj = _load(raw, max_bytes)
     _type(obj, frozenset({"order"}))
+    order_id, book, ts_ns = _text(obj, "order_id"), _text(obj, "book"), _timestamp(obj)
+    _instrument(obj, "symbol", ts_ns)  # an underlying, or a listed option (gamma/vega)
     return HedgeOrderRecorded(
-        order_id=_text(obj, "order_id"),
-        book=_text(obj, "book"),
-        # An underlying, or a listed option (gamma/vega hedges).
-        symbol=_instrument(obj, "symbol"),
+        order_id=order_id,
+        book=book,
+        symbol=obj["symbol"],
         side=_side(obj),
         qty=_positive(obj, "qty"),
-        ts_ns=_timestamp(obj),
+        ts_ns=ts_ns,
         ref_price=_positive(obj, "ref_price"),
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -190,7 +191,8 @@ def _gamma_vega(symbol: str, spec: Mapping[str, Any], where: str) -> GammaVegaPo
 
 
 def _option_on(symbol: str, name: Any) -> str:
-    contract = parse_instrument(_text(name))
+    # Its two-digit year read near now; the engine reads it again near each decision.
+    contract = parse_instrument(_text(name), time.time_ns())
     if not isinstance(contract, OptionContract) or contract.root != symbol:
         raise ValueError(f"options: {name!r} is not a listed option on {symbol}")
     return contract.occ_symbol

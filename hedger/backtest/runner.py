@@ -202,7 +202,7 @@ class PathRun:
             self._hedge_once(event)
 
     def _client_trade(self, fill: FillReport) -> None:
-        instrument = parse_instrument(fill.instrument)
+        instrument = parse_instrument(fill.instrument, fill.ts_ns)
         if isinstance(instrument, OptionContract):
             self.ledger.on_option_trade(fill, instrument)
             self.ledger.value(fill.ts_ns, record=False)
@@ -241,7 +241,7 @@ class PathRun:
             self.refusals["unfillable"] += 1
             return
         self.fills += 1
-        instrument = parse_instrument(fill.instrument)
+        instrument = parse_instrument(fill.instrument, fill.ts_ns)
         ref_price = self._ref_prices[order.order_id]
         if isinstance(instrument, OptionContract):  # a gamma/vega hedge
             self.ledger.on_option_trade(fill, instrument, ref_price)
@@ -251,7 +251,7 @@ class PathRun:
 
     def _hedge_once(self, trade: FillReport) -> None:
         """The static strategy: bring this book's net delta back to target, once."""
-        instrument = parse_instrument(trade.instrument)
+        instrument = parse_instrument(trade.instrument, trade.ts_ns)
         symbol = instrument if isinstance(instrument, str) else instrument.root
         mark = self.ledger.mark(symbol)
         exposure = next(

@@ -286,7 +286,7 @@ class HedgeEngine:
     def _on_fill(self, fill: FillReport) -> list[Action]:
         if fill.fill_id in self._seen_fills:
             return self._repeated_fill(fill)
-        instrument = parse_instrument(fill.instrument)
+        instrument = parse_instrument(fill.instrument, fill.ts_ns)
         underlying = instrument if isinstance(instrument, str) else instrument.root
         rejected = self._rejected_symbol(underlying)
         if rejected is not None:
@@ -394,7 +394,8 @@ class HedgeEngine:
         return self._books_of.get(symbol, [])
 
     def _on_quote(self, quote: OptionQuote) -> list[Action]:
-        underlying = parse_occ(quote.symbol).root  # the codec lets only OCC symbols through
+        # The codec lets only OCC symbols through.
+        underlying = parse_occ(quote.symbol, quote.ts_ns).root
         rejected = self._rejected_symbol(underlying)
         if rejected is not None:
             return rejected

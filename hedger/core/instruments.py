@@ -6,6 +6,11 @@ is the XYZ 18 Dec 2026 100.0 call. The compact form without the padding spaces
 (``"XYZ261218C00100000"``) is accepted on input; ``OptionContract.occ_symbol`` always
 gives the padded canonical form.
 
+The symbol's two-digit year is read in the century that puts it nearest the event time
+it comes with (a fill's, a quote's, an order's): ``99`` is 1999 on a fill of 1998 and
+``00`` is 2000 on one of 1999; a tie, 50 years either way, goes to the later century.
+Listed options expire within a few years of their trades, so the nearest is the one meant.
+
 Time is integer nanoseconds since the Unix epoch, UTC. Year fractions are ACT/365 fixed
 calendar time, the same convention as ``hedger.core.greeks``.
 """
@@ -38,6 +43,9 @@ _DATE = re.compile(r"[0-9]{6}", re.ASCII)
 _STRIKE = re.compile(r"[0-9]{8}", re.ASCII)
 _TICKER = re.compile(r"[A-Z][A-Z0-9.\-]{0,9}", re.ASCII)
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+_LAST_MICROSECOND = (datetime.datetime(9899, 12, 31, tzinfo=datetime.UTC) - _EPOCH) // (
+    datetime.timedelta(microseconds=1)
+)
 
 
 class InstrumentError(ValueError):
@@ -56,8 +64,6 @@ class OptionContract:
     def __post_init__(self) -> None:
         # Validated here so every contract, however built, has a valid OCC symbol.
         _check_root(self.root)
-        if not 2000 <= self.expiry.year <= 2099:
-            raise InstrumentError(f"expiry {self.expiry} cannot be written as OCC YYMMDD")
         _strike_units(self.strike)
 
     @property
@@ -70,15 +76,16 @@ class OptionContract:
         )
 
 
-def parse_occ(symbol: str) -> OptionContract:
-    """Parse a padded (21-character) or compact (no spaces) OCC option symbol.
+def parse_occ(symbol: str, near_ns: int) -> OptionContract:
+    """Parse a padded (21-character) or compact (no spaces) OCC option symbol that came
+    with an event at `near_ns` (its two-digit year is read in the century nearest it).
 
     Raises InstrumentError naming the part that is wrong.
     """
     root, tail = _split_occ(symbol)
     _check_root(root, symbol)
     date_text, option_type, strike_text = tail[:6], tail[6], tail[7:]
-    expiry = _parse_date(date_text, symbol)
+    expiry = _parse_date(date_text, symbol, near_ns)
     if option_type not in ("C", "P"):
         raise InstrumentError(
             f"OCC symbol {symbol!r}: option type must be 'C' or 'P', got {option_type!r}"
@@ -93,12 +100,13 @@ def is_underlying_symbol(symbol: str) -> bool:
     return _TICKER.fullmatch(symbol) is not None
 
 
-def parse_instrument(symbol: str) -> OptionContract | str:
-    """An OCC option symbol gives an OptionContract; an underlying ticker gives itself."""
+def parse_instrument(symbol: str, near_ns: int) -> OptionContract | str:
+    """An OCC option symbol gives an OptionContract (its year read near `near_ns`, the
+    event time it came with); an underlying ticker gives itself."""
     if is_underlying_symbol(symbol):
         return symbol
     try:
-        return parse_occ(symbol)
+        return parse_occ(symbol, near_ns)
     except InstrumentError as error:
         raise InstrumentError(
             f"unknown instrument {symbol!r}: not an underlying ticker, and as an OCC option "
@@ -163,11 +171,25 @@ def _check_root(root: str, symbol: str | None = None) -> None:
         )
 
 
-def _parse_date(text: str, symbol: str) -> datetime.date:
+def nearest_year(two_digits: int, near_year: int) -> int:
+    """The year ending in `two_digits` nearest `near_year`; a tie goes to the later."""
+    same_century = near_year - near_year % 100 + two_digits
+    candidates = (same_century - 100, same_century, same_century + 100)
+    return min(candidates, key=lambda year: (abs(year - near_year), -year))
+
+
+def _year_at(ts_ns: int) -> int:
+    # datetime reaches 9999: a later (absurd) event time reads as that year.
+    microseconds = min(ts_ns // 1000, _LAST_MICROSECOND)
+    return (_EPOCH + datetime.timedelta(microseconds=microseconds)).year
+
+
+def _parse_date(text: str, symbol: str, near_ns: int) -> datetime.date:
     if _DATE.fullmatch(text) is None:
         raise InstrumentError(f"OCC symbol {symbol!r}: expiry {text!r} must be 6 digits YYMMDD")
+    year = nearest_year(int(text[:2]), _year_at(near_ns))
     try:
-        return datetime.date(2000 + int(text[:2]), int(text[2:4]), int(text[4:]))
+        return datetime.date(year, int(text[2:4]), int(text[4:]))
     except ValueError as error:
         raise InstrumentError(
             f"OCC symbol {symbol!r}: expiry {text!r} is not a calendar date YYMMDD ({error})"

@@ -74,7 +74,7 @@ class OptionHedger:
         self, order_id: str, book: str, symbol: str, signed_qty: float, ts_ns: int
     ) -> bool:
         """Track an option order (sent, or read back); False when `symbol` is no option."""
-        contract = parse_instrument(symbol)
+        contract = parse_instrument(symbol, ts_ns)
         if not isinstance(contract, OptionContract):
             return False
         self.working[order_id] = WorkingOption(book, contract, signed_qty, ts_ns)
@@ -189,7 +189,7 @@ class OptionHedger:
     def _hedge_options(
         self, policy: GammaVegaPolicy, symbol: str, spot: float, ts_ns: int
     ) -> list[HedgeOption]:
-        contracts = [parse_instrument(name) for name in policy.options]
+        contracts = [parse_instrument(name, ts_ns) for name in policy.options]
         usable = [c for c in contracts if isinstance(c, OptionContract)]
         greeks = self._desk.valuation.contract_greeks(symbol, usable, spot, ts_ns)
         multiplier = self._config.default_multiplier

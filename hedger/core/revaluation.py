@@ -180,7 +180,7 @@ class Revaluation:
 
     def accept_quote(self, quote: OptionQuote) -> InputRejected | None:
         """Turn the quote's implied vol into a surface point, or refuse it with the reason."""
-        contract = parse_occ(quote.symbol)
+        contract = parse_occ(quote.symbol, quote.ts_ns)
         root = contract.root
         tick = self._market.ticks.get(root)
         if tick is None:

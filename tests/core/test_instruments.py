@@ -36,12 +36,16 @@ def utc_ns(*fields: int) -> int:
     return calendar.timegm((*fields, 0, 0, 0)) * 1_000_000_000
 
 
+# The event time the symbols of these tests come with: their years are read in its century.
+NEAR_NS = utc_ns(2026, 6, 1)
+
+
 def test_parse_occ_padded_symbol_gives_contract() -> None:
-    assert parse_occ("XYZ   261218C00100000") == XYZ_CALL
+    assert parse_occ("XYZ   261218C00100000", NEAR_NS) == XYZ_CALL
 
 
 def test_parse_occ_compact_symbol_gives_same_contract() -> None:
-    assert parse_occ("XYZ261218C00100000") == XYZ_CALL
+    assert parse_occ("XYZ261218C00100000", NEAR_NS) == XYZ_CALL
 
 
 def test_occ_symbol_contract_gives_padded_21_characters() -> None:
@@ -61,15 +65,15 @@ def test_occ_symbol_contract_gives_padded_21_characters() -> None:
 def test_parse_occ_padded_symbol_round_trips(
     symbol: str, root: str, is_call: bool, strike: float
 ) -> None:
-    contract = parse_occ(symbol)
+    contract = parse_occ(symbol, NEAR_NS)
 
     assert (contract.root, contract.is_call, contract.strike) == (root, is_call, strike)
     assert contract.occ_symbol == symbol
-    assert parse_occ(symbol.replace(" ", "")) == contract
+    assert parse_occ(symbol.replace(" ", ""), NEAR_NS) == contract
 
 
 roots = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.", min_size=1, max_size=6)
-expiry_dates = st.dates(min_value=datetime.date(2000, 1, 1), max_value=datetime.date(2099, 12, 31))
+expiry_dates = st.dates(min_value=datetime.date(1901, 1, 1), max_value=datetime.date(2198, 12, 31))
 strike_units = st.integers(min_value=1, max_value=99_999_999)
 
 
@@ -79,10 +83,40 @@ def test_occ_symbol_any_contract_round_trips_through_both_forms(
     root: str, expiry: datetime.date, is_call: bool, units: int
 ) -> None:
     contract = OptionContract(root=root, expiry=expiry, is_call=is_call, strike=units / 1000)
+    traded_ns = utc_ns(expiry.year - 1, 6, 30)  # months or years before: a listed option
 
-    assert parse_occ(contract.occ_symbol) == contract
-    assert parse_occ(contract.occ_symbol.replace(" ", "")) == contract
+    assert parse_occ(contract.occ_symbol, traded_ns) == contract
+    assert parse_occ(contract.occ_symbol.replace(" ", ""), traded_ns) == contract
     assert contract.occ_symbol[-8:] == f"{units:08d}"
+
+
+@pytest.mark.parametrize(
+    ("traded", "expiry_text", "year"),
+    [
+        ((1998, 7, 15), "990115", 1999),
+        ((1999, 7, 15), "000121", 2000),
+        ((2000, 1, 3), "991217", 1999),
+        ((1970, 1, 2), "691219", 1969),
+        ((1970, 1, 2), "700116", 1970),
+        ((2069, 6, 1), "691219", 2069),
+        ((2069, 6, 1), "700116", 2070),
+        ((2026, 6, 1), "270115", 2027),
+        ((2026, 6, 1), "770115", 1977),  # 49 years back, 51 ahead
+        ((2026, 6, 1), "760116", 2076),  # 50 either way: the later
+    ],
+)
+def test_parse_occ_reads_the_two_digit_year_in_the_century_nearest_the_event(
+    traded: tuple[int, int, int], expiry_text: str, year: int
+) -> None:
+    contract = parse_occ(f"XYZ   {expiry_text}C00100000", utc_ns(*traded))
+
+    assert contract.expiry.year == year
+
+
+def test_parse_occ_february_29_is_a_date_only_in_a_leap_century_year() -> None:
+    assert parse_occ("XYZ   000229C00100000", utc_ns(1999, 6, 1)).expiry.year == 2000
+    with pytest.raises(InstrumentError, match="not a calendar date"):
+        parse_occ("XYZ   000229C00100000", utc_ns(2110, 6, 1))  # 2100
 
 
 @pytest.mark.parametrize(
@@ -107,7 +141,7 @@ def test_occ_symbol_any_contract_round_trips_through_both_forms(
 )
 def test_parse_occ_bad_symbol_raises_instrument_error_saying_why(symbol: str, message: str) -> None:
     with pytest.raises(InstrumentError, match=message):
-        parse_occ(symbol)
+        parse_occ(symbol, NEAR_NS)
 
 
 def test_instrument_error_is_value_error() -> None:
@@ -122,7 +156,6 @@ def test_instrument_error_is_value_error() -> None:
         ({"strike": float("nan")}, "must be positive"),
         ({"strike": 100_000.0}, "below 100000"),
         ({"root": "TOOLONG"}, "root 'TOOLONG'"),
-        ({"expiry": datetime.date(2100, 1, 1)}, "cannot be written as OCC YYMMDD"),
     ],
 )
 def test_option_contract_unrepresentable_fields_raise(
@@ -163,22 +196,22 @@ def test_is_underlying_symbol_anything_else_gives_false(symbol: str) -> None:
 
 
 def test_parse_instrument_occ_symbol_gives_contract() -> None:
-    assert parse_instrument("XYZ   261218C00100000") == XYZ_CALL
+    assert parse_instrument("XYZ   261218C00100000", NEAR_NS) == XYZ_CALL
 
 
 def test_parse_instrument_ticker_gives_symbol_string() -> None:
-    assert parse_instrument("XYZ") == "XYZ"
+    assert parse_instrument("XYZ", NEAR_NS) == "XYZ"
 
 
 @pytest.mark.parametrize("symbol", ["xyz", "", "XYZ   261332C00100000", "NOT A SYMBOL"])
 def test_parse_instrument_unknown_raises_instrument_error(symbol: str) -> None:
     with pytest.raises(InstrumentError, match=r"unknown instrument"):
-        parse_instrument(symbol)
+        parse_instrument(symbol, NEAR_NS)
 
 
 def test_parse_instrument_bad_option_error_keeps_occ_reason() -> None:
     with pytest.raises(InstrumentError, match=r"unknown instrument .*not a calendar date"):
-        parse_instrument("XYZ   261332C00100000")
+        parse_instrument("XYZ   261332C00100000", NEAR_NS)
 
 
 def test_expiry_instant_ns_december_new_york_close_gives_2100_utc() -> None:

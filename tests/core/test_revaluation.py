@@ -4,8 +4,10 @@ count, expiry settlement, the extra exposures and scenario grids — against Qua
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import math
 from collections.abc import Iterator
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ import pytest
 from hedger.core.actions import InputRejected
 from hedger.core.engine import EngineConfig, Exposure, HedgeEngine
 from hedger.core.events import FillReport, OptionQuote, PriceTick, Side, VolUpdate
-from hedger.core.instruments import OptionContract
+from hedger.core.instruments import NANOS_PER_YEAR, OptionContract, expiry_instant_ns
 from hedger.core.policy import BandPolicy
 from hedger.core.scenarios import Shocks
 from tests.scenarios import market_maker as mm
@@ -227,6 +229,20 @@ def test_revaluation_expiry_settles_at_the_price_stamped_at_the_expiry_instant(
     assert after.shares == (sign * 1000.0 if intrinsic > 0.0 else 0.0)
     assert after.settled_value == pytest.approx(intrinsic * 1000.0)
     assert after.option_value == 0.0
+
+
+def test_revaluation_prices_a_1999_option_traded_in_1998_to_its_1999_expiry() -> None:
+    new_york = ZoneInfo("America/New_York")
+    expiry_ns = expiry_instant_ns(dt.date(1999, 1, 15), dt.time(16, 0), new_york)
+    traded_ns = expiry_ns - NANOS_PER_YEAR // 2
+    engine = HedgeEngine(CONFIG)
+    engine.handle(PriceTick("XYZ", traded_ns, 99.99, 100.01, None, 100.0))
+    buy = FillReport("C-1", "mm-1", "XYZ   990115C00100000", Side.BUY, 10, 6.0, traded_ns)
+
+    assert engine.handle(dataclasses.replace(buy, multiplier=100)) == []
+
+    oracle = black(100.0, 100.0, 0.5, 0.2)  # half a year, not a century and a half
+    assert exposure(engine).delta == pytest.approx(oracle.delta(100.0) * 1000.0, rel=1e-9)  # type: ignore[attr-defined]
 
 
 def test_revaluation_exposure_gives_delta_in_currency_and_gamma_per_percent() -> None:

@@ -105,7 +105,7 @@ def test_feed_client_trades_are_listed_options_near_spot(
         if isinstance(event, PriceTick):
             marks[event.symbol] = event.mark
         elif isinstance(event, FillReport):
-            contract = parse_occ(event.instrument)
+            contract = parse_occ(event.instrument, event.ts_ns)
             trades.append((event, contract, marks[contract.root]))
     assert [fill.fill_id for fill, _, _ in trades] == [f"C-{n:04d}" for n in range(1, 31)]
     for fill, contract, spot in trades:
@@ -134,7 +134,7 @@ def test_feed_client_trades_priced_at_black_scholes_of_current_mark_and_vol(
         elif isinstance(event, VolUpdate):
             vols[event.symbol] = event.vol
         elif isinstance(event, FillReport):
-            contract = parse_occ(event.instrument)
+            contract = parse_occ(event.instrument, event.ts_ns)
             expiry_ns = expiry_instant_ns(
                 contract.expiry, DEFAULT_EXPIRY_TIME, ZoneInfo(DEFAULT_EXPIRY_TIMEZONE)
             )

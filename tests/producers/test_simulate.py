@@ -80,7 +80,7 @@ def test_simulate_session_trades_priced_at_black_scholes_of_their_moment() -> No
     assert [t.fill_id for t in trades] == [f"C-{n:04d}" for n in range(1, 9)]
     marks = {t.ts_ns: t.mark for t in by_type(events, PriceTick)}
     for trade in trades:
-        contract = parse_occ(trade.instrument)
+        contract = parse_occ(trade.instrument, trade.ts_ns)
         spot = marks[trade.ts_ns - 1_000]  # a microsecond after its tick
         expiry = expiry_instant_ns(
             contract.expiry,
@@ -159,7 +159,7 @@ def test_trades_into_recording_priced_at_last_mark_and_vol(tmp_path: Path) -> No
     assert [t.ts_ns for t in trades] == sorted(t.ts_ns for t in trades)
     for trade in trades:
         spot = 100.0 + (trade.ts_ns - 1_000 - start) // 10**9
-        contract = parse_occ(trade.instrument)
+        contract = parse_occ(trade.instrument, trade.ts_ns)
         years = year_fraction(
             trade.ts_ns, expiry_instant_ns(contract.expiry, DEFAULT_EXPIRY_TIME, flow.expiry_zone)
         )
