@@ -179,7 +179,8 @@ def nearest_year(two_digits: int, near_year: int) -> int:
 
 
 def _year_at(ts_ns: int) -> int:
-    # datetime reaches 9999: a later (absurd) event time reads as that year.
+    # datetime stops at 9999 and the century after is looked at too: a later (absurd)
+    # event time reads as 9899.
     microseconds = min(ts_ns // 1000, _LAST_MICROSECOND)
     return (_EPOCH + datetime.timedelta(microseconds=microseconds)).year
 
