@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AsyncExitStack
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError
+from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import TopicPartition
 
 from hedger.adapters.delivery import (
@@ -53,6 +53,9 @@ _FILL_FETCH_MAX_WAIT_MS = 10
 _PRICE_FETCH_MAX_WAIT_MS = 5
 # How long it waits for a busy stream that ran dry while the other has records buffered.
 _DRY_POLL_MS = 5
+# How long prices wait for the broker to say where a dry fill partition ends before
+# trying again at the next batch.
+_END_CHECK_TIMEOUT_S = 1.0
 # Stream keys of the merge: (kind, partition); at equal times a fill leaves first.
 _FILLS, _PRICES = 0, 1
 
@@ -237,6 +240,7 @@ class InputStreams:
         fills = {
             (_FILLS, tp.partition): await drained(self.fills, tp) for tp in self.fills.assignment()
         }
+        await self._confirm_dry_fills(fills)
         prices = {
             (_PRICES, tp.partition): await drained(self.prices, tp)
             for tp in self.prices.assignment()
@@ -365,6 +369,31 @@ class InputStreams:
         decoded = self.decode(record)
         ts_ns = None if isinstance(decoded, DecodeError) else decoded.ts_ns
         return ts_ns, (record, decoded)
+
+    async def _confirm_dry_fills(self, fills: dict[tuple[int, int], bool]) -> None:
+        """Asks the broker for the end of each fill partition that looks drained before
+        buffered prices pass it. `drained` knows an end as of the partition's last fetch
+        answer, and aiokafka fetches a node's partitions together, holding the fetch back
+        (100 ms) while any of them has records not yet taken: a fill written before a tick
+        could be on the broker while its partition still looked drained, and the tick was
+        handled first. Asked after the prices were fetched, the end includes every fill
+        written before them. Unanswered in time (a leader failing over), the prices wait."""
+        dry = [
+            TopicPartition(self.settings.fills_topic, key[1])
+            for key, done in fills.items()
+            if done and not self._merge.buffered(key)
+        ]
+        if not dry or not self._buffered(_PRICES):
+            return
+        try:
+            async with asyncio.timeout(_END_CHECK_TIMEOUT_S):
+                ends = await self._positions.end_offsets(dry)
+        except (KafkaError, TimeoutError) as error:
+            log.debug("fill partitions' ends unknown (prices wait): %r", error)
+            ends = {}
+        for tp in dry:
+            end = ends.get(tp)
+            fills[(_FILLS, tp.partition)] = end is not None and await self.fills.position(tp) >= end
 
     def _price_partition_settled(self, partition: int, drained: bool) -> bool:
         """Fills wait for each price partition to reach their time, up to `merge_wait_ms`
