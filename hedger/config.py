@@ -130,7 +130,8 @@ class Settings:
     )
     # Past a leader's failover: a node that dies without a controlled shutdown keeps its
     # partitions for the controller's broker.session.timeout.ms (9 s) and then an election;
-    # a shorter deadline turns each such routine failover into a restart of the service.
+    # a shorter deadline turns each such routine failover into a lost batch (a stop at least
+    # once; a new producer and a rebuild exactly once).
     send_timeout_s: float = _setting(
         "HEDGER_SEND_TIMEOUT_S", 30.0, "Deadline for the broker to acknowledge a batch."
     )

@@ -34,7 +34,7 @@ from hedger.adapters.delivery import (
 )
 from hedger.adapters.http import serve_http
 from hedger.adapters.inputs import Decoded, InputStreams, next_offsets
-from hedger.adapters.kafka import know_topics, last_fetch_s, make_producer
+from hedger.adapters.kafka import DeliveryTimeoutError, know_topics, last_fetch_s, make_producer
 from hedger.adapters.metrics import Metrics
 from hedger.adapters.outbox import Outbox
 from hedger.adapters.receipt import ReceiptClock
@@ -56,7 +56,8 @@ _DELIVERY_LINES = {
     DeliveryMode.AT_LEAST_ONCE: "at least once with deterministic order ids (no transactions"
     " on this broker, or HEDGER_DELIVERY=at_least_once)",
 }
-# Fenced again this soon after a fencing, another instance holds the transactional id.
+# A transaction lost again this soon after the last (fenced, or timed out), the cause is not
+# passing: another instance holds the transactional id, or the broker stays unable.
 _FENCED_AGAIN_S = 60.0
 # A broker silent this long counts as unreachable: even the control consumer's idle fetch
 # returns every 500 ms.
@@ -96,7 +97,7 @@ class HedgerService:
         self._waiting_for: str | None = "starting: checking the broker and topics"
         self._transactional_id = f"{settings.group_id}.{settings.instance_id}"
         self._output_topics = [settings.orders_topic, settings.dlq_topic, settings.control_topic]
-        self._fenced_at: float | None = None  # monotonic time of the last fencing
+        self._fenced_at: float | None = None  # monotonic time of the last lost transaction
         self._batch_in_hand = False  # fetched records being handed to the engine
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -227,7 +228,7 @@ class HedgerService:
         while not stop.is_set():
             try:
                 if self._assignment_moved() or not self.ready:
-                    await self._rebuild(stop)
+                    await self._rebuild_or_retry(stop)
                     continue
                 await self._cycle()
             except OwnershipLostError as error:
@@ -238,18 +239,26 @@ class HedgerService:
                 log.warning("the fill partitions moved: %s", error)
                 self._inputs.watch.changed = True
             except (FencedError, ProducerFenced) as error:
-                await self._restart_delivery(error, stack)
+                await self._restart_delivery(error, "fenced", stack)
+            except DeliveryTimeoutError as error:
+                if self.delivery is not DeliveryMode.EXACTLY_ONCE:
+                    raise  # a batch maybe sent, not undone: a restart reconciles it
+                await self._restart_delivery(error, "send_timeout", stack)
 
-    async def _restart_delivery(self, error: Exception, stack: AsyncExitStack) -> None:
-        """The coordinator aborted a batch's transaction (a broker outage or a freeze longer
-        than its timeout) and fenced the producer: a new producer under the same
-        transactional id, then everything rebuilt from the committed offsets as a restart
-        would, so the aborted batches are decided again under the same ids. Fenced again
-        soon after, another instance holds this transactional id: stop."""
+    async def _restart_delivery(self, error: Exception, cause: str, stack: AsyncExitStack) -> None:
+        """A batch's transaction is lost: the coordinator aborted it and fenced the producer
+        (a broker outage or a freeze longer than its timeout), or the broker did not
+        acknowledge it within the send deadline (seen once after a leader's failover). A
+        new producer under the same transactional id aborts whatever the old one left
+        open; then everything is rebuilt from the committed offsets as a restart would, so
+        the lost batches are decided again under the same ids. Lost again soon after, the
+        cause is not passing (another instance holds this transactional id, or the broker
+        stays unable): stop."""
         now = time.monotonic()
         if self._fenced_at is not None and now - self._fenced_at < _FENCED_AGAIN_S:
             raise error
         self._fenced_at = now
+        self.metrics.delivery_restarts.labels(cause).inc()
         log.warning("%s; a new producer, and state rebuilt from the committed offsets", error)
         producer = await renew_producer(
             self._outbox.producer, self.bootstrap, self._transactional_id, self._close
@@ -261,6 +270,20 @@ class HedgerService:
         self._prices_rebuilt = self._controls_rebuilt = False
         self.engine = HedgeEngine(self._engine_config)  # a fresh market and controls
         self.ready = False
+
+    async def _rebuild_or_retry(self, stop: asyncio.Event) -> None:
+        """A rebuild, or a line saying why it will be tried again: reading a topic's end
+        times out while a node does not answer (frozen, or failing over), and the service
+        waits unready for the cluster rather than stopping on it."""
+        try:
+            await self._rebuild(stop)
+        except DeliveryTimeoutError:
+            raise
+        except TimeoutError:
+            log.warning(
+                "rebuild: a read of a topic's end timed out (a broker node not answering?);"
+                " rebuilding again"
+            )
 
     async def _rebuild(self, stop: asyncio.Event) -> None:
         """Rebuild book state for the fill partitions now assigned, before hedging again."""

@@ -234,16 +234,18 @@ Commits = OffsetCommits | TransactionalCommits
 
 
 async def renew_producer(
-    fenced: AIOKafkaProducer,
+    old: AIOKafkaProducer,
     bootstrap: str,
     transactional_id: str,
     close: Callable[[Callable[[], Awaitable[None]]], Awaitable[None]],
 ) -> AIOKafkaProducer:
-    """A new transactional producer in place of a fenced one (`close` stops the old under a
-    deadline); its InitProducerId aborts whatever the old one left open."""
-    _retrieve_fatal_error(fenced)
-    await close(fenced.stop)
+    """A new transactional producer in place of an old one, fenced or stuck; `close` stops
+    the old under a deadline. The new one starts first: its InitProducerId aborts whatever
+    the old one left open and fences it, so records the old one still retries fail at once
+    instead of holding its stop (which flushes) to the deadline."""
     producer, _ = await start_producer(bootstrap, DeliveryMode.EXACTLY_ONCE, transactional_id)
+    await close(old.stop)
+    _retrieve_fatal_error(old)
     return producer
 
 

@@ -110,6 +110,13 @@ class Metrics:
         self.ready = Gauge(
             "hedger_ready", "1 when state is rebuilt and hedging is live.", registry=r
         )
+        self.delivery_restarts = Counter(
+            "hedger_delivery_restarts_total",
+            "Exactly once: transactions lost and decided again on a new producer, by cause"
+            " (fenced: the coordinator aborted one; send_timeout: HEDGER_SEND_TIMEOUT_S passed).",
+            ["cause"],
+            registry=r,
+        )
         self.delivery_mode = Gauge(
             "hedger_delivery_mode",
             "1 for the delivery guarantee in force: exactly_once (transactions) or"

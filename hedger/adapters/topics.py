@@ -102,13 +102,20 @@ def _not_ready_reason(topic: dict[str, Any] | None, partitions: int) -> str | No
     return None
 
 
+# Per request, for the short-lived clients that ask one thing and close: under the callers'
+# own deadlines (10 s), so a second bootstrap server gets its turn.
+_BOOTSTRAP_REQUEST_TIMEOUT_MS = 5000
+
+
 async def describe_topics(
     bootstrap: str, names: Iterable[str], *, timeout_s: float = 10.0
 ) -> tuple[dict[str, FoundTopic], dict[str, Any]]:
     """How the broker has those of `names` that exist, and the cluster's description
     (`brokers`, `cluster_id`). Raises one of `UNREACHABLE` when the broker cannot be asked
     (`TimeoutError` after `timeout_s`); `unreachable_reason` says it in a few words."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=_BOOTSTRAP_REQUEST_TIMEOUT_MS
+    )
     # aiokafka logs every refused connection at ERROR; the caller reports it once.
     with quiet(logging.getLogger("aiokafka")):
         try:
@@ -173,6 +180,9 @@ async def highwaters(bootstrap: str, topic: str, *, timeout_s: float = 10.0) -> 
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=50,
+        # A bootstrap server that accepts the connection but never answers (a frozen node)
+        # is given up on in time to ask the next before `timeout_s` (aiokafka: 40 s each).
+        request_timeout_ms=_BOOTSTRAP_REQUEST_TIMEOUT_MS,
     )
     try:
         async with asyncio.timeout(timeout_s):

@@ -1,5 +1,10 @@
-"""`hedger run` stopped by a broker that will not acknowledge its orders: it exits 1 with
-one line naming the delivery timeout (not the shutdown deadline), and no traceback.
+"""A broker that will not acknowledge the hedger's orders within HEDGER_SEND_TIMEOUT_S.
+
+At least once, `hedger run` stops: it exits 1 with one line naming the delivery timeout
+(not the shutdown deadline), and no traceback; a restart reconciles the batch that may
+have been written. Exactly once, the same process gives the batch's transaction up (the
+follower is resumed once it is counted), a new producer aborts it, the state is rebuilt
+and the order is sent: one order on the topic, read committed.
 
 On the three-node cluster: the order topic's partition is replicated to all three nodes,
 every other topic lives on its leader alone; one follower of the order partition frozen
@@ -19,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import subprocess
+from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -33,7 +40,10 @@ from tests.integration.harness import (
     Producer,
     child_hedger,
     has_book,
+    metric,
     prefixed_settings,
+    read_all,
+    records_now,
     wait_until,
 )
 from tests.scenarios import market_maker as mm
@@ -44,11 +54,63 @@ pytestmark = pytest.mark.broker
 async def test_an_acknowledgement_timeout_exits_1_naming_it_in_one_line(
     kafka_cluster: ApacheKafka, topic_prefix: str
 ) -> None:
-    bootstrap = kafka_cluster.bootstrap
-    settings = prefixed_settings(
-        bootstrap, topic_prefix, rate=mm.RATE, send_timeout_s=2.0, shutdown_timeout_s=3.0
+    settings = _settings(kafka_cluster, topic_prefix, "at_least_once")
+    async with _unacknowledged_order(kafka_cluster, settings) as (process, _):
+        code = await asyncio.to_thread(process.wait, 60)
+        stderr = process.stderr.read().decode() if process.stderr else ""
+
+    assert code == 1, stderr
+    causes = [line for line in stderr.splitlines() if "stopped on an error" in line]
+    assert len(causes) == 1, stderr
+    assert "DeliveryTimeoutError: the broker did not acknowledge 1 of 1 records" in causes[0]
+    assert "HEDGER_SEND_TIMEOUT_S" in causes[0]
+    assert "Traceback" not in stderr
+    assert "of the stop request" not in stderr  # not blamed on the shutdown deadline
+
+
+async def test_exactly_once_gives_the_transaction_up_and_sends_the_order_once(
+    kafka_cluster: ApacheKafka, topic_prefix: str
+) -> None:
+    settings = _settings(kafka_cluster, topic_prefix, "exactly_once")
+    async with _unacknowledged_order(kafka_cluster, settings) as (process, follower):
+        with contextlib.suppress(TimeoutError):  # the asserts below say what happened
+            await wait_until(lambda: _gave_up(settings, process), timeout_s=60)
+            follower.signal(signal.SIGCONT)  # the broker answers again
+            await wait_until(lambda: _order_sent(settings, process), timeout_s=60)
+        alive = process.poll() is None
+        restarts = alive and await metric(
+            settings, "hedger_delivery_restarts_total", cause="send_timeout"
+        )
+        process.kill()
+        stderr = process.stderr.read().decode() if process.stderr else ""
+        print(stderr)  # shown by pytest when the test fails
+
+    assert alive, stderr
+    assert restarts == 1, stderr
+    orders = await read_all(settings.require_bootstrap(), settings.orders_topic)
+    assert len(orders) == 1, (orders, stderr)
+    assert orders[0]["trigger"] == f"tick:XYZ:{mm.tick(100.0, 1).ts_ns}"
+
+
+def _settings(cluster: ApacheKafka, prefix: str, delivery: str) -> Settings:
+    return prefixed_settings(
+        cluster.bootstrap,
+        prefix,
+        rate=mm.RATE,
+        send_timeout_s=2.0,
+        shutdown_timeout_s=3.0,
+        delivery=delivery,
     )
-    follower, leader = await uninvolved_node(kafka_cluster, settings)
+
+
+@contextlib.asynccontextmanager
+async def _unacknowledged_order(
+    cluster: ApacheKafka, settings: Settings
+) -> AsyncIterator[tuple[subprocess.Popen[bytes], KafkaNode]]:
+    """A hedger holding a book, one follower of the order partition frozen, then the tick
+    that makes it send an order; the follower resumed at the end if not before."""
+    bootstrap = cluster.bootstrap
+    follower, leader = await uninvolved_node(cluster, settings)
     await _create_topics(bootstrap, settings, leader.node_id)
     try:
         async with Producer(bootstrap) as feed, child_hedger(settings) as process:
@@ -58,18 +120,29 @@ async def test_an_acknowledgement_timeout_exits_1_naming_it_in_one_line(
             await wait_until(lambda: _commits_landed(settings))
             follower.signal(signal.SIGSTOP)
             await feed.send(settings.prices_topic, encode_tick(mm.tick(100.0, 1)), "XYZ")
-            code = await asyncio.to_thread(process.wait, 60)
-            stderr = process.stderr.read().decode() if process.stderr else ""
+            yield process, follower
     finally:
         follower.signal(signal.SIGCONT)
 
-    assert code == 1, stderr
-    causes = [line for line in stderr.splitlines() if "stopped on an error" in line]
-    assert len(causes) == 1, stderr
-    assert "DeliveryTimeoutError: the broker did not acknowledge 1 of 1 records" in causes[0]
-    assert "HEDGER_SEND_TIMEOUT_S" in causes[0]
-    assert "Traceback" not in stderr
-    assert "of the stop request" not in stderr  # not blamed on the shutdown deadline
+
+async def _gave_up(settings: Settings, process: subprocess.Popen[bytes]) -> bool:
+    """The hedger counted a transaction given up on the send deadline (or stopped)."""
+    try:
+        restarts = await metric(settings, "hedger_delivery_restarts_total", cause="send_timeout")
+    except OSError:  # the metrics port closed: it stopped
+        return True
+    return bool(restarts)
+
+
+async def _order_sent(settings: Settings, process: subprocess.Popen[bytes]) -> bool:
+    """An order is on the topic, read committed (or the hedger stopped). A look may time
+    out: its bootstrap can pick the frozen node."""
+    if process.poll() is not None:
+        return True
+    try:
+        return bool(await records_now(settings.require_bootstrap(), settings.orders_topic))
+    except TimeoutError:
+        return False
 
 
 async def uninvolved_node(cluster: ApacheKafka, settings: Settings) -> tuple[KafkaNode, KafkaNode]:
