@@ -28,6 +28,7 @@ import enum
 import logging
 from collections.abc import Awaitable, Callable
 
+import aiokafka.producer.sender as _aiokafka_sender
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import (
     CommitFailedError,
@@ -47,6 +48,16 @@ log = logging.getLogger(__name__)
 # mid-batch); until then read_committed readers of its partitions wait. A batch's
 # transaction lasts a round trip or two.
 TRANSACTION_TIMEOUT_MS = 10_000
+
+# A batch's transaction opens just after the last one's commit, while the coordinator is
+# still writing that one's markers, so its first AddPartitionsToTxn and AddOffsetsToTxn are
+# answered CONCURRENT_TRANSACTIONS (KAFKA-5477). aiokafka retries the first after a fixed
+# 20 ms (its module's `BACKOFF_OVERRIDE`, set here to 2 ms: the markers take about one) and
+# the second after retry_backoff_ms (100 ms by default). On one Apache Kafka node that was
+# 28 of a one-record transaction's 36 ms, and each batch's first send waits for the last
+# commit: tick to order took 106 ms at the median (`python -m benchmarks tick_to_order`).
+TRANSACTION_RETRY_BACKOFF_MS = 20
+_aiokafka_sender.BACKOFF_OVERRIDE = 0.002
 
 Offsets = dict[TopicPartition, int]
 
@@ -75,6 +86,7 @@ async def start_producer(
             "hedger",
             transactional_id=transactional_id,
             transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
+            retry_backoff_ms=TRANSACTION_RETRY_BACKOFF_MS,
         )
         try:
             # aiokafka logs a refused InitProducerId with a traceback at ERROR; here the
