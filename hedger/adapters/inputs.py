@@ -93,6 +93,8 @@ class InputStreams:
         self._to_commit: dict[TopicPartition, int] = {}
         self._committing: asyncio.Task[None] | None = None
         self._merge: EventTimeMerge[tuple[int, int], Decoded] = EventTimeMerge()
+        # The last fetch of fills may have left records in aiokafka (see _confirm_dry_fills).
+        self._fills_held_back = False
         self._max_event_ahead_s = settings.max_event_ahead_s
         self._max_event_behind_s = settings.max_event_behind_s
         self._decoders: dict[str, Callable[[bytes], Event]] = {
@@ -358,12 +360,17 @@ class InputStreams:
                 for tp in consumer.assignment()
                 if self._merge.buffered((kind, tp.partition)) < limit
             ]
-            if not wanted:
-                continue
-            timeout_ms = 0 if kind == _FILLS else (_POLL_MS if not waiting else _DRY_POLL_MS)
-            batch = await consumer.getmany(*wanted, timeout_ms=timeout_ms, max_records=limit)
+            batch = {}
+            if wanted:
+                timeout_ms = 0 if kind == _FILLS else (_POLL_MS if not waiting else _DRY_POLL_MS)
+                batch = await consumer.getmany(*wanted, timeout_ms=timeout_ms, max_records=limit)
             for tp in sorted(batch):
                 self._merge.add((kind, tp.partition), map(self._timed, batch[tp]))
+            if kind == _FILLS:
+                # Records aiokafka fetched may be left for later: a partition not asked for,
+                # or more than `limit` in all.
+                taken = sum(len(records) for records in batch.values())
+                self._fills_held_back = len(wanted) < len(consumer.assignment()) or taken >= limit
 
     def _timed(self, record: Record) -> tuple[int | None, Decoded]:
         decoded = self.decode(record)
@@ -377,7 +384,15 @@ class InputStreams:
         (100 ms) while any of them has records not yet taken: a fill written before a tick
         could be on the broker while its partition still looked drained, and the tick was
         handled first. Asked after the prices were fetched, the end includes every fill
-        written before them. Unanswered in time (a leader failing over), the prices wait."""
+        written before them. Unanswered in time (a leader failing over), the prices wait.
+
+        Only while the fill consumer holds fetched records back: otherwise each fill
+        partition has a fetch at the broker (or about to be), answered as soon as a fill
+        arrives, so a fill acknowledged before a tick was written reaches the merge first
+        in all but a race of one fetch round trip, and a live tick pays no extra round
+        trip."""
+        if not self._fills_held_back:
+            return
         dry = [
             TopicPartition(self.settings.fills_topic, key[1])
             for key, done in fills.items()
