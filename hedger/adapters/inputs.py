@@ -93,8 +93,10 @@ class InputStreams:
         self._to_commit: dict[TopicPartition, int] = {}
         self._committing: asyncio.Task[None] | None = None
         self._merge: EventTimeMerge[tuple[int, int], Decoded] = EventTimeMerge()
-        # The last fetch of fills may have left records in aiokafka (see _confirm_dry_fills).
-        self._fills_held_back = False
+        # Fetches that brought prices, counted; per fill partition, the count when its end
+        # was last asked for and found reached (see _confirm_dry_fills).
+        self._price_fetches = 0
+        self._fills_end_asked: dict[int, int] = {}
         self._max_event_ahead_s = settings.max_event_ahead_s
         self._max_event_behind_s = settings.max_event_behind_s
         self._decoders: dict[str, Callable[[bytes], Event]] = {
@@ -201,6 +203,7 @@ class InputStreams:
 
     def forget_fetched_fills(self) -> None:
         """After a reassignment the fills are read again from the rebuilt position."""
+        self._fills_end_asked.clear()
         for stream in self._merge.streams():
             if stream[0] == _FILLS:
                 self._merge.clear(stream)
@@ -366,11 +369,8 @@ class InputStreams:
                 batch = await consumer.getmany(*wanted, timeout_ms=timeout_ms, max_records=limit)
             for tp in sorted(batch):
                 self._merge.add((kind, tp.partition), map(self._timed, batch[tp]))
-            if kind == _FILLS:
-                # Records aiokafka fetched may be left for later: a partition not asked for,
-                # or more than `limit` in all.
-                taken = sum(len(records) for records in batch.values())
-                self._fills_held_back = len(wanted) < len(consumer.assignment()) or taken >= limit
+            if kind == _PRICES and batch:
+                self._price_fetches += 1
 
     def _timed(self, record: Record) -> tuple[int | None, Decoded]:
         decoded = self.decode(record)
@@ -379,24 +379,21 @@ class InputStreams:
 
     async def _confirm_dry_fills(self, fills: dict[tuple[int, int], bool]) -> None:
         """Asks the broker for the end of each fill partition that looks drained before
-        buffered prices pass it. `drained` knows an end as of the partition's last fetch
-        answer, and aiokafka fetches a node's partitions together, holding the fetch back
-        (100 ms) while any of them has records not yet taken: a fill written before a tick
-        could be on the broker while its partition still looked drained, and the tick was
-        handled first. Asked after the prices were fetched, the end includes every fill
-        written before them. Unanswered in time (a leader failing over), the prices wait.
-
-        Only while the fill consumer holds fetched records back: otherwise each fill
-        partition has a fetch at the broker (or about to be), answered as soon as a fill
-        arrives, so a fill acknowledged before a tick was written reaches the merge first
-        in all but a race of one fetch round trip, and a live tick pays no extra round
-        trip."""
-        if not self._fills_held_back:
-            return
+        buffered prices pass it. `drained` knows an end only as of the partition's last
+        fetch answer, which can predate a fill acknowledged before a tick was written:
+        aiokafka holds a node's next fetch (100 ms) while records it fetched wait to be
+        taken, a busy event loop sends the next fetch late, and on a cluster an answer can
+        precede the fill's high watermark. Asked after the prices were fetched, the end
+        includes every fill written before them, so a partition is asked again only after
+        prices were fetched since its last answer. Unanswered in time (a leader failing
+        over), the prices wait."""
+        asked = self._price_fetches
         dry = [
             TopicPartition(self.settings.fills_topic, key[1])
             for key, done in fills.items()
-            if done and not self._merge.buffered(key)
+            if done
+            and not self._merge.buffered(key)
+            and self._fills_end_asked.get(key[1], -1) < asked
         ]
         if not dry or not self._buffered(_PRICES):
             return
@@ -408,7 +405,10 @@ class InputStreams:
             ends = {}
         for tp in dry:
             end = ends.get(tp)
-            fills[(_FILLS, tp.partition)] = end is not None and await self.fills.position(tp) >= end
+            reached = end is not None and await self.fills.position(tp) >= end
+            fills[(_FILLS, tp.partition)] = reached
+            if reached:
+                self._fills_end_asked[tp.partition] = asked
 
     def _price_partition_settled(self, partition: int, drained: bool) -> bool:
         """Fills wait for each price partition to reach their time, up to `merge_wait_ms`
