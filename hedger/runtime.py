@@ -56,9 +56,9 @@ _DELIVERY_LINES = {
     DeliveryMode.AT_LEAST_ONCE: "at least once with deterministic order ids (no transactions"
     " on this broker, or HEDGER_DELIVERY=at_least_once)",
 }
-# A transaction lost again this soon after the last (fenced, or timed out), the cause is not
-# passing: another instance holds the transactional id, or the broker stays unable.
-_FENCED_AGAIN_S = 60.0
+# A transaction given up again this soon after the last (fenced, or timed out), the cause is
+# not passing: another instance holds the transactional id, or the broker stays unable.
+_GIVEN_UP_AGAIN_S = 60.0
 # A broker silent this long counts as unreachable: even the control consumer's idle fetch
 # returns every 500 ms.
 _BROKER_SILENCE_S = 5.0
@@ -97,7 +97,7 @@ class HedgerService:
         self._waiting_for: str | None = "starting: checking the broker and topics"
         self._transactional_id = f"{settings.group_id}.{settings.instance_id}"
         self._output_topics = [settings.orders_topic, settings.dlq_topic, settings.control_topic]
-        self._fenced_at: float | None = None  # monotonic time of the last lost transaction
+        self._given_up_at: float | None = None  # monotonic time of the last transaction given up
         self._batch_in_hand = False  # fetched records being handed to the engine
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -246,44 +246,55 @@ class HedgerService:
                 await self._restart_delivery(error, "send_timeout", stack)
 
     async def _restart_delivery(self, error: Exception, cause: str, stack: AsyncExitStack) -> None:
-        """A batch's transaction is lost: the coordinator aborted it and fenced the producer
-        (a broker outage or a freeze longer than its timeout), or the broker did not
-        acknowledge it within the send deadline (seen once after a leader's failover). A
+        """A batch's transaction is given up: the coordinator aborted it and fenced the
+        producer (a broker outage or a freeze longer than its timeout), or the broker did
+        not acknowledge it within the send deadline (seen once after a leader's failover;
+        a commit that timed out may still have landed, and the rebuild reads what did). A
         new producer under the same transactional id aborts whatever the old one left
         open; then everything is rebuilt from the committed offsets as a restart would, so
-        the lost batches are decided again under the same ids. Lost again soon after, the
-        cause is not passing (another instance holds this transactional id, or the broker
-        stays unable): stop."""
+        the batches given up are decided again under the same ids. Given up again soon
+        after, or the new producer not started within the send deadline, the cause is not
+        passing (another instance holds this transactional id, or the broker stays
+        unable): stop."""
         now = time.monotonic()
-        if self._fenced_at is not None and now - self._fenced_at < _FENCED_AGAIN_S:
+        if self._given_up_at is not None and now - self._given_up_at < _GIVEN_UP_AGAIN_S:
             raise error
-        self._fenced_at = now
+        self._given_up_at = now
         self.metrics.delivery_restarts.labels(cause).inc()
         log.warning("%s; a new producer, and state rebuilt from the committed offsets", error)
+        self._start_over()
         producer = await renew_producer(
-            self._outbox.producer, self.bootstrap, self._transactional_id, self._close
+            self._outbox.producer,
+            self.bootstrap,
+            self._transactional_id,
+            self._close,
+            self.settings.send_timeout_s,
         )
         stack.push_async_callback(self._close, producer.stop)
         await know_topics(producer, self._output_topics)
         self._outbox.producer = producer
         self._inputs.restart_delivery(producer)
+
+    def _start_over(self) -> None:
+        """Unready until everything is rebuilt from the committed offsets, prices and
+        controls included, into a fresh engine, as at a restart."""
+        self.ready = False
+        self.metrics.ready.set(0)
         self._prices_rebuilt = self._controls_rebuilt = False
         self.engine = HedgeEngine(self._engine_config)  # a fresh market and controls
-        self.ready = False
 
     async def _rebuild_or_retry(self, stop: asyncio.Event) -> None:
-        """A rebuild, or a line saying why it will be tried again: reading a topic's end
-        times out while a node does not answer (frozen, or failing over), and the service
-        waits unready for the cluster rather than stopping on it."""
+        """A rebuild, or a line saying why it starts over: a read of a topic's end times
+        out while a node does not answer (frozen, or failing over), and the service waits
+        unready for the cluster rather than stopping on it. Starting over from nothing,
+        so that a rebuild cut short (prices read, controls not) leaves no half state."""
         try:
             await self._rebuild(stop)
         except DeliveryTimeoutError:
             raise
-        except TimeoutError:
-            log.warning(
-                "rebuild: a read of a topic's end timed out (a broker node not answering?);"
-                " rebuilding again"
-            )
+        except TimeoutError as error:
+            log.warning("rebuild timed out (%r; a node not answering?): starting over", error)
+            self._start_over()
 
     async def _rebuild(self, stop: asyncio.Event) -> None:
         """Rebuild book state for the fill partitions now assigned, before hedging again."""

@@ -250,12 +250,25 @@ async def renew_producer(
     bootstrap: str,
     transactional_id: str,
     close: Callable[[Callable[[], Awaitable[None]]], Awaitable[None]],
+    deadline_s: float,
 ) -> AIOKafkaProducer:
     """A new transactional producer in place of an old one, fenced or stuck; `close` stops
     the old under a deadline. The new one starts first: its InitProducerId aborts whatever
-    the old one left open and fences it, so records the old one still retries fail at once
-    instead of holding its stop (which flushes) to the deadline."""
-    producer, _ = await start_producer(bootstrap, DeliveryMode.EXACTLY_ONCE, transactional_id)
+    the old one left open and fences it, so records the old one still retries are refused
+    instead of holding its stop (which flushes) to the deadline. The start waits for the
+    abort's markers, which wait for the partitions' in-sync replicas: it gets `deadline_s`
+    too, or `DeliveryTimeoutError`."""
+    try:
+        async with asyncio.timeout(deadline_s):
+            producer, _ = await start_producer(
+                bootstrap, DeliveryMode.EXACTLY_ONCE, transactional_id
+            )
+    except TimeoutError:
+        raise DeliveryTimeoutError(
+            f"a new transactional producer did not start within {deadline_s:g} s"
+            " (HEDGER_SEND_TIMEOUT_S): the broker did not finish aborting the last"
+            " transaction (a partition's in-sync replicas missing?)"
+        ) from None
     await close(old.stop)
     _retrieve_fatal_error(old)
     return producer

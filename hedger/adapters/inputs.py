@@ -379,7 +379,7 @@ class InputStreams:
 
     async def _confirm_dry_fills(self, fills: dict[tuple[int, int], bool]) -> None:
         """Asks the broker for the end of each fill partition that looks drained before
-        buffered prices pass it. `drained` knows an end only as of the partition's last
+        buffered prices may pass it. `drained` knows an end only as of the partition's last
         fetch answer, which can predate a fill acknowledged before a tick was written:
         aiokafka holds a node's next fetch (100 ms) while records it fetched wait to be
         taken, a busy event loop sends the next fetch late, and on a cluster an answer can
@@ -388,12 +388,11 @@ class InputStreams:
         prices were fetched since its last answer. Unanswered in time (a leader failing
         over), the prices wait."""
         asked = self._price_fetches
+        # Fills still buffered count too: the merge may take them all and pass on.
         dry = [
             TopicPartition(self.settings.fills_topic, key[1])
             for key, done in fills.items()
-            if done
-            and not self._merge.buffered(key)
-            and self._fills_end_asked.get(key[1], -1) < asked
+            if done and self._fills_end_asked.get(key[1], -1) < asked
         ]
         if not dry or not self._buffered(_PRICES):
             return
@@ -401,7 +400,7 @@ class InputStreams:
             async with asyncio.timeout(_END_CHECK_TIMEOUT_S):
                 ends = await self._positions.end_offsets(dry)
         except (KafkaError, TimeoutError) as error:
-            log.debug("fill partitions' ends unknown (prices wait): %r", error)
+            log.warning("fill partitions' ends unknown, prices wait: %r", error)
             ends = {}
         for tp in dry:
             end = ends.get(tp)

@@ -111,7 +111,12 @@ async def _crashed_itself(settings: Settings) -> bool:
         return await is_ready(settings) and await handled_everything(settings)
 
     try:
-        await wait_until(died_or_done)
+        try:
+            await wait_until(died_or_done)
+        except TimeoutError:
+            process.kill()
+            await asyncio.to_thread(process.wait, 10)
+            raise AssertionError(f"neither crashed nor done:\n{_stderr(process)}") from None
         crashed = process.poll() is not None
         if not crashed:
             process.send_signal(signal.SIGKILL)
@@ -120,6 +125,7 @@ async def _crashed_itself(settings: Settings) -> bool:
     finally:
         if process.poll() is None:
             process.kill()
+            await asyncio.to_thread(process.wait, 10)
         if process.stderr:
             process.stderr.close()
 

@@ -4,7 +4,9 @@ At least once, `hedger run` stops: it exits 1 with one line naming the delivery 
 (not the shutdown deadline), and no traceback; a restart reconciles the batch that may
 have been written. Exactly once, the same process gives the batch's transaction up (the
 follower is resumed once it is counted), a new producer aborts it, the state is rebuilt
-and the order is sent: one order on the topic, read committed.
+and the order is sent: one order on the topic, read committed. Left frozen, the new
+producer cannot start (the old transaction's abort waits for the frozen replica) and the
+service stops on the deadline in one line.
 
 On the three-node cluster: the order topic's partition is replicated to all three nodes,
 every other topic lives on its leader alone; one follower of the order partition frozen
@@ -90,6 +92,23 @@ async def test_exactly_once_gives_the_transaction_up_and_sends_the_order_once(
     orders = await read_all(settings.require_bootstrap(), settings.orders_topic)
     assert len(orders) == 1, (orders, stderr)
     assert orders[0]["trigger"] == f"tick:XYZ:{mm.tick(100.0, 1).ts_ns}"
+
+
+async def test_exactly_once_stops_when_the_new_producer_cannot_start_in_time(
+    kafka_cluster: ApacheKafka, topic_prefix: str
+) -> None:
+    """The follower stays frozen: the new producer's start waits for the abort's markers,
+    which wait for the frozen replica, and the service stops on the deadline in one line."""
+    settings = _settings(kafka_cluster, topic_prefix, "exactly_once")
+    async with _unacknowledged_order(kafka_cluster, settings) as (process, _):
+        code = await asyncio.to_thread(process.wait, 60)
+        stderr = process.stderr.read().decode() if process.stderr else ""
+
+    assert code == 1, stderr
+    causes = [line for line in stderr.splitlines() if "stopped on an error" in line]
+    assert len(causes) == 1, stderr
+    assert "a new transactional producer did not start within 2 s" in causes[0]
+    assert "Traceback" not in stderr
 
 
 def _settings(cluster: ApacheKafka, prefix: str, delivery: str) -> Settings:
