@@ -53,6 +53,7 @@ def settings(bootstrap: str, band_shares: float) -> Settings:
         orders_topic="bench.catch_up.orders",
         dlq_topic="bench.catch_up.dlq",
         control_topic="bench.catch_up.control",
+        snapshot_topic="bench.catch_up.snapshots",
         group_id="bench-catch-up",
         rate=RATE,
         default_vol=VOL,

@@ -80,6 +80,7 @@ def settings(bootstrap: str, prefix: str, policy_file: str | None = None) -> Set
         orders_topic=prefix + "orders",
         dlq_topic=prefix + "dlq",
         control_topic=prefix + "control",
+        snapshot_topic=prefix + "snapshots",
         group_id=prefix + "hedger",
         instance_id="bench",
         rate=0.04,

@@ -179,6 +179,14 @@ class Settings:
     control_topic: str = _setting(
         "HEDGER_TOPIC_CONTROL", "hedger.control", "Kill switches, latches, re-arms."
     )
+    snapshot_topic: str = _setting(
+        "HEDGER_TOPIC_SNAPSHOTS", "hedger.snapshots", "Book-state snapshots (compacted)."
+    )
+    snapshot_interval_s: float = _setting(
+        "HEDGER_SNAPSHOT_INTERVAL_S",
+        300.0,
+        "Least time between two book-state snapshots (each after a rebuild too); 0 = none.",
+    )
     policy_file: str | None = _setting(
         "HEDGER_POLICY_FILE", None, "TOML file of per-book policies and limits; none = env."
     )
@@ -292,6 +300,7 @@ class Settings:
             "broker_wait_s",
             "max_event_ahead_s",
             "max_event_behind_s",
+            "snapshot_interval_s",
         ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{_env(name)} must not be negative")
@@ -341,6 +350,7 @@ class Settings:
             self.orders_topic,
             self.dlq_topic,
             self.control_topic,
+            self.snapshot_topic,
         ]
 
     def book_setups(self) -> tuple[BookSetup, tuple[tuple[str, BookSetup], ...]]:

@@ -62,16 +62,24 @@ def _source(record: Record) -> Source:
 
 
 async def read_to(
-    consumer: AIOKafkaConsumer, targets: dict[TopicPartition, int], handle: RecordHandler
+    consumer: AIOKafkaConsumer,
+    targets: dict[TopicPartition, int],
+    handle: RecordHandler,
+    starts: dict[TopicPartition, int] | None = None,
 ) -> None:
-    """Hand every record before `targets[tp]` to `handle`, then leave each position there."""
-    remaining = {tp: end for tp, end in targets.items() if end > 0}
+    """Hand every record from `starts[tp]` (a snapshot's offsets; else the beginning) to
+    before `targets[tp]` to `handle`, then leave each position there."""
+    starts = starts or {}
+    remaining = {tp: end for tp, end in targets.items() if end > starts.get(tp, 0)}
     for tp in targets.keys() - remaining.keys():
-        # Nothing to read: handling starts at the beginning. The consumer may have read
-        # past it already (batches of a transaction aborted by fencing, read again now).
-        consumer.seek(tp, 0)
-    if remaining:
-        await consumer.seek_to_beginning(*remaining)
+        # Nothing to read: handling starts at the target. The consumer may have read past
+        # it already (batches of a transaction aborted by fencing, read again now).
+        consumer.seek(tp, targets[tp])
+    for tp in remaining:
+        if tp in starts:
+            consumer.seek(tp, starts[tp])
+    if remaining.keys() - starts.keys():
+        await consumer.seek_to_beginning(*(remaining.keys() - starts.keys()))
     while remaining:
         batch = await consumer.getmany(*remaining, timeout_ms=200)
         for tp, records in batch.items():
@@ -91,19 +99,23 @@ async def rebuild_orders(
     partitions: set[int],
     engine: HedgeEngine,
     handled_to: dict[TopicPartition, int],
-) -> tuple[int, SentAhead]:
-    """Feed the engine every hedge order (and cancel) on `partitions` of the order topic
-    decided on an input before `handled_to` (per input partition, the first offset the
-    rebuilt state lacks), in event-time order across the partitions: each order takes from
-    the rate limits at its time, and a token bucket refilled out of time order (partition by
-    partition) is left deeply in debt, blocking hedges long after a restart. Returns how
-    many were read, and those decided on later inputs, held."""
+    starts: dict[int, int] | None = None,
+) -> tuple[int, SentAhead, dict[int, int]]:
+    """Feed the engine every hedge order (and cancel) on `partitions` of the order topic,
+    from `starts` (a snapshot's offsets; else the beginning), decided on an input before
+    `handled_to` (per input partition, the first offset the rebuilt state lacks), in
+    event-time order across the partitions: each order takes from the rate limits at its
+    time, and a token bucket refilled out of time order (partition by partition) is left
+    deeply in debt, blocking hedges long after a restart. Returns how many were read, those
+    decided on later inputs, held, and the end of each partition read to."""
     ends = await highwaters(bootstrap, topic)
-    targets = {TopicPartition(topic, p): ends.get(p, 0) for p in sorted(partitions)}
-    if not any(targets.values()):
+    read_ends = {p: ends.get(p, 0) for p in sorted(partitions)}
+    targets = {TopicPartition(topic, p): end for p, end in read_ends.items()}
+    begin = {TopicPartition(topic, p): offset for p, offset in (starts or {}).items()}
+    if all(end <= begin.get(tp, 0) for tp, end in targets.items()):
         # Also sidesteps an aiokafka bug: stopping a group-less consumer before its first
         # await raises CancelledError from its coordinator's close().
-        return 0, SentAhead({})
+        return 0, SentAhead({}), read_ends
     consumer = make_consumer(bootstrap, "hedger-recovery", None)
     events: list[tuple[int, int, int, OrderEvent]] = []
     held: dict[Source, list[OrderEvent]] = {}
@@ -125,10 +137,10 @@ async def rebuild_orders(
     await consumer.start()
     try:
         consumer.assign(list(targets))
-        await read_to(consumer, targets, read_order)
+        await read_to(consumer, targets, read_order, begin)
     finally:
         await consumer.stop()
     events.sort(key=lambda entry: entry[:3])
     for *_, event in events:
         engine.handle(event)
-    return len(events) + sum(map(len, held.values())), SentAhead(held)
+    return len(events) + sum(map(len, held.values())), SentAhead(held), read_ends

@@ -11,6 +11,7 @@ it before the crash is not sent again (`SentAhead`: same input, same decision, s
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import math
 import time
@@ -38,6 +39,13 @@ from hedger.adapters.kafka import DeliveryTimeoutError, know_topics, last_fetch_
 from hedger.adapters.metrics import Metrics
 from hedger.adapters.outbox import Outbox
 from hedger.adapters.receipt import ReceiptClock
+from hedger.adapters.snapshots import (
+    Snapshot,
+    SnapshotSchedule,
+    read_snapshot,
+    snapshot_name,
+    write_snapshot,
+)
 from hedger.codec import CrossedQuoteError, DecodeError
 from hedger.config import Settings
 from hedger.core.clock import EventTimer
@@ -99,6 +107,8 @@ class HedgerService:
         self._output_topics = [settings.orders_topic, settings.dlq_topic, settings.control_topic]
         self._given_up_at: float | None = None  # monotonic time of the last transaction given up
         self._batch_in_hand = False  # fetched records being handed to the engine
+        self._snapshots = SnapshotSchedule(settings.snapshot_interval_s, clock)
+        self._orders_read: dict[int, int] = {}  # per order partition, read to at the rebuild
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until `stop` is set, then finish the batch in hand and close within a deadline."""
@@ -310,23 +320,32 @@ class HedgerService:
         inputs.forget_fetched_fills()
         assigned = inputs.fills.assignment()
         self._rebuilt_for = set(assigned)
-        engine = HedgeEngine(
-            self._engine_config, market=self.engine.market, controls=self.engine.controls
-        )
-        self.engine = engine
         inputs.track_fills(assigned)
         resume = await inputs.committed_fills()
         prices_to = await inputs.handled_prices(committed=not self._prices_rebuilt)
-        orders, self._sent_ahead = await rebuild_orders(
+        # A snapshot holds a market too: only where the market is rebuilt with the books.
+        snapshot = None if self._prices_rebuilt else await self._snapshot(resume, prices_to)
+        if snapshot is None:
+            engine = HedgeEngine(
+                self._engine_config, market=self.engine.market, controls=self.engine.controls
+            )
+        else:
+            engine = snapshot.engine
+        self.engine = engine
+        self.metrics.rebuild_source.set(snapshot is not None)
+        starts = {} if snapshot is None else snapshot.inputs
+        orders, self._sent_ahead, self._orders_read = await rebuild_orders(
             self.bootstrap,
             self.settings.orders_topic,
             {tp.partition for tp in assigned},
             engine,
             {**resume, **prices_to},
+            None if snapshot is None else snapshot.orders,
         )
-        await read_to(inputs.fills, resume, self._recover_record)
+        self._outbox.orders_end.clear()
+        await read_to(inputs.fills, resume, self._recover_record, starts)
         if not self._prices_rebuilt:
-            await read_to(inputs.prices, prices_to, self._recover_record)
+            await read_to(inputs.prices, prices_to, self._recover_record, starts)
             self._prices_rebuilt = True
         if not self._controls_rebuilt:
             # Kill switches and latches outlive restarts: the topic is their memory.
@@ -343,6 +362,7 @@ class HedgerService:
         inputs.record_lag(self.metrics, {})
         self.metrics.record_exposures(engine.exposures())
         self._rebuilt_at_s = time.time()
+        self._snapshots.rebuilt()
         self.ready = True
         self.metrics.ready.set(1)
         log.info(
@@ -352,6 +372,63 @@ class HedgerService:
             len(engine.working_orders()),
             decided,
         )
+
+    async def _snapshot(
+        self, resume: dict[TopicPartition, int], prices_to: dict[TopicPartition, int]
+    ) -> Snapshot | None:
+        """The last snapshot of the fill partitions now assigned, if it stands for inputs
+        up to or before the committed ones (at least once, a crash between a batch's
+        snapshot and its commit leaves one ahead: the inputs after the commit are handled
+        again, so it is not used)."""
+        if not self._snapshots.enabled:
+            return None
+        found = await read_snapshot(
+            self.bootstrap, self.settings.snapshot_topic, self._snapshot_name(), self._engine_config
+        )
+        handled = {**resume, **prices_to}
+        if isinstance(found, Snapshot) and (
+            found.inputs.keys() != handled.keys()
+            or any(offset > handled[tp] for tp, offset in found.inputs.items())
+        ):
+            found = "snapshot ahead of the committed offsets (taken before a commit that failed)"
+        if isinstance(found, str):
+            log.info("rebuilding from the start of the topics: %s", found)
+            return None
+        # Rebuilt state decides nothing until RecoveryCompleted, as a fresh engine.
+        found.engine.live = False
+        taken = dt.datetime.fromtimestamp(found.taken_ns / 1e9, dt.UTC)
+        log.info("rebuilding from a snapshot taken %s", taken.isoformat(timespec="seconds"))
+        return found
+
+    def _snapshot_name(self) -> str:
+        fills = {tp.partition for tp in self._rebuilt_for}
+        return snapshot_name(self.settings.group_id, self.settings.fills_topic, fills)
+
+    async def _snapshot_if_due(self, offsets: dict[TopicPartition, int]) -> bool:
+        """Write a snapshot of the state as it is once `offsets` (the batch's) are handled,
+        in the batch. Not while orders sent before a restart wait for their inputs: the
+        state lacks them, while the order topic, read to its end, has them."""
+        if not self._snapshots.due() or self._sent_ahead:
+            return False
+        started = time.perf_counter()
+        orders = {
+            partition: max(end, self._outbox.orders_end.get(partition, 0))
+            for partition, end in self._orders_read.items()
+        }
+        size = await write_snapshot(
+            self._outbox.write,
+            self.settings.snapshot_topic,
+            self._snapshot_name(),
+            self.engine,
+            self._inputs.handled_with(offsets),
+            orders,
+            self.settings.max_message_bytes,
+            time.time_ns(),
+        )
+        self._snapshots.written()
+        self.metrics.snapshot_bytes.set(size)
+        self.metrics.snapshot_write_seconds.set(time.perf_counter() - started)
+        return True
 
     async def _recover_record(self, record: Record) -> None:
         """Replay a handled record into state only (what it sent is on the topics)."""
@@ -400,6 +477,8 @@ class HedgerService:
         await self._poll_controls()
         handled = await self._inputs.next_batch()
         if not handled:
+            if await self._snapshot_if_due({}):
+                self._inputs.commit_soon({})  # ends the snapshot's transaction, if any
             # Nothing ready (records may be held back by the merge): lag still moves.
             self._inputs.record_lag(self.metrics, {})
             return
@@ -420,6 +499,8 @@ class HedgerService:
             latency_s = max(delivered_ms - stamp_ms, 0.0) / 1000
             self.metrics.tick_to_order_latency.observe(latency_s)
         offsets = next_offsets(record for record, _ in handled)
+        self._snapshots.moved()
+        await self._snapshot_if_due(offsets)
         self._inputs.commit_soon(offsets)
         self.metrics.record_exposures(self.engine.exposures())
         self._record_controls()

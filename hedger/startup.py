@@ -1,5 +1,5 @@
 """What `hedger run` checks before it starts its Kafka clients: a broker that answers within
-HEDGER_BROKER_WAIT_S, and the five topics there, with fills and orders partitioned alike.
+HEDGER_BROKER_WAIT_S, and the six topics there, with fills and orders partitioned alike.
 
 Checked with one admin client, so a wrong address or a missing topic stops the service with
 one line (`StartupError`) instead of clients half started, failing later and less clearly.

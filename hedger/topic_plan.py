@@ -1,4 +1,4 @@
-"""The five topics the service needs, as they should be created, and what is wrong with them
+"""The six topics the service needs, as they should be created, and what is wrong with them
 as they are found: pure, so `hedger topics create|check` and `hedger run`'s start-up check
 share one definition and it is tested with no broker."""
 
@@ -19,6 +19,7 @@ RECORD_OVERHEAD_BYTES = 1024
 DEAD_LETTER_HEADROOM_BYTES = 16384
 # With three replicas, an acknowledged write survives the loss of any one broker.
 MIN_INSYNC_OF_THREE = 2
+_SNAPSHOT_SEGMENT_MS = 600_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +68,14 @@ def plan_topics(settings: Settings, partitions: int, replication_factor: int) ->
         # State: the last record of each key (a book's latch, a scope's kill switch) is that
         # key's state, so compaction keeps what a restart needs and drops the rest.
         ("control", settings.control_topic, {**stream, "cleanup.policy": "compact"}),
+        # A snapshot's chunks and manifest are rewritten under the same keys each time:
+        # segments rolled every 10 minutes let compaction drop the old ones (a segment
+        # still being written is never compacted).
+        (
+            "snapshots",
+            settings.snapshot_topic,
+            {**stream, "cleanup.policy": "compact", "segment.ms": str(_SNAPSHOT_SEGMENT_MS)},
+        ),
     ]
     return [
         TopicSpec(role, name, partitions, replication_factor, configs)

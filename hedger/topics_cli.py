@@ -1,4 +1,4 @@
-"""`hedger topics create|check`: the service's five topics on the broker of
+"""`hedger topics create|check`: the service's six topics on the broker of
 HEDGER_KAFKA_BOOTSTRAP, named by the HEDGER_*_TOPIC settings.
 
 `create` makes those that are missing (it never changes a topic that exists) and then checks

@@ -63,6 +63,8 @@ PARSED = [
     ("HEDGER_KAFKA_BOOTSTRAP", "[::1]:9092", "kafka_bootstrap", "[::1]:9092"),
     ("HEDGER_LOG_LEVEL", "debug", "log_level", "debug"),
     ("HEDGER_TOPIC_CONTROL", "c.ctl", "control_topic", "c.ctl"),
+    ("HEDGER_TOPIC_SNAPSHOTS", "c.snap", "snapshot_topic", "c.snap"),
+    ("HEDGER_SNAPSHOT_INTERVAL_S", "0", "snapshot_interval_s", 0.0),
     ("HEDGER_POLICY_FILE", POLICY_EXAMPLE, "policy_file", POLICY_EXAMPLE),
     ("HEDGER_TIMER_INTERVAL_MS", "250", "timer_interval_ms", 250),
     ("HEDGER_STALE_AFTER_MS", "3000", "stale_after_ms", 3000),
@@ -150,6 +152,7 @@ POSITIVE = [
     "HEDGER_LATCH_WINDOW_S",
 ]
 NON_NEGATIVE = [
+    "HEDGER_SNAPSHOT_INTERVAL_S",
     "HEDGER_HEDGE_BAND_SHARES",
     "HEDGER_MIN_INTERVAL_MS",
     "HEDGER_COMMISSION_PER_SHARE",

@@ -33,7 +33,7 @@ def test_plan_names_the_five_topics_of_the_settings_with_one_partition_count():
     assert {spec.replication_factor for spec in specs} == {3}
 
 
-def test_plan_compacts_the_control_topic_and_only_it():
+def test_plan_compacts_the_control_and_snapshot_topics_and_only_them():
     policies = {
         role: spec.configs["cleanup.policy"]
         for role, spec in _by_role(plan_topics(SETTINGS, 1, 1)).items()
@@ -44,6 +44,7 @@ def test_plan_compacts_the_control_topic_and_only_it():
         "orders": "delete",
         "dead letters": "delete",
         "control": "compact",
+        "snapshots": "compact",
     }
 
 
@@ -98,7 +99,7 @@ def test_other_partition_counts_are_problems_only_when_a_count_was_named():
     found = {spec.name: _as_found(spec, partitions=4) for spec in specs}
     assert topic_problems(specs, found, strict_partitions=False) == []
     problems = topic_problems(specs, found, strict_partitions=True)
-    assert len(problems) == 5
+    assert len(problems) == 6
     assert {problem.kind for problem in problems} == {ProblemKind.WEAKER}
 
 

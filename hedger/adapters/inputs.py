@@ -208,6 +208,13 @@ class InputStreams:
             if stream[0] == _FILLS:
                 self._merge.clear(stream)
 
+    def handled_with(self, offsets: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
+        """Per assigned fill and price partition, the first offset not handled once the
+        batch whose next offsets are `offsets` is."""
+        handled = {**self._handled_to, **offsets}
+        owned = [*self.fills.assignment(), *self.prices.assignment()]
+        return {tp: handled.get(tp, 0) for tp in owned}
+
     async def handled_prices(self, committed: bool) -> dict[TopicPartition, int]:
         """Per price partition, the first offset the market has not seen: the committed one
         when the prices are still to be rebuilt, else the one after the last price handled."""

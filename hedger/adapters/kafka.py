@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import RecordMetadata, TopicPartition
@@ -99,16 +99,20 @@ async def know_topics(producer: AIOKafkaProducer, topics: Iterable[str]) -> None
         await producer.partitions_for(topic)
 
 
-async def deliver(sends: Iterable[Awaitable[RecordMetadata]], timeout_s: float) -> None:
-    """Wait for every send of a batch to be acknowledged, or raise `DeliveryTimeoutError` (or
-    the error of a send the broker refused).
+async def deliver(
+    sends: Iterable[Awaitable[RecordMetadata]], timeout_s: float
+) -> list[RecordMetadata]:
+    """Wait for every send of a batch to be acknowledged and return the acknowledgements, or
+    raise `DeliveryTimeoutError` (or the error of a send the broker refused).
 
     A timed-out send may still have been written: callers treat it as "maybe sent" and
     reconcile from the topic, never resend under a new id.
     """
-    for result in await acknowledgements(sends, timeout_s):
+    results = await acknowledgements(sends, timeout_s)
+    for result in results:
         if isinstance(result, BaseException):
             raise result
+    return cast(list[RecordMetadata], results)  # no exceptions, as just checked
 
 
 async def acknowledgements(

@@ -117,6 +117,20 @@ class Metrics:
             ["cause"],
             registry=r,
         )
+        self.snapshot_bytes = Gauge(
+            "hedger_snapshot_bytes", "Size of the last book-state snapshot written.", registry=r
+        )
+        self.snapshot_write_seconds = Gauge(
+            "hedger_snapshot_write_seconds",
+            "How long the last snapshot held the event loop (serialising) and the batch"
+            " (writing it).",
+            registry=r,
+        )
+        self.rebuild_source = Gauge(
+            "hedger_rebuild_from_snapshot",
+            "1 when the last rebuild started from a snapshot, 0 when from the topics' start.",
+            registry=r,
+        )
         self.delivery_mode = Gauge(
             "hedger_delivery_mode",
             "1 for the delivery guarantee in force: exactly_once (transactions) or"

@@ -52,6 +52,9 @@ class Outbox:
         self._pending: list[asyncio.Future[RecordMetadata]] = []
         self._dead_letters: list[tuple[str, asyncio.Future[RecordMetadata]]] = []
         self._lost = 0  # dead letters refused before they were sent
+        # Per order partition, the offset after the last order acknowledged (the state has
+        # seen every order before it, for snapshots); the runtime clears it at a rebuild.
+        self.orders_end: dict[int, int] = {}
 
     async def order(
         self, order: SubmitHedgeOrder, source: ConsumerRecord[bytes, bytes] | None
@@ -97,6 +100,16 @@ class Outbox:
             return
         self._dead_letters.append((source, future))
 
+    async def write(
+        self, topic: str, partition: int, records: list[tuple[bytes, bytes]]
+    ) -> list[RecordMetadata]:
+        """Send (key, value) records in the batch (its transaction, if any) and wait for
+        them: a snapshot's manifest names the offsets of its chunks."""
+        futures = [
+            await self._queue(topic, value, key=key, partition=partition) for key, value in records
+        ]
+        return await deliver(futures, self._send_timeout_s)
+
     async def _queue(
         self, topic: str, value: bytes, **options: Any
     ) -> asyncio.Future[RecordMetadata]:
@@ -111,7 +124,11 @@ class Outbox:
         pending, self._pending = self._pending, []
         dead_letters, self._dead_letters = self._dead_letters, []
         futures = [future for _, future in dead_letters]
-        await deliver(pending, self._send_timeout_s)
+        for metadata in await deliver(pending, self._send_timeout_s):
+            if metadata.topic == self._orders_topic:
+                self.orders_end[metadata.partition] = max(
+                    self.orders_end.get(metadata.partition, 0), metadata.offset + 1
+                )
         lost, self._lost = self._lost, 0
         results = await acknowledgements(futures, self._send_timeout_s)
         for (source, _), result in zip(dead_letters, results, strict=True):

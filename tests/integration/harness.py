@@ -66,6 +66,7 @@ def prefixed_settings(bootstrap: str, prefix: str, **overrides: Any) -> Settings
         orders_topic=prefix + "hedger.orders",
         dlq_topic=prefix + "hedger.dlq",
         control_topic=prefix + "hedger.control",
+        snapshot_topic=prefix + "hedger.snapshots",
         group_id=prefix + "hedger",
         instance_id="test",
         session_timeout_ms=6000,

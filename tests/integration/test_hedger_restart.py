@@ -10,6 +10,7 @@ import dataclasses
 import signal
 import subprocess
 import sys
+from typing import Any
 
 import numpy as np
 import pytest
@@ -57,6 +58,34 @@ def reference_orders(settings: Settings, events: list[Event]) -> list[tuple[str,
     return [(a.order_id, a.side.value, a.qty) for a in actions if isinstance(a, SubmitHedgeOrder)]
 
 
+async def walk_settings(bootstrap: str, prefix: str, **overrides: Any) -> Settings:
+    """Settings that hedge the market maker's book on every wide enough step of a walk."""
+    return await hedger_settings(
+        bootstrap,
+        prefix,
+        rate=mm.RATE,
+        band_shares=100.0,
+        lot_size=100.0,
+        min_interval_ms=0,
+        # A walk this wild flip-flops across the band and would latch the book: this is
+        # about restarts (the latch's own test is in test_controls_broker.py).
+        latch_reversals=1_000,
+        **overrides,
+    )
+
+
+async def feed_a_calm_start(feed: Producer, settings: Settings, calm: list[PriceTick]) -> None:
+    """The vol, the client's calls, then `calm`, all handled by the running hedger."""
+    await feed.send(settings.prices_topic, encode_vol(mm.vol()), "XYZ")
+    await feed.send(settings.fills_topic, encode_fill(mm.client_buys_calls()), "mm-1")
+    # Fills and prices are separate topics: let the fill land before the ticks after it,
+    # so the order of inputs is the reference's.
+    await wait_until(lambda: has_book(settings, "mm-1"))
+    for tick in calm:
+        await feed.send(settings.prices_topic, encode_tick(tick), "XYZ")
+    await wait_committed(settings, 1 + len(calm))
+
+
 def by_book(state: dict[str, object]) -> list[object]:
     return sorted(state["exposures"], key=lambda e: (e["book"], e["underlying"]))  # type: ignore[index, attr-defined]
 
@@ -64,17 +93,7 @@ def by_book(state: dict[str, object]) -> list[object]:
 async def test_restart_after_kill_rebuilds_the_same_book_and_never_hedges_twice(
     kafka_bootstrap: str, topic_prefix: str
 ) -> None:
-    settings = await hedger_settings(
-        kafka_bootstrap,
-        topic_prefix,
-        rate=mm.RATE,
-        band_shares=100.0,
-        lot_size=100.0,
-        min_interval_ms=0,
-        # A walk this wild flip-flops across the band and would latch the book: this test
-        # is about restarts (the latch's own is in test_controls_broker.py).
-        latch_reversals=1_000,
-    )
+    settings = await walk_settings(kafka_bootstrap, topic_prefix)
     calm = random_walk_ticks(60, 0, seed=1)
     busy = random_walk_ticks(200, 60, seed=2)
     late_fill = second_client_fill(calm[-1].ts_ns + 1)
@@ -82,14 +101,7 @@ async def test_restart_after_kill_rebuilds_the_same_book_and_never_hedges_twice(
 
     async with Producer(kafka_bootstrap) as feed:
         async with child_hedger(settings) as first:
-            await feed.send(settings.prices_topic, encode_vol(mm.vol()), "XYZ")
-            await feed.send(settings.fills_topic, encode_fill(mm.client_buys_calls()), "mm-1")
-            # Fills and prices are separate topics: let the fill land before the ticks after
-            # it, so the order of inputs is the reference's.
-            await wait_until(lambda: has_book(settings, "mm-1"))
-            for tick in calm:
-                await feed.send(settings.prices_topic, encode_tick(tick), "XYZ")
-            await wait_committed(settings, 1 + len(calm))
+            await feed_a_calm_start(feed, settings, calm)
             before = await books(settings)
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)

@@ -58,7 +58,7 @@ async def test_orders_on_two_partitions_spend_the_total_budget_in_event_time_ord
             for order in sent:
                 await producer.send_and_wait(topic, encode_order(order), partition=partition)
     engine = HedgeEngine(SETTINGS.engine_config())
-    read, _ = await rebuild_orders(kafka_bootstrap, topic, {0, 1}, engine, {})
+    read, _, _ = await rebuild_orders(kafka_bootstrap, topic, {0, 1}, engine, {})
 
     next_second_ns = T0_NS + 60 * SECOND_NS
     rate = engine.desk.setup("a").limits.rate
@@ -83,7 +83,7 @@ async def test_orders_decided_on_inputs_past_the_committed_offset_are_held_not_a
     engine = HedgeEngine(SETTINGS.engine_config())
     # The rebuilt state has handled prices up to offset 6 (not 6 itself).
     handled_to = {TopicPartition(prices_topic, 0): 6}
-    read, ahead = await rebuild_orders(kafka_bootstrap, orders_topic, {0}, engine, handled_to)
+    read, ahead, _ = await rebuild_orders(kafka_bootstrap, orders_topic, {0}, engine, handled_to)
 
     assert read == 3
     assert list(engine.working_orders()) == ["H-a-0"]

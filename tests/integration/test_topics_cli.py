@@ -43,10 +43,10 @@ async def test_check_names_missing_topics_then_create_makes_them_as_planned(
     found, _ = await describe_topics(kafka_bootstrap, settings.topics)
 
     assert before.returncode == 1
-    assert before.stdout.count("does not exist") == 5
+    assert before.stdout.count("does not exist") == 6
     assert "run `hedger topics create`" in before.stdout
     assert created.returncode == 0, created.stdout + created.stderr
-    assert created.stdout.count("  created  ") == 5
+    assert created.stdout.count("  created  ") == 6
     assert after.returncode == 0, after.stdout
     assert "all topics as planned" in after.stdout
     assert {name: topic.partitions for name, topic in found.items()} == dict.fromkeys(
@@ -55,6 +55,9 @@ async def test_check_names_missing_topics_then_create_makes_them_as_planned(
     control = found[settings.control_topic].configs
     assert control is not None
     assert control["cleanup.policy"] == "compact"
+    snapshots = found[settings.snapshot_topic].configs
+    assert snapshots is not None
+    assert snapshots["cleanup.policy"] == "compact"
     dlq = found[settings.dlq_topic].configs
     assert dlq is not None
     assert int(dlq["max.message.bytes"]) > settings.max_message_bytes
@@ -70,7 +73,7 @@ async def test_create_leaves_existing_topics_alone_and_check_names_the_mismatch(
     found, _ = await describe_topics(kafka_bootstrap, settings.topics)
 
     assert created.returncode == 1
-    assert created.stdout.count("  created  ") == 3
+    assert created.stdout.count("  created  ") == 4
     assert "they must match" in created.stdout
     assert found[settings.fills_topic].partitions == 2
 
