@@ -3,10 +3,12 @@
 Steps, in any order: ticks of two underlyings, client option trades in two books, absurd
 but well-formed records (a tick dated 2100, a price of 1e12, a vol of 1e300, fills of 2^70
 contracts or from a book outside the allow-list, a fill id reused with other terms),
-records over the size limit on the price and fill topics, SIGKILLs, graceful restarts and
-inputs that arrive while the hedger is down; the partition count (1, 2 or 6) is drawn per
-example. After each example the stream drains (three steady ticks per underlying, then
-everything handled), and:
+records over the size limit on the price and fill topics, records delivered twice,
+SIGKILLs, SIGKILLs at a crash point of the next batch holding an order (after deciding,
+after sending, after the acknowledgement: `HEDGER_CRASH_AT`), graceful restarts, inputs
+that arrive while the hedger is down and, on Apache Kafka, a second instance joining and
+leaving (two rebalances); the partition count (1, 2 or 6) is drawn per example. After each
+example the stream drains (three steady ticks per underlying, then everything handled), and:
 
 - no order id is on the order topic twice;
 - every book's delta is that of a pure engine replaying the accepted fills and ticks, its
@@ -44,12 +46,15 @@ from hedger.config import Settings
 from hedger.core.engine import HedgeEngine
 from hedger.core.events import Event, FillReport, PriceTick, Side, VolUpdate
 from hedger.core.instruments import OptionContract
+from hedger.crash_points import POINTS
 from tests.integration.harness import (
     Producer,
     books,
+    free_port,
     handled_everything,
     hedger_settings,
     is_ready,
+    metric,
     read_all,
     read_topic,
     spawn_hedger,
@@ -70,6 +75,7 @@ _example = itertools.count()
 
 class BadDay(RuleBasedStateMachine):
     bootstrap = prefix = ""  # set by the test, per broker tier
+    rebalances = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -84,10 +90,14 @@ class BadDay(RuleBasedStateMachine):
         self.refused: set[tuple[str, int, int]] = set()
         self.reused_ids_at: dict[str, int] = {}  # book: event time of its first reused id
         self.fill_ids = itertools.count(1)
+        self.sent: list[tuple[str, bytes, str]] = []  # accepted records: (topic, value, key)
+        self.crash_armed = False  # the hedger dies at its next crash point
+        self.partitions = 1
 
     @initialize(partitions=st.sampled_from([1, 2, 6]))
     def start_the_day(self, partitions: int) -> None:
         prefix = f"{self.prefix}m{next(_example)}."
+        self.partitions = partitions
         self.settings: Settings = self.run(
             hedger_settings(
                 self.bootstrap,
@@ -172,29 +182,98 @@ class BadDay(RuleBasedStateMachine):
         value = b'{"type": "tick", "pad": "' + b"x" * (MAX_MESSAGE_BYTES + 100) + b'"}'
         self.refused.add(self.send(topic, value, UNDERLYINGS[0]))
 
+    @precondition(lambda self: self.sent)
+    @rule(data=st.data())
+    def duplicate_delivery(self, data: st.DataObject) -> None:
+        """A record the producer sent again (a retry after a lost acknowledgement)."""
+        topic, value, key = data.draw(st.sampled_from(self.sent))
+        self.run(self.feed.send(topic, value, key))
+
     # The hedger's life
 
-    @precondition(lambda self: self.hedger is not None)
+    @precondition(lambda self: self.alive())
     @rule()
     def kill(self) -> None:
         assert self.hedger is not None
         self.hedger.send_signal(signal.SIGKILL)
         self.reap()
 
-    @precondition(lambda self: self.hedger is not None)
+    @precondition(lambda self: self.alive())
     @rule()
     def restart(self) -> None:
-        assert self.hedger is not None
-        self.hedger.send_signal(signal.SIGTERM)
-        assert self.reap() == 0
-        self.start()
+        self.restart_as(self.settings)
 
-    @precondition(lambda self: self.hedger is None)
+    @precondition(lambda self: self.alive())
+    @rule(point=st.sampled_from(POINTS))
+    def crash_at_next_order(self, point: str) -> None:
+        """Restarted to SIGKILL itself at `point` of its next batch holding an order."""
+        self.restart_as(dataclasses.replace(self.settings, crash_at=f"{point}:1"))
+        self.crash_armed = True
+
+    # With one partition the second instance would stand by, never ready. Rebalances are
+    # drawn on Apache Kafka, the broker the service's group guarantees are stated for.
+    @precondition(
+        lambda self: (
+            self.rebalances and self.alive() and not self.crash_armed and self.partitions > 1
+        )
+    )
+    @rule()
+    def rebalance(self) -> None:
+        """A second instance joins the group, takes part of the books, and leaves."""
+        other = dataclasses.replace(self.settings, instance_id="other", metrics_port=free_port())
+        process = spawn_hedger(other, text=False)
+        try:
+            self.run(wait_until(lambda: is_ready(other) if process.poll() is None else True))
+            process.send_signal(signal.SIGTERM)
+            said = process.communicate(timeout=30)[1].decode()
+            assert process.returncode == 0, said
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+        # Until the hedger has noticed the leave (a heartbeat later) and rebuilt, it holds
+        # the books it had while sharing them, and says it is ready.
+        self.run(wait_until(self.holds_every_fill_partition))
+
+    async def holds_every_fill_partition(self) -> bool:
+        """Ready, with a lag series (one per assigned partition) for each fill partition."""
+        if not await is_ready(self.settings):
+            return False
+        for partition in range(self.partitions):
+            lag = await metric(
+                self.settings,
+                "hedger_consumer_lag_messages",
+                topic=self.settings.fills_topic,
+                partition=str(partition),
+            )
+            if lag is None:
+                return False
+        return True
+
+    @precondition(lambda self: not self.alive())
     @rule()
     def start(self) -> None:
-        self.hedger = process = spawn_hedger(self.settings, text=False)
-        self.run(wait_until(lambda: is_ready(self.settings) if process.poll() is None else True))
+        self.restart_as(self.settings)
+
+    def restart_as(self, settings: Settings) -> None:
+        if self.hedger is not None:
+            armed = self.crash_armed
+            if self.hedger.poll() is None:
+                self.hedger.send_signal(signal.SIGTERM)
+            code = self.reap()
+            # Stopped, or died at its crash point (maybe while asked to stop).
+            assert code == 0 or (armed and code == -signal.SIGKILL), code
+        self.hedger = process = spawn_hedger(settings, text=False)
+        try:
+            self.run(wait_until(lambda: is_ready(settings) if process.poll() is None else True))
+        except TimeoutError:
+            process.kill()
+            said = (process.stderr.read() if process.stderr else b"").decode()
+            raise AssertionError(f"not ready in time; the hedger said:\n{said}") from None
         assert process.poll() is None, (process.stderr.read() if process.stderr else b"").decode()
+
+    def alive(self) -> bool:
+        return self.hedger is not None and self.hedger.poll() is None
 
     def teardown(self) -> None:
         try:
@@ -211,8 +290,8 @@ class BadDay(RuleBasedStateMachine):
     # Checks
 
     def drain_and_check(self) -> None:
-        if self.hedger is None:
-            self.start()
+        if not self.alive() or self.crash_armed:
+            self.restart_as(self.settings)
         for _ in range(3):  # steady ticks, further apart than the least order interval
             for symbol in UNDERLYINGS:
                 self.now_ns += SECOND
@@ -276,11 +355,13 @@ class BadDay(RuleBasedStateMachine):
         metadata = self.run(self.feed.send(topic, value, key))
         if accepted is not None:
             self.accepted.append(accepted)
+            self.sent.append((topic, value, key))
         return topic, metadata.partition, metadata.offset
 
     def reap(self) -> int:
         assert self.hedger is not None
         code = self.hedger.wait(timeout=30)
+        self.crash_armed = False
         if self.hedger.stderr:
             self.hedger.stderr.close()
         self.hedger = None
@@ -306,8 +387,15 @@ def _replay(settings: Settings, accepted: list[Event]) -> dict[tuple[str, str], 
     return {(e.book, e.underlying): e.delta for e in engine.exposures()}
 
 
-def test_a_bad_day_is_hedged_or_refused_loudly(kafka_bootstrap: str, topic_prefix: str) -> None:
-    machine = type("BadDayHere", (BadDay,), {"bootstrap": kafka_bootstrap, "prefix": topic_prefix})
+def test_a_bad_day_is_hedged_or_refused_loudly(
+    kafka_bootstrap: str, topic_prefix: str, request: pytest.FixtureRequest
+) -> None:
+    on_apache = request.node.callspec.params.get("kafka_bootstrap") == "apache"
+    machine = type(
+        "BadDayHere",
+        (BadDay,),
+        {"bootstrap": kafka_bootstrap, "prefix": topic_prefix, "rebalances": on_apache},
+    )
     run = settings(
         max_examples=EXAMPLES,
         stateful_step_count=10,
