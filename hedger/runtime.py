@@ -20,7 +20,7 @@ from contextlib import AsyncExitStack
 from typing import cast
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import IllegalStateError, KafkaConnectionError, ProducerFenced
+from aiokafka.errors import IllegalStateError, KafkaConnectionError, KafkaError, ProducerFenced
 from aiokafka.structs import TopicPartition
 
 from hedger.action_sink import ActionSink
@@ -331,6 +331,7 @@ class HedgerService:
             )
         else:
             engine = snapshot.engine
+            self._receipt.restore(snapshot.receipts)
         self.engine = engine
         self.metrics.rebuild_source.set(snapshot is not None)
         starts = {} if snapshot is None else snapshot.inputs
@@ -415,16 +416,34 @@ class HedgerService:
             partition: max(end, self._outbox.orders_end.get(partition, 0))
             for partition, end in self._orders_read.items()
         }
-        size = await write_snapshot(
-            self._outbox.write,
-            self.settings.snapshot_topic,
-            self._snapshot_name(),
+        snapshot = Snapshot(
             self.engine,
             self._inputs.handled_with(offsets),
             orders,
-            self.settings.max_message_bytes,
+            self._receipt.state(),
             time.time_ns(),
         )
+        try:
+            size = await write_snapshot(
+                self._outbox.write,
+                self.settings.snapshot_topic,
+                self._snapshot_name(),
+                snapshot,
+                self.settings.max_message_bytes,
+            )
+        except (DeliveryTimeoutError, KafkaError) as error:
+            if self.delivery is DeliveryMode.EXACTLY_ONCE:
+                raise  # in the batch's transaction: given up with it
+            # A snapshot only shortens a restart: hedging goes on without it. Chunks written
+            # without their manifest are never read.
+            self._snapshots.failed()
+            self.metrics.snapshot_failures.inc()
+            log.warning(
+                "snapshot not written, next try in %g s: %s",
+                self.settings.snapshot_interval_s,
+                error,
+            )
+            return False
         self._snapshots.written()
         self.metrics.snapshot_bytes.set(size)
         self.metrics.snapshot_write_seconds.set(time.perf_counter() - started)

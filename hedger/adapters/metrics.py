@@ -126,6 +126,11 @@ class Metrics:
             " (writing it).",
             registry=r,
         )
+        self.snapshot_failures = Counter(
+            "hedger_snapshot_failures_total",
+            "Snapshots not written (the broker did not take them); hedging went on.",
+            registry=r,
+        )
         self.rebuild_source = Gauge(
             "hedger_rebuild_from_snapshot",
             "1 when the last rebuild started from a snapshot, 0 when from the topics' start.",

@@ -13,11 +13,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TypedDict
 
 from hedger.core.events import FeedTiming, PriceTick
 from hedger.recovery import Record
 
 Problem = tuple[str, str] | None  # (problem, detail), or None when on time
+
+
+class ReceiptState(TypedDict):
+    told: dict[str, str | None]
+    stamps: dict[str, int]
 
 
 class ReceiptClock:
@@ -57,6 +63,16 @@ class ReceiptClock:
     def noted(self, tick: PriceTick, record: Record) -> None:
         """The newest tick of its underlying handled or replayed: its stamp is kept."""
         self._stamp_ms[tick.symbol] = record.timestamp
+
+    def state(self) -> ReceiptState:
+        """What a snapshot keeps: per underlying, what the engine was last told and the
+        stamp of its last tick (the ticks before a snapshot are not read again)."""
+        return {"told": dict(self._told), "stamps": dict(self._stamp_ms)}
+
+    def restore(self, state: ReceiptState) -> None:
+        """Back to `state`, with the engine of the same snapshot."""
+        self._told = dict(state["told"])
+        self._stamp_ms = dict(state["stamps"])
 
     def after_rebuild(self, last_ts_ns: Callable[[str], int | None]) -> list[FeedTiming]:
         """Each underlying's last tick judged now, for the decisions on the rebuilt state:

@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord, RecordMetadata, TopicPartition
 
 from hedger.adapters.kafka import make_consumer
+from hedger.adapters.receipt import ReceiptState
 from hedger.core.engine import EngineConfig, HedgeEngine
 from hedger.engine_snapshot import FINGERPRINT, SnapshotError, dump_engine, load_engine
 
@@ -49,6 +50,7 @@ class Snapshot:
     engine: HedgeEngine
     inputs: Offsets  # per fill and price partition, the first offset the state lacks
     orders: dict[int, int]  # per order partition, the first order the state has not seen
+    receipts: ReceiptState  # the tick receipt times the engine's price guard was judged by
     taken_ns: int
 
 
@@ -57,17 +59,10 @@ def snapshot_name(group_id: str, fills_topic: str, partitions: set[int]) -> str:
 
 
 async def write_snapshot(
-    write: Write,
-    topic: str,
-    name: str,
-    engine: HedgeEngine,
-    inputs: Offsets,
-    orders: dict[int, int],
-    chunk_bytes: int,
-    taken_ns: int,
+    write: Write, topic: str, name: str, snapshot: Snapshot, chunk_bytes: int
 ) -> int:
-    """Write `engine` as a snapshot named `name`; returns its size in bytes."""
-    data = dump_engine(engine)
+    """Write `snapshot` named `name`; returns the size of its engine state in bytes."""
+    data = dump_engine(snapshot.engine)
     starts = range(0, len(data), chunk_bytes)
     chunks = await write(
         topic,
@@ -77,14 +72,16 @@ async def write_snapshot(
             for i, start in enumerate(starts)
         ],
     )
+    inputs = sorted(snapshot.inputs.items())
     manifest = {
         "generation": uuid.uuid4().hex,
         "fingerprint": FINGERPRINT,
         "chunks": [metadata.offset for metadata in chunks],
         "sha256": hashlib.sha256(data).hexdigest(),
-        "inputs": [[tp.topic, tp.partition, offset] for tp, offset in sorted(inputs.items())],
-        "orders": sorted(orders.items()),
-        "taken_ns": taken_ns,
+        "inputs": [[tp.topic, tp.partition, offset] for tp, offset in inputs],
+        "orders": sorted(snapshot.orders.items()),
+        "receipts": snapshot.receipts,
+        "taken_ns": snapshot.taken_ns,
     }
     await write(topic, 0, [(name.encode(), orjson.dumps(manifest))])
     return len(data)
@@ -103,8 +100,8 @@ async def read_snapshot(
         manifest = await _last_manifest(consumer, partition, end, name.encode())
         if manifest is None:
             return "no snapshot"
-        if manifest["fingerprint"] != FINGERPRINT:
-            return "snapshot written by other engine code"
+        if manifest["fingerprint"] != FINGERPRINT or "receipts" not in manifest:
+            return "snapshot written by other hedger code"
         chunks = [
             await _chunk(consumer, partition, offset, f"{name}#{index}".encode())
             for index, offset in enumerate(manifest["chunks"])
@@ -120,7 +117,7 @@ async def read_snapshot(
         return str(error)
     inputs = {TopicPartition(t, p): offset for t, p, offset in manifest["inputs"]}
     orders = {int(p): offset for p, offset in manifest["orders"]}
-    return Snapshot(engine, inputs, orders, manifest["taken_ns"])
+    return Snapshot(engine, inputs, orders, manifest["receipts"], manifest["taken_ns"])
 
 
 async def _last_manifest(
@@ -183,3 +180,7 @@ class SnapshotSchedule:
 
     def written(self) -> None:
         self._moved, self._at = False, self._clock()
+
+    def failed(self) -> None:
+        """A write failed: the next try after the interval, as after a written one."""
+        self._at = self._clock()

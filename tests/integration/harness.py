@@ -9,6 +9,8 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import tempfile
+import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -145,31 +147,50 @@ async def running_exchange(settings: Settings, **costs: Any) -> AsyncIterator[Pa
 
 
 @contextlib.asynccontextmanager
-async def child_hedger(settings: Settings) -> AsyncIterator[subprocess.Popen[bytes]]:
+async def child_hedger(settings: Settings) -> AsyncIterator[HedgerProcess]:
     """`hedger run` as a child process, ready when this yields; killed at the end if alive."""
-    process = spawn_hedger(settings, text=False)
+    process = HedgerProcess(settings)
     try:
-        await wait_until(lambda: is_ready(settings) if process.poll() is None else True)
-        assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+        await process.wait_ready(settings)
         yield process
     finally:
         if process.poll() is None:
             process.kill()
         process.wait(timeout=10)
-        if process.stderr:
-            process.stderr.close()
 
 
-def spawn_hedger(settings: Settings, *, text: bool = True) -> subprocess.Popen[Any]:
-    """`hedger run` as a child process configured like `settings`, its stderr piped."""
-    # A plain Popen: the tests signal and reap it synchronously, like a supervisor would.
-    return subprocess.Popen(
-        [sys.executable, "-m", "hedger.cli", "run"],
-        env=environment(settings),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=text,
-    )
+class HedgerProcess(subprocess.Popen[bytes]):
+    """`hedger run` as a child process configured like `settings`, its log in a file.
+
+    A file, not a pipe: a pipe read only at the end fills up (64 KiB) and blocks the child
+    in the middle of a log line, its HTTP answers with it. A plain Popen: the tests signal
+    and reap it synchronously, like a supervisor would."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed with this object)
+        weakref.finalize(self, self._log.close)
+        super().__init__(
+            [sys.executable, "-m", "hedger.cli", "run"],
+            env=environment(settings),
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
+        )
+
+    def said(self) -> str:
+        """All it has logged so far (read without moving the offset the child writes at)."""
+        fd = self._log.fileno()
+        return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
+
+    async def wait_ready(self, settings: Settings) -> None:
+        """Until its /readyz answers 200; fails, with what it logged, if it stops or is not
+        ready within `DEADLINE_S` (it is killed then)."""
+        try:
+            await wait_until(lambda: is_ready(settings) if self.poll() is None else True)
+        except TimeoutError:
+            self.kill()
+            self.wait(timeout=10)
+            raise AssertionError(f"not ready in time; the hedger said:\n{self.said()}") from None
+        assert self.poll() is None, f"stopped before it was ready:\n{self.said()}"
 
 
 async def http_get(settings: Settings, path: str) -> tuple[int, bytes]:

@@ -31,7 +31,6 @@ import datetime as dt
 import itertools
 import os
 import signal
-import subprocess
 import time
 from collections import defaultdict
 from typing import Any
@@ -48,6 +47,7 @@ from hedger.core.events import Event, FillReport, PriceTick, Side, VolUpdate
 from hedger.core.instruments import OptionContract
 from hedger.crash_points import POINTS
 from tests.integration.harness import (
+    HedgerProcess,
     Producer,
     books,
     free_port,
@@ -57,7 +57,6 @@ from tests.integration.harness import (
     metric,
     read_all,
     read_topic,
-    spawn_hedger,
     wait_until,
 )
 
@@ -80,7 +79,7 @@ class BadDay(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.loop = asyncio.new_event_loop()
-        self.hedger: subprocess.Popen[bytes] | None = None
+        self.hedger: HedgerProcess | None = None
         # Event time an hour behind the wall clock: never ahead of a record's timestamp.
         self.now_ns = time.time_ns() - 3600 * SECOND
         self.marks = dict.fromkeys(UNDERLYINGS, 100.0)
@@ -221,16 +220,15 @@ class BadDay(RuleBasedStateMachine):
     def rebalance(self) -> None:
         """A second instance joins the group, takes part of the books, and leaves."""
         other = dataclasses.replace(self.settings, instance_id="other", metrics_port=free_port())
-        process = spawn_hedger(other, text=False)
+        process = HedgerProcess(other)
         try:
-            self.run(wait_until(lambda: is_ready(other) if process.poll() is None else True))
+            self.run(process.wait_ready(other))
             process.send_signal(signal.SIGTERM)
-            said = process.communicate(timeout=30)[1].decode()
-            assert process.returncode == 0, said
+            assert process.wait(timeout=30) == 0, process.said()
         finally:
             if process.poll() is None:
                 process.kill()
-                process.communicate()
+                process.wait()
         # Until the hedger has noticed the leave (a heartbeat later) and rebuilt, it holds
         # the books it had while sharing them, and says it is ready.
         self.run(wait_until(self.holds_every_fill_partition))
@@ -263,14 +261,8 @@ class BadDay(RuleBasedStateMachine):
             code = self.reap()
             # Stopped, or died at its crash point (maybe while asked to stop).
             assert code == 0 or (armed and code == -signal.SIGKILL), code
-        self.hedger = process = spawn_hedger(settings, text=False)
-        try:
-            self.run(wait_until(lambda: is_ready(settings) if process.poll() is None else True))
-        except TimeoutError:
-            process.kill()
-            said = (process.stderr.read() if process.stderr else b"").decode()
-            raise AssertionError(f"not ready in time; the hedger said:\n{said}") from None
-        assert process.poll() is None, (process.stderr.read() if process.stderr else b"").decode()
+        self.hedger = HedgerProcess(settings)
+        self.run(self.hedger.wait_ready(settings))
 
     def alive(self) -> bool:
         return self.hedger is not None and self.hedger.poll() is None
@@ -362,8 +354,6 @@ class BadDay(RuleBasedStateMachine):
         assert self.hedger is not None
         code = self.hedger.wait(timeout=30)
         self.crash_armed = False
-        if self.hedger.stderr:
-            self.hedger.stderr.close()
         self.hedger = None
         return code
 

@@ -10,7 +10,7 @@ import signal
 import pytest
 
 from hedger.adapters.embedded_broker import EmbeddedBroker
-from tests.integration.harness import hedger_settings, is_ready, spawn_hedger, wait_until
+from tests.integration.harness import HedgerProcess, hedger_settings, is_ready, wait_until
 
 pytestmark = pytest.mark.broker
 
@@ -22,13 +22,14 @@ async def test_log_lines_while_the_broker_is_gone_stay_bounded(topic_prefix: str
     bootstrap = broker.start()
     try:
         settings = await hedger_settings(bootstrap, topic_prefix, shutdown_timeout_s=3.0)
-        process = spawn_hedger(settings)
+        process = HedgerProcess(settings)
         try:
             await wait_until(lambda: is_ready(settings))
             await asyncio.to_thread(broker.stop)
             await asyncio.sleep(GONE_S)
             process.send_signal(signal.SIGTERM)
-            _, stderr = await asyncio.to_thread(process.communicate, timeout=30)
+            await asyncio.to_thread(process.wait, 30)
+            stderr = process.said()
         finally:
             if process.poll() is None:
                 process.kill()

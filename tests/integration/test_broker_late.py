@@ -12,7 +12,7 @@ import pytest
 from hedger.adapters.apache_kafka import ApacheKafka, KafkaUnavailableError
 from hedger.adapters.broker_process import free_port
 from hedger.config import Settings
-from tests.integration.harness import hedger_settings, http_get, spawn_hedger, wait_until
+from tests.integration.harness import HedgerProcess, hedger_settings, http_get, wait_until
 
 pytestmark = pytest.mark.broker
 
@@ -35,14 +35,15 @@ async def test_run_waits_for_a_broker_that_comes_up_later_then_starts_cleanly(
     # The topics first, on the broker's own storage; then the broker goes away.
     settings = await hedger_settings(bootstrap, topic_prefix, broker_wait_s=120.0)
     await asyncio.to_thread(broker.stop)
-    process = spawn_hedger(settings)
+    process = HedgerProcess(settings)
     try:
         await wait_until(lambda: _says(settings, b"broker unreachable"))
         await asyncio.to_thread(broker.start)  # the same storage and port
         await wait_until(lambda: _ready(settings), timeout_s=120)
         assert process.poll() is None
         process.terminate()
-        _, stderr = await asyncio.to_thread(process.communicate, timeout=30)
+        await asyncio.to_thread(process.wait, 30)
+        stderr = process.said()
     finally:
         if process.poll() is None:
             process.kill()

@@ -61,7 +61,7 @@ async def test_a_broker_killed_and_restarted_mid_stream_loses_and_repeats_nothin
             await wait_until(lambda: handled_everything(settings), timeout_s=120)
             state = await books(settings)
             alive = process.poll() is None
-            stderr = "" if alive else (process.stderr.read().decode() if process.stderr else "")
+            stderr = process.said()
         assert midstream
         assert alive, stderr
         await check_as_uninterrupted(settings, state, topic_prefix, 2)

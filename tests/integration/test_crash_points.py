@@ -24,7 +24,6 @@ import asyncio
 import dataclasses
 import logging
 import signal
-import subprocess
 from collections import Counter
 
 import orjson
@@ -35,6 +34,7 @@ from hedger.crash_points import POINTS
 from producers.replay import TimeWindow
 from tests.integration.bundled_feed import check_as_uninterrupted, load_bundled_feed
 from tests.integration.harness import (
+    HedgerProcess,
     books,
     child_hedger,
     handled_everything,
@@ -42,7 +42,6 @@ from tests.integration.harness import (
     http_get,
     is_ready,
     records_now,
-    spawn_hedger,
     wait_until,
 )
 
@@ -103,7 +102,7 @@ async def _load_slice(settings: Settings, index: int) -> None:
 async def _crashed_itself(settings: Settings) -> bool:
     """Run `hedger run` until it dies at its crash point (True) or has handled everything
     on its topics, when it is killed from outside (False)."""
-    process = spawn_hedger(settings, text=False)
+    process = HedgerProcess(settings)
 
     async def died_or_done() -> bool:
         if process.poll() is not None:
@@ -116,19 +115,13 @@ async def _crashed_itself(settings: Settings) -> bool:
         except TimeoutError:
             process.kill()
             await asyncio.to_thread(process.wait, 10)
-            raise AssertionError(f"neither crashed nor done:\n{_stderr(process)}") from None
+            raise AssertionError(f"neither crashed nor done:\n{process.said()}") from None
         crashed = process.poll() is not None
         if not crashed:
             process.send_signal(signal.SIGKILL)
-        assert await asyncio.to_thread(process.wait, 10) == -signal.SIGKILL, _stderr(process)
+        assert await asyncio.to_thread(process.wait, 10) == -signal.SIGKILL, process.said()
         return crashed
     finally:
         if process.poll() is None:
             process.kill()
             await asyncio.to_thread(process.wait, 10)
-        if process.stderr:
-            process.stderr.close()
-
-
-def _stderr(process: subprocess.Popen[bytes]) -> str:
-    return process.stderr.read().decode() if process.stderr else ""

@@ -16,11 +16,11 @@ import pytest
 
 from hedger.config import Settings
 from tests.integration.harness import (
+    HedgerProcess,
     hedger_settings,
     http_get,
     metric,
     running_hedger,
-    spawn_hedger,
 )
 
 pytestmark = pytest.mark.broker
@@ -84,8 +84,9 @@ async def test_exactly_once_without_transactions_refuses_to_start_in_one_line(
     if _tier(request) != "embedded":
         pytest.skip("Apache Kafka has transactions: exactly_once starts there")
     settings = await hedger_settings(kafka_bootstrap, topic_prefix)
-    process = spawn_hedger(dataclasses.replace(settings, delivery="exactly_once"))
-    _, stderr = await asyncio.to_thread(process.communicate, timeout=60)
+    process = HedgerProcess(dataclasses.replace(settings, delivery="exactly_once"))
+    await asyncio.to_thread(process.wait, 60)
+    stderr = process.said()
 
     assert process.returncode == 2, stderr
     assert stderr.strip().splitlines()[-1] == (

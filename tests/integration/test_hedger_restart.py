@@ -149,7 +149,7 @@ async def test_sigterm_stops_within_deadline_after_committing(
         process.send_signal(signal.SIGTERM)
         code = await asyncio.to_thread(process.wait, settings.shutdown_timeout_s + 5)
         await sending
-        stderr = process.stderr.read().decode() if process.stderr else ""
+        stderr = process.said()
 
     assert code == 0, stderr
     assert "stopping: last batch committed" in stderr

@@ -65,13 +65,23 @@ async def test_late_and_skewed_ticks_send_nothing_until_a_tick_on_time(
     assert [(o["side"], o["ts"]) for o in orders] == [("sell", mm.tick(100.2, 2).ts_ns)]
 
 
+# Snapshots off: the restart reads the tick again. A snapshot after every batch: the restart
+# starts from one holding the tick, which it does not read again.
+RESTART_FROM = {"topics": 0.0, "snapshot": 1e-3}
+
+
+@pytest.mark.parametrize("restart_from", RESTART_FROM)
 async def test_a_restart_does_not_trade_on_a_mark_older_than_the_limit(
-    kafka_bootstrap: str, topic_prefix: str
+    kafka_bootstrap: str, topic_prefix: str, restart_from: str
 ) -> None:
     """The fill that arrived while the hedger was down waits for a tick on time: the last
     one it knows is older than HEDGER_MAX_TICK_AGE_MS when the rebuilt books are decided."""
     settings = await hedger_settings(
-        kafka_bootstrap, topic_prefix, rate=mm.RATE, max_tick_age_ms=MAX_AGE_MS
+        kafka_bootstrap,
+        topic_prefix,
+        rate=mm.RATE,
+        max_tick_age_ms=MAX_AGE_MS,
+        snapshot_interval_s=RESTART_FROM[restart_from],
     )
     async with Producer(kafka_bootstrap) as feed:
         async with child_hedger(settings):
@@ -84,12 +94,14 @@ async def test_a_restart_does_not_trade_on_a_mark_older_than_the_limit(
         await asyncio.sleep(max(0.0, stamped_s + MAX_AGE_MS / 1000 + 0.5 - time.time()))
         async with child_hedger(settings):
             await wait_until(lambda: has_book(settings, "mm-1"))
+            from_snapshot = await metric(settings, "hedger_rebuild_from_snapshot")
             blocked = await _untrusted(settings, "late_tick")
             at_start = await read_all(kafka_bootstrap, settings.orders_topic)
             await _send_tick(feed, settings, mm.tick(100.0, 1), None)
             await wait_committed(settings, 3)
             orders = await read_all(kafka_bootstrap, settings.orders_topic)
 
+    assert from_snapshot == (restart_from == "snapshot")
     assert blocked[1] == 1.0
     assert at_start == []
     assert [(o["side"], o["ts"]) for o in orders] == [("sell", mm.tick(100.0, 1).ts_ns)]

@@ -24,7 +24,6 @@ import asyncio
 import dataclasses
 import signal
 import subprocess
-import threading
 from collections import Counter
 from pathlib import Path
 
@@ -34,13 +33,13 @@ import pytest
 from hedger.codec import encode_fill, encode_tick, encode_vol
 from hedger.config import Settings
 from tests.integration.harness import (
+    HedgerProcess,
     Producer,
     free_port,
     hedger_settings,
     is_ready,
     read_all,
     records_now,
-    spawn_hedger,
     wait_until,
 )
 from tests.integration.test_hedger_restart import reference_orders
@@ -88,9 +87,8 @@ async def test_a_zombie_resumed_after_its_books_moved_sends_nothing_committed(
     # The trade a second after the tick: the order is decided on it, by a as by b.
     trade = dataclasses.replace(mm.client_buys_calls(), ts_ns=mm.START_NS + mm.SECOND)
     inputs = [mm.vol(), mm.tick(100.0, 0), trade]
-    zombie = spawn_hedger(zombie_settings, text=False)
-    said = _lines_of(zombie)
-    heir: subprocess.Popen[bytes] | None = None
+    zombie = HedgerProcess(zombie_settings)
+    heir: HedgerProcess | None = None
     try:
         async with Producer(apache_bootstrap) as feed:
             await feed.send(settings.prices_topic, encode_vol(inputs[0]), "XYZ")
@@ -98,12 +96,12 @@ async def test_a_zombie_resumed_after_its_books_moved_sends_nothing_committed(
             await wait_until(lambda: is_ready(zombie_settings))
             await feed.send(settings.fills_topic, encode_fill(inputs[2]), "mm-1")
             await wait_until(lambda: frozen(zombie))
-            heir = spawn_hedger(heir_settings, text=False)
+            heir = HedgerProcess(heir_settings)
             await wait_until(lambda: is_ready(heir_settings))
             await wait_until(lambda: _orders_committed(settings, 1))
         zombie.send_signal(signal.SIGCONT)
         # Resumed, it aborts (or finds aborted) its copy of the order, and says why.
-        await wait_until(lambda: _count(said, NOTICED[point]) > 0)
+        await wait_until(lambda: NOTICED[point] in zombie.said())
         committed = await read_all(apache_bootstrap, settings.orders_topic)
         on_the_log = await uncommitted_ids(settings)
         zombie.send_signal(signal.SIGTERM)
@@ -114,33 +112,14 @@ async def test_a_zombie_resumed_after_its_books_moved_sends_nothing_committed(
                 process.send_signal(signal.SIGCONT)
                 process.kill()
                 process.wait()
-        if heir is not None and heir.stderr:
-            heir.stderr.close()
 
     expected = reference_orders(settings, inputs)
     assert [(o["order_id"], o["side"], o["qty"]) for o in committed] == expected
     assert len(expected) == 1
     assert on_the_log == Counter({expected[0][0]: 2})  # the zombie's copy, aborted
-    log = "".join(said)
+    log = zombie.said()
     assert "Traceback" not in log, log
     assert exit_code == 0, log
-
-
-def _lines_of(process: subprocess.Popen[bytes]) -> list[str]:
-    """`process`'s stderr lines as they come (read by a thread until it closes)."""
-    lines: list[str] = []
-
-    def read() -> None:
-        assert process.stderr is not None
-        with process.stderr:
-            lines.extend(line.decode() for line in process.stderr)
-
-    threading.Thread(target=read, daemon=True).start()
-    return lines
-
-
-def _count(lines: list[str], text: str) -> int:
-    return sum(text in line for line in list(lines))
 
 
 async def _orders_committed(settings: Settings, count: int) -> bool:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import subprocess
 from collections.abc import AsyncIterator
 
 import pytest
@@ -39,6 +38,7 @@ from hedger.adapters.topics import ensure_topics
 from hedger.codec import encode_fill, encode_tick, encode_vol
 from hedger.config import Settings
 from tests.integration.harness import (
+    HedgerProcess,
     Producer,
     child_hedger,
     has_book,
@@ -77,7 +77,7 @@ async def test_exactly_once_gives_the_transaction_up_and_sends_the_order_once(
             settings, "hedger_delivery_restarts_total", cause="send_timeout"
         )
         process.kill()
-        stderr = process.stderr.read().decode() if process.stderr else ""
+        stderr = process.said()
         print(stderr)  # shown by pytest when the test fails
 
     assert alive, stderr
@@ -102,7 +102,7 @@ async def _stop_line(cluster: ApacheKafka, settings: Settings) -> tuple[str, str
     the error and no traceback. Returns that line and all it logged."""
     async with _unacknowledged_order(cluster, settings) as (process, _):
         code = await asyncio.to_thread(process.wait, 60)
-        stderr = process.stderr.read().decode() if process.stderr else ""
+        stderr = process.said()
     assert code == 1, stderr
     causes = [line for line in stderr.splitlines() if "stopped on an error" in line]
     assert len(causes) == 1, stderr
@@ -124,7 +124,7 @@ def _settings(cluster: ApacheKafka, prefix: str, delivery: str) -> Settings:
 @contextlib.asynccontextmanager
 async def _unacknowledged_order(
     cluster: ApacheKafka, settings: Settings
-) -> AsyncIterator[tuple[subprocess.Popen[bytes], KafkaNode]]:
+) -> AsyncIterator[tuple[HedgerProcess, KafkaNode]]:
     """A hedger holding a book, one follower of the order partition frozen, then the tick
     that makes it send an order; the follower resumed at the end if not before."""
     bootstrap = cluster.bootstrap
@@ -143,7 +143,7 @@ async def _unacknowledged_order(
         follower.signal(signal.SIGCONT)
 
 
-async def _gave_up(settings: Settings, process: subprocess.Popen[bytes]) -> bool:
+async def _gave_up(settings: Settings, process: HedgerProcess) -> bool:
     """The hedger counted a transaction given up on the send deadline (or stopped)."""
     try:
         restarts = await metric(settings, "hedger_delivery_restarts_total", cause="send_timeout")
@@ -152,7 +152,7 @@ async def _gave_up(settings: Settings, process: subprocess.Popen[bytes]) -> bool
     return bool(restarts)
 
 
-async def _order_sent(settings: Settings, process: subprocess.Popen[bytes]) -> bool:
+async def _order_sent(settings: Settings, process: HedgerProcess) -> bool:
     """An order is on the topic, read committed (or the hedger stopped). A look may time
     out: its bootstrap can pick the frozen node."""
     if process.poll() is not None:

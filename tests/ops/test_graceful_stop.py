@@ -48,7 +48,7 @@ async def test_sigterm_while_processing_answers_unready_then_exits_zero_having_c
         sending.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sending
-        stderr = process.stderr.read().decode() if process.stderr else ""
+        stderr = process.said()
 
     assert answer.startswith(b"HTTP/1.1 503"), answer
     assert answer.endswith(b"not ready: stopping\n"), answer

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -24,6 +23,7 @@ from hedger.adapters.topics import ensure_topics
 from hedger.config import Settings
 from tests.integration.bundled_feed import check_as_uninterrupted, load_bundled_feed
 from tests.integration.harness import (
+    HedgerProcess,
     books,
     child_hedger,
     handled_everything,
@@ -69,10 +69,9 @@ async def test_the_leader_of_the_fill_and_order_partitions_killed_mid_stream(
     await check_as_uninterrupted(settings, state, topic_prefix, PARTITIONS)
 
 
-def _tail(process: subprocess.Popen[bytes], lines: int = 80) -> str:
+def _tail(process: HedgerProcess, lines: int = 80) -> str:
     """The last lines the (stopped) hedger logged."""
-    logged = process.stderr.read().decode() if process.stderr else ""
-    return "\n".join(logged.splitlines()[-lines:])
+    return "\n".join(process.said().splitlines()[-lines:])
 
 
 async def _handled_everything(settings: Settings) -> bool:
