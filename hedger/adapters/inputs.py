@@ -361,23 +361,34 @@ class InputStreams:
     async def _fetch(self) -> None:
         """Top up each stream's buffer; wait a little only when there is nothing to do."""
         waiting = self._buffered(_FILLS) + self._buffered(_PRICES)
-        limit = self.settings.batch_max_records
-        for kind, consumer in ((_FILLS, self.fills), (_PRICES, self.prices)):
-            # Per partition: one full buffer must not stop the fetch of a partition whose
-            # records the merge waits for.
-            wanted = [
-                tp
-                for tp in consumer.assignment()
-                if self._merge.buffered((kind, tp.partition)) < limit
-            ]
+        fills, prices = self._wanted(_FILLS, self.fills), self._wanted(_PRICES, self.prices)
+        # The price fetch is the one that waits. With every price buffer full, the fill
+        # fetch waits instead: a fetch that never waits never yields the event loop, and
+        # aiokafka fetches in a task on that loop, so the fill partition the merge waits
+        # for was never fetched (the service spun, its HTTP and heartbeats starved too).
+        fill_wait_ms = 0 if prices else _DRY_POLL_MS
+        price_wait_ms = _POLL_MS if not waiting else _DRY_POLL_MS
+        for kind, consumer, wanted, timeout_ms in (
+            (_FILLS, self.fills, fills, fill_wait_ms),
+            (_PRICES, self.prices, prices, price_wait_ms),
+        ):
             batch = {}
             if wanted:
-                timeout_ms = 0 if kind == _FILLS else (_POLL_MS if not waiting else _DRY_POLL_MS)
-                batch = await consumer.getmany(*wanted, timeout_ms=timeout_ms, max_records=limit)
+                batch = await consumer.getmany(
+                    *wanted, timeout_ms=timeout_ms, max_records=self.settings.batch_max_records
+                )
             for tp in sorted(batch):
                 self._merge.add((kind, tp.partition), map(self._timed, batch[tp]))
             if kind == _PRICES and batch:
                 self._price_fetches += 1
+
+    def _wanted(self, kind: int, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        """The partitions of `consumer` to fetch: per partition, so one full buffer does not
+        stop the fetch of a partition whose records the merge waits for."""
+        limit = self.settings.batch_max_records
+        return [
+            tp for tp in consumer.assignment() if self._merge.buffered((kind, tp.partition)) < limit
+        ]
 
     def _timed(self, record: Record) -> tuple[int | None, Decoded]:
         decoded = self.decode(record)

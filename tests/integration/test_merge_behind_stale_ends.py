@@ -1,4 +1,6 @@
-"""A fill written before a tick is handed out before it, even when the fill's partition
+"""The input streams' merge on a real broker, where what it waits for is in aiokafka's hands.
+
+A fill written before a tick is handed out before it, even when the fill's partition
 looked drained as of its last fetch.
 
 aiokafka fetches a node's partitions in one request and holds that node's next fetch back
@@ -59,6 +61,49 @@ async def test_a_fill_written_before_a_tick_is_handed_out_first(
                 handed += await streams.next_batch()
     names = [getattr(event, "fill_id", type(event).__name__) for _, event in handed]
     assert names.index("early") < names.index("PriceTick"), names
+
+
+async def test_a_merge_waiting_on_held_back_fills_still_yields_the_event_loop(
+    apache_bootstrap: str, topic_prefix: str
+) -> None:
+    """Ticks back up behind a fill partition whose end is held back (here by an open
+    transaction: its records are not readable until it commits). Every batch asked for in
+    that state must let the event loop turn: aiokafka fetches, and the service answers HTTP
+    and heartbeats, in tasks on that loop. Before the fix every price buffer filled, no
+    fetch waited, and the loop spun for good (a crash-restart test stalled on it)."""
+    settings = await hedger_settings(
+        apache_bootstrap, topic_prefix, partitions=2, batch_max_records=2
+    )
+    start_ns = time.time_ns() - 3600 * SECOND
+    feed_producer = make_producer(apache_bootstrap, "test-feed")
+    upstream = make_producer(apache_bootstrap, "test-upstream", transactional_id=topic_prefix)
+    loop = asyncio.get_running_loop()
+    async with started(feed_producer) as feed, started(upstream):
+        for partition in (0, 1):
+            for n in range(4):
+                tick = PriceTick("XYZ", start_ns + n * SECOND, 99.99, 100.01, None, 100.0)
+                await feed.send_and_wait(
+                    settings.prices_topic, encode_tick(tick), partition=partition
+                )
+        await upstream.begin_transaction()
+        held = _fill("held", start_ns)
+        await upstream.send_and_wait(settings.fills_topic, encode_fill(held), partition=1)
+        async with _streams(settings, feed) as streams:
+            handed, turned = [], []
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:
+                turns: list[bool] = []
+                loop.call_soon(turns.append, True)  # runs only if the loop gets a turn
+                handed += await streams.next_batch()
+                turned.append(bool(turns))
+            assert not handed, "a tick passed a fill partition that was not read to its end"
+            assert all(turned), f"{turned.count(False)} of {len(turned)} batches kept the loop"
+            await upstream.commit_transaction()
+            async with asyncio.timeout(30):
+                while len(handed) < 9:
+                    handed += await streams.next_batch()
+    names = [getattr(event, "fill_id", type(event).__name__) for _, event in handed]
+    assert names[0] == "held", names
 
 
 def _fill(fill_id: str, ts_ns: int) -> FillReport:
