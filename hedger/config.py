@@ -199,6 +199,11 @@ class Settings:
     jump_threshold: float = _setting(
         "HEDGER_JUMP_THRESHOLD", 0.10, "A tick moving more than this fraction freezes the symbol."
     )
+    move_horizon_s: float = _setting(
+        "HEDGER_MOVE_HORIZON_S",
+        14_400.0,
+        "Jump threshold and collar hold for moves over up to this; longer: × sqrt(gap/this).",
+    )
     confirm_ticks: int = _setting(
         "HEDGER_CONFIRM_TICKS", 3, "Steady ticks that confirm a jump or crossed quote."
     )
@@ -295,6 +300,7 @@ class Settings:
             "working_order_timeout_s",
             "timeout_latch",
             "stuck_price_s",
+            "move_horizon_s",
             "max_tick_age_ms",
             "max_clock_skew_ms",
             "broker_wait_s",
@@ -379,6 +385,7 @@ class Settings:
                 jump_fraction=self.jump_threshold,
                 confirm_ticks=self.confirm_ticks,
                 stuck_after_ns=round(self.stuck_price_s * 1e9),
+                move_horizon_ns=round(self.move_horizon_s * 1e9),
             ),
             total_rate=RateLimit(self.total_orders_per_minute, self.total_order_burst),
             total_notional_per_minute=self.total_notional_per_minute,

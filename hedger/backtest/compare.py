@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hedger.backtest.ledger import ATTRIBUTION_TERMS
-from hedger.backtest.runner import BacktestConfig, PathResult, run_path
+from hedger.backtest.runner import FIRST_REFUSALS, BacktestConfig, PathResult, Refused, run_path
 from hedger.backtest.strategies import NONE, Strategy
 from hedger.core.events import Event
 
@@ -48,6 +48,8 @@ class StrategySummary:
     slippage: float
     attribution: dict[str, float]
     refusals: dict[str, int]
+    # Per reason, its first occurrences (the first path's first, then the next path's).
+    first_refusals: dict[str, list[Refused]]
 
 
 @dataclass(slots=True)
@@ -110,8 +112,12 @@ def summarize(results: Sequence[PathResult], baseline: np.ndarray | None) -> Str
     variance = float(np.var(outcomes))
     reference = float(np.var(baseline)) if baseline is not None else 0.0
     refusals: Counter[str] = Counter()
+    first: dict[str, list[Refused]] = {}
     for result in results:
         refusals.update(result.refusals)
+        for reason, seen in result.first_refusals.items():
+            kept = first.setdefault(reason, [])
+            kept += seen[: FIRST_REFUSALS - len(kept)]
     return StrategySummary(
         strategy=results[0].strategy,
         paths=len(results),
@@ -130,6 +136,7 @@ def summarize(results: Sequence[PathResult], baseline: np.ndarray | None) -> Str
             for term in ATTRIBUTION_TERMS
         },
         refusals=dict(sorted(refusals.items())),
+        first_refusals={reason: first[reason] for reason in sorted(first)},
     )
 
 

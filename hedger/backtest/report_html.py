@@ -17,9 +17,11 @@ from hedger.backtest.montecarlo import IntervalResult
 from hedger.backtest.report_text import (
     MONTE_CARLO_HEADERS,
     OUTCOME_HEADERS,
+    REFUSAL_HEADERS,
     attribution_rows,
     monte_carlo_rows,
     outcome_rows,
+    refusal_rows,
 )
 
 _NS_PER_HOUR = 3600 * 10**9
@@ -30,6 +32,7 @@ table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 th { background: #f3f3f3; }
+table.notes td:last-child { text-align: left; white-space: pre-line; }
 dl { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em; }
 dt { font-weight: 600; }
 figure { margin: 1.5em 0; }
@@ -45,12 +48,15 @@ def svg(figure: Figure) -> str:
     return text[text.index("<svg") :]
 
 
-def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], notes: bool = False) -> str:
+    """A table of numbers; with `notes`, its last column is left-aligned text whose line
+    breaks show."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    opening = '<table class="notes">' if notes else "<table>"
+    return f"{opening}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def page(title: str, inputs: Mapping[str, str], sections: Sequence[tuple[str, str]]) -> str:
@@ -82,6 +88,13 @@ def comparison_html(title: str, inputs: Mapping[str, str], comparison: Compariso
     ]
     if summaries[0].paths >= 2:
         sections.append(("Final P&L distribution", svg(_final_pnl_histogram(comparison))))
+    refusals = [
+        [strategy, reason, count, "\n".join(first)]
+        for strategy, reason, count, first in refusal_rows(summaries)
+    ]
+    if refusals:
+        table = html_table(REFUSAL_HEADERS, refusals, notes=True)
+        sections.append(("Refused or skipped (over all paths)", table))
     return page(title, inputs, sections)
 
 

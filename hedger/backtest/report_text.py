@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 from hedger.backtest.compare import StrategySummary
 from hedger.backtest.ledger import ATTRIBUTION_TERMS
 from hedger.backtest.montecarlo import IntervalResult
+from hedger.backtest.runner import Refused
 
 OUTCOME_HEADERS = (
     "strategy",
@@ -90,11 +92,31 @@ def comparison_text(summaries: Sequence[StrategySummary]) -> str:
         "P&L attribution (mean per path)",
         table(("strategy", *ATTRIBUTION_TERMS, "total"), attribution_rows(summaries)),
     ]
-    refused = [s for s in summaries if s.refusals]
-    for summary in refused:
-        counts = ", ".join(f"{reason} {count}" for reason, count in summary.refusals.items())
-        parts.append(f"{summary.strategy}: refused or skipped: {counts}")
+    rows = refusal_rows(summaries)
+    if rows:
+        parts += ["", "Refused or skipped (over all paths), with the first occurrences"]
+    for strategy, reason, count, occurrences in rows:
+        parts.append(f"{strategy}: {reason} {count}")
+        parts += [f"    {line}" for line in occurrences]
     return "\n".join(parts)
+
+
+REFUSAL_HEADERS = ("strategy", "refused or skipped", "count", "first occurrences")
+
+
+def refusal_rows(summaries: Sequence[StrategySummary]) -> list[tuple[str, str, str, list[str]]]:
+    """Per strategy and reason: the count over all paths and its first occurrences."""
+    return [
+        (s.strategy, reason, f"{count:,}", [occurrence(seen) for seen in s.first_refusals[reason]])
+        for s in summaries
+        for reason, count in s.refusals.items()
+    ]
+
+
+def occurrence(seen: Refused) -> str:
+    when = dt.datetime.fromtimestamp(seen.ts_ns / 1e9, dt.UTC).isoformat(timespec="seconds")
+    where = " ".join(part for part in (seen.book, seen.symbol) if part)
+    return f"{when} {where}: {seen.detail}"
 
 
 MONTE_CARLO_HEADERS = ("interval (y)", "rebalances", "mean cost", "std cost", "std/price")

@@ -30,7 +30,13 @@ from typing import cast
 
 from hedger.backtest.ledger import Ledger, Sample
 from hedger.backtest.strategies import STATIC, Strategy, engine_config_for, timer_grid_ns
-from hedger.core.actions import Action, CancelHedgeOrder, HedgeDenied, SubmitHedgeOrder
+from hedger.core.actions import (
+    Action,
+    CancelHedgeOrder,
+    HedgeDenied,
+    LatchBook,
+    SubmitHedgeOrder,
+)
 from hedger.core.engine import EngineConfig, HedgeEngine
 from hedger.core.events import (
     Event,
@@ -65,6 +71,20 @@ class BacktestConfig:
             raise ValueError("the sample interval must be positive, the timer's not negative")
 
 
+# How many occurrences of each refusal reason a result keeps, the first ones.
+FIRST_REFUSALS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """One refusal of a run: when, of what, and why."""
+
+    ts_ns: int
+    book: str
+    symbol: str
+    detail: str
+
+
 @dataclass(slots=True)
 class PathResult:
     """What one strategy did on one path."""
@@ -77,6 +97,7 @@ class PathResult:
     slippage: float
     attribution: dict[str, float]
     refusals: Counter[str]
+    first_refusals: dict[str, list[Refused]]
 
     @property
     def final_pnl(self) -> float:
@@ -101,6 +122,7 @@ class PathRun:
         self.ledger = Ledger(config.engine)
         self.orders: list[SubmitHedgeOrder] = []
         self.refusals: Counter[str] = Counter()
+        self.first_refusals: dict[str, list[Refused]] = {}
         self.fills = 0
         self._due: list[_Due] = []
         self._sequence = itertools.count()
@@ -134,7 +156,7 @@ class PathRun:
                 index += 1
             if timer and ts_ns - self._timer_ns >= timer:
                 self._timer_ns = ts_ns - ts_ns % timer
-                self._act(engine.handle(TimerFired(self._timer_ns)))
+                self._act(engine.handle(TimerFired(self._timer_ns)), self._timer_ns)
             last_ns = ts_ns
         while due:
             entry = heapq.heappop(due)
@@ -154,7 +176,7 @@ class PathRun:
         index, actions = self.engine.handle_ticks(cast("list[PriceTick]", events), start, stop)
         tick = cast(PriceTick, events[index - 1])
         self.ledger.on_tick(tick)
-        self._act(actions)
+        self._act(actions, tick.ts_ns)
         return index, tick.ts_ns
 
     def _run_end(self, events: list[Event], start: int, timer: int) -> int:
@@ -197,7 +219,7 @@ class PathRun:
             if event.order_id is not None:
                 return  # an earlier run's hedge fill: the backtest makes its own
             self._client_trade(event)
-        self._act(self.engine.handle(event))
+        self._act(self.engine.handle(event), event.ts_ns)
         if isinstance(event, FillReport) and self.strategy.kind == STATIC:
             self._hedge_once(event)
 
@@ -209,16 +231,27 @@ class PathRun:
         else:
             self.ledger.on_share_trade(fill)
 
-    def _act(self, actions: Iterable[Action]) -> None:
+    def _act(self, actions: Iterable[Action], ts_ns: int) -> None:
+        """Take the engine's `actions` on an event at `ts_ns`: send, cancel or count."""
         for action in actions:
             if isinstance(action, SubmitHedgeOrder):
                 self._send(action)
             elif isinstance(action, CancelHedgeOrder):
                 self._cancelled.add(action.order_id)
             elif isinstance(action, HedgeDenied):
-                self.refusals[action.reason] += 1
-            else:
-                self.refusals[type(action).__name__] += 1
+                seen = Refused(action.ts_ns, action.book, action.symbol, action.detail)
+                self._refused(action.reason, seen)
+            elif isinstance(action, LatchBook):
+                self._refused("LatchBook", Refused(action.ts_ns, action.book, "", action.detail))
+            else:  # an input the engine cannot use
+                seen = Refused(ts_ns, "", "", f"{action.kind}: {action.detail}")
+                self._refused("InputRejected", seen)
+
+    def _refused(self, reason: str, seen: Refused) -> None:
+        self.refusals[reason] += 1
+        first = self.first_refusals.setdefault(reason, [])
+        if len(first) < FIRST_REFUSALS:
+            first.append(seen)
 
     def _send(self, order: SubmitHedgeOrder) -> None:
         self.orders.append(order)
@@ -237,8 +270,9 @@ class PathRun:
             mark = tick.mark
         try:
             fill = price_fill(order, entry.planned, mark, self.config.costs)
-        except ValueError:
-            self.refusals["unfillable"] += 1
+        except ValueError as error:
+            seen = Refused(entry.ts_ns, order.book, order.symbol, f"{order.order_id}: {error}")
+            self._refused("unfillable", seen)
             return
         self.fills += 1
         instrument = parse_instrument(fill.instrument, fill.ts_ns)
@@ -247,7 +281,7 @@ class PathRun:
             self.ledger.on_option_trade(fill, instrument, ref_price)
         else:
             self.ledger.on_share_trade(fill, ref_price)
-        self._act(self.engine.handle(fill))
+        self._act(self.engine.handle(fill), fill.ts_ns)
 
     def _hedge_once(self, trade: FillReport) -> None:
         """The static strategy: bring this book's net delta back to target, once."""
@@ -283,6 +317,7 @@ class PathRun:
             slippage=self.ledger.slippage,
             attribution=self.ledger.attribution,
             refusals=self.refusals,
+            first_refusals=self.first_refusals,
         )
 
 

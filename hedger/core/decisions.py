@@ -300,7 +300,7 @@ class HedgeDesk:
             or collar_refusal(
                 check.price,
                 controls.guard.last_good_mark(check.symbol),
-                self.config.controls.price_collar,
+                controls.guard.collar(check.symbol, ts_ns, self.config.controls.price_collar),
             )
         )
 

@@ -15,6 +15,11 @@
   good only once another tick follows it within the threshold). The price collar checks
   order prices against it, so a single move bigger than the collar but under the jump
   threshold waits for a second tick at the new level.
+- Both thresholds are for moves over up to `move_horizon_ns`; a move over a longer gap is
+  held to them times sqrt(gap / horizon), as a diffusing price's typical move grows: with
+  the 4-hour default, a daily close's move meets a 24% jump threshold and a 12% collar (a
+  weekend's 42% and 21%), wide enough for the 11.6% of an index's worst days and still
+  tight on a misplaced decimal or an unadjusted split. Tick data never widens them.
 
 State survives a rebuild of book state (it is market state, not book state).
 """
@@ -37,14 +42,20 @@ class GuardLimits:
     jump_fraction: float = 0.10
     confirm_ticks: int = 3
     stuck_after_ns: int = 300_000_000_000
+    move_horizon_ns: int = 4 * 3600 * 1_000_000_000  # 0: thresholds never widen
 
     def __post_init__(self) -> None:
         if not (self.stale_after_ns > 0 and 0 < self.jump_fraction < math.inf):
             raise ValueError(f"invalid price guard {self}")
-        if self.stuck_after_ns < 0:
-            raise ValueError(f"invalid price guard {self}: stuck_after_ns must be >= 0")
+        if self.stuck_after_ns < 0 or self.move_horizon_ns < 0:
+            raise ValueError(f"invalid price guard {self}: time spans must be >= 0")
         if self.confirm_ticks < 1:
             raise ValueError(f"invalid price guard {self}: confirm_ticks must be >= 1")
+
+    def widening(self, gap_ns: Any) -> Any:
+        """The factor a move threshold grows by over `gap_ns` (elementwise for arrays)."""
+        horizon = self.move_horizon_ns or math.inf
+        return np.sqrt(np.maximum(np.asarray(gap_ns) / horizon, 1.0))
 
 
 @dataclass(slots=True)
@@ -52,6 +63,7 @@ class _Feed:
     ts_ns: int
     mark: float
     good_mark: float | None = None
+    good_ns: int = 0  # the good mark's tick time
     frozen: str | None = None
     confirmations: int = 0
     changed_ns: int = 0  # when the mark last changed (its first tick counts)
@@ -72,7 +84,7 @@ class PriceGuard:
         `moves` False, a change of mark is not noted (the caller calls `moved`)."""
         feed = self._feeds.get(symbol)
         if feed is None:
-            self._feeds[symbol] = _Feed(ts_ns, mark, good_mark=mark, changed_ns=ts_ns)
+            self._feeds[symbol] = _Feed(ts_ns, mark, mark, good_ns=ts_ns, changed_ns=ts_ns)
             self._changed(symbol, ts_ns)
             return
         if ts_ns <= feed.ts_ns:
@@ -80,31 +92,31 @@ class PriceGuard:
         if moves and mark != feed.mark:
             feed.changed_ns = ts_ns
             self._changed(symbol, ts_ns)
-        jumped = self._jumped(mark, feed.mark)
-        previous, feed.ts_ns, feed.mark = feed.mark, ts_ns, mark
+        threshold = self.limits.jump_fraction * self.limits.widening(ts_ns - feed.ts_ns)
+        jumped = abs(mark / feed.mark - 1.0) > threshold
+        previous, previous_ns = feed.mark, feed.ts_ns
+        feed.ts_ns, feed.mark = ts_ns, mark
         if jumped:
-            feed.frozen = f"mark moved more than {self.limits.jump_fraction:.0%} in one tick"
+            feed.frozen = f"mark moved more than {threshold:.1%} in one tick"
             feed.confirmations = 0
         elif feed.frozen is not None:
             feed.confirmations += 1
             if feed.confirmations >= self.limits.confirm_ticks:
                 feed.frozen = None
         if feed.frozen is None:
-            feed.good_mark = previous
+            feed.good_mark, feed.good_ns = previous, previous_ns
 
-    def steady_count(self, symbol: str, marks: FloatArray) -> int:
-        """How many of the next ticks' `marks` (in order) leave the feed as it is: none
-        unless it has a mark and is not frozen, then those before the first jump."""
+    def steady_count(self, symbol: str, marks: FloatArray, times: npt.NDArray[np.int64]) -> int:
+        """How many of the next ticks (`marks` at `times`, in order) leave the feed as it
+        is: none unless it has a mark and is not frozen, then those before the first jump."""
         feed = self._feeds.get(symbol)
         if feed is None or feed.frozen is not None or not len(marks):
             return 0
         previous = np.concatenate(([feed.mark], marks[:-1]))
-        jumped = self._jumped(marks, previous)
+        gaps = np.diff(times, prepend=feed.ts_ns)
+        threshold = self.limits.jump_fraction * self.limits.widening(gaps)
+        jumped = abs(marks / previous - 1.0) > threshold
         return int(jumped.argmax()) if jumped.any() else len(marks)
-
-    def _jumped(self, mark: Any, previous: Any) -> Any:
-        """True (elementwise, for arrays) where a mark moved more than the jump threshold."""
-        return abs(mark / previous - 1.0) > self.limits.jump_fraction
 
     def crossed(self, symbol: str, ts_ns: int) -> None:
         """A crossed quote arrived: freeze until confirmed by fresh ticks."""
@@ -158,6 +170,14 @@ class PriceGuard:
     def last_good_mark(self, symbol: str) -> float | None:
         feed = self._feeds.get(symbol)
         return None if feed is None else feed.good_mark
+
+    def collar(self, symbol: str, ts_ns: int, collar: float) -> float:
+        """The price collar for an order at `ts_ns`: `collar`, widened over the time since
+        the last good mark's tick."""
+        feed = self._feeds.get(symbol)
+        return (
+            collar if feed is None else collar * float(self.limits.widening(ts_ns - feed.good_ns))
+        )
 
     def refusal(self, symbol: str, ts_ns: int) -> tuple[str, str] | None:
         """(reason, detail) when `symbol`'s price may not be traded on at `ts_ns`."""

@@ -100,7 +100,7 @@ class TickRuns:
         expiry = None if columns is None else columns.next_expiry_ns
         if expiry is not None:
             count = min(count, int(np.searchsorted(times[:count], expiry, side="left")))
-        count = min(count, self._guard.steady_count(symbol, marks[:count]))
+        count = min(count, self._guard.steady_count(symbol, marks[:count], times[:count]))
         # An implausible tick is refused by `handle`, never taken in a pass.
         highest = [max(t.bid or 0.0, t.ask or 0.0, t.last or 0.0) for t in run[:count]]
         count = min(count, _leading(np.array(highest) <= self._max_price))

@@ -154,6 +154,40 @@ def test_price_collar_one_move_over_the_collar_waits_for_a_second_tick():
     assert [o.qty for o in orders(tick(engine, 107.1, 2))] == [1_000]
 
 
+DAY = 24 * 3600  # seconds
+
+
+def test_a_daily_close_as_far_off_as_an_index_worst_day_is_hedged_not_frozen():
+    engine = make_engine()  # default controls: 10% jump, 5% collar, over up to 4 hours
+    tick(engine, 100.0, 0)
+    # The next close, 11.6% lower: over a day both thresholds are sqrt(6) = 2.449 wider.
+    assert tick(engine, 88.4, DAY) == []
+    assert [o.qty for o in orders(client_buys(engine, 1_000, DAY + 1))] == [1_000]
+
+
+def test_the_same_move_within_the_hour_freezes_and_a_misplaced_decimal_a_day_later_too():
+    engine = make_engine()
+    tick(engine, 100.0, 0)
+    tick(engine, 88.4, 3600)
+    assert denials(client_buys(engine, 1_000, 3601)) == ["price_frozen"]
+    engine = make_engine()
+    tick(engine, 100.0, 0)
+    tick(engine, 1000.0, DAY)
+    assert denials(client_buys(engine, 1_000, DAY + 1)) == ["price_frozen"]
+
+
+def test_thresholds_that_never_widen_hold_a_day_to_the_tick_limits():
+    guard = GuardLimits(move_horizon_ns=0)
+    engine = make_engine(controls=ControlLimits(guard=guard))
+    tick(engine, 100.0, 0)
+    tick(engine, 88.4, DAY)
+    assert denials(client_buys(engine, 1_000, DAY + 1)) == ["price_frozen"]
+    engine = make_engine(controls=ControlLimits(guard=guard))
+    tick(engine, 100.0, 0)
+    tick(engine, 107.0, DAY)  # under the jump threshold, over the collar
+    assert denials(client_buys(engine, 1_000, DAY + 1)) == ["price_collar"]
+
+
 def test_limit_orders_carry_a_limit_price_on_the_worse_side_of_the_mark():
     controls = ControlLimits(order_type=OrderType.LIMIT, limit_offset=0.002)
     engine = make_engine(controls=controls)

@@ -97,13 +97,19 @@ def option_fills(draw: st.DrawFn) -> list[FillReport]:
 
 @st.composite
 def tick_streams(draw: st.DrawFn) -> list[Event]:
-    """Ticks one second apart around 100, with jumps, repeats and interruptions."""
+    """Ticks one second apart around 100, with jumps, repeats and interruptions, and gaps
+    of hours to days after which a move is held to a widened threshold."""
     events: list[Event] = []
     mark, ts_ns = 100.0, START_NS
     for _ in range(draw(st.integers(1, 80))):
-        kind = draw(st.sampled_from(["tick"] * 12 + ["jump", "repeat", "other", "vol", "old"]))
+        kind = draw(
+            st.sampled_from(["tick"] * 12 + ["jump", "gap", "repeat", "other", "vol", "old"])
+        )
         ts_ns += SECOND
-        if kind == "jump":
+        if kind == "gap":
+            ts_ns += draw(st.sampled_from([1, 6, 24, 72])) * 3600 * SECOND
+            mark *= draw(st.sampled_from([0.8, 1.15, 1.3]))
+        elif kind == "jump":
             mark *= draw(st.sampled_from([0.8, 1.15]))
         elif kind == "repeat":
             ts_ns -= SECOND
