@@ -22,9 +22,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import hashlib
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import astuple, dataclass, field, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -134,6 +135,18 @@ def numbered(trades: Iterable[FillReport], prefix: str = "C-") -> list[FillRepor
     return [replace(t, fill_id=f"{prefix}{n:04d}") for n, t in enumerate(in_time_order, start=1)]
 
 
+def named_by_draw(trades: Iterable[FillReport]) -> list[FillReport]:
+    """`numbered` under a tag that digests every trade's terms: `C-<tag>-0001`, ... The
+    same draw names its trades the same (a replay repeats them, and the hedger drops the
+    repeats); another draw names them apart, so two generated files merged, or one merged
+    with the bundled feed (`C-0001`, ...), never share an id. (A shared id with other
+    terms is a conflicting fill: refused, its books latched.)"""
+    trades = list(trades)
+    terms = "\n".join(sorted(repr(astuple(replace(trade, fill_id=""))) for trade in trades))
+    tag = hashlib.blake2b(terms.encode(), digest_size=4).hexdigest()
+    return numbered(trades, f"C-{tag}-")
+
+
 @dataclass(slots=True)
 class _Market:
     """Ticks and vols of a recording, per symbol, in time order."""
@@ -172,7 +185,7 @@ def trades_into(
         vol = market.vol_at(symbol, tick.ts_ns, default_vol)
         # One microsecond after its tick, so the trade is booked against that market.
         trades.append(client_trade(flow, rng, symbol, tick.mark, vol, tick.ts_ns + 1_000))
-    return numbered(trades)
+    return named_by_draw(trades)
 
 
 def _recorded_prices(path: Path, args: argparse.Namespace) -> list[PriceTick | VolUpdate]:

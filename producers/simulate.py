@@ -35,7 +35,7 @@ import numpy as np
 from hedger.codec import encode_fill, encode_tick, encode_vol
 from hedger.core.events import FillReport, PriceTick, VolUpdate
 from producers.models import GeometricBrownianMotion, Heston, MertonJumpDiffusion, Model
-from producers.option_flow import OptionFlow, client_trade, monthly_expiries, numbered
+from producers.option_flow import OptionFlow, client_trade, monthly_expiries, named_by_draw
 from producers.publish import PublishOptions, publish
 from producers.routing import ReplayTopics, route_line
 from producers.timestamps import parse_timestamp
@@ -177,7 +177,7 @@ def _client_trades(
         # A microsecond after the step's tick, so the trade meets the market of its moment.
         ts_ns = session.tick_ns(step) + 1_000
         trades.append(client_trade(flow, rng, session.symbol, marks[step], quoted_vol, ts_ns))
-    return numbered(trades)
+    return named_by_draw(trades)
 
 
 def encode(event: SimulatedEvent) -> bytes:

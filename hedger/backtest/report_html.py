@@ -32,7 +32,8 @@ table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 th { background: #f3f3f3; }
-table.notes td:last-child { text-align: left; white-space: pre-line; }
+table.notes th, table.notes td { text-align: left; }
+table.notes td:last-child { white-space: pre-line; }
 dl { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em; }
 dt { font-weight: 600; }
 figure { margin: 1.5em 0; }
@@ -49,8 +50,8 @@ def svg(figure: Figure) -> str:
 
 
 def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], notes: bool = False) -> str:
-    """A table of numbers; with `notes`, its last column is left-aligned text whose line
-    breaks show."""
+    """A table of numbers after a first column of names; with `notes`, a table of text,
+    whose last column's line breaks show."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows

@@ -27,6 +27,7 @@ State survives a rebuild of book state (it is market state, not book state).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,6 +106,15 @@ class PriceGuard:
                 feed.frozen = None
         if feed.frozen is None:
             feed.good_mark, feed.good_ns = previous, previous_ns
+
+    def took_steady(self, symbol: str, last: Sequence[tuple[int, float]]) -> None:
+        """A run of steady ticks (see `steady_count`) was taken in one pass; `last` is the
+        (ts_ns, mark) of its last one or two ticks. Leaves what observing each would: none
+        jumped, so the feed stays unfrozen and its good mark is the one before the newest.
+        (The caller notes when the mark last changed, with `moved`.)"""
+        feed = self._feeds[symbol]
+        feed.good_ns, feed.good_mark = (feed.ts_ns, feed.mark) if len(last) == 1 else last[-2]
+        feed.ts_ns, feed.mark = last[-1]
 
     def steady_count(self, symbol: str, marks: FloatArray, times: npt.NDArray[np.int64]) -> int:
         """How many of the next ticks (`marks` at `times`, in order) leave the feed as it

@@ -141,11 +141,12 @@ class TickRuns:
     def _apply(self, ticks: Sequence[PriceTick], start: int, end: int) -> None:
         """The state the steady ticks ``ticks[start:end]`` leave behind."""
         # The guard keeps the newest mark and the one before it, and when the mark last
-        # changed (found here: it saw only the last two ticks); the market the newest.
+        # changed (found here: it is told only the last two ticks); the market the newest.
         guard = self._guard
         before = guard.mark(ticks[start].symbol)
-        for tick in ticks[max(start, end - 2) : end]:
-            guard.observe(tick.symbol, tick.ts_ns, tick.mark, moves=False)
+        guard.took_steady(
+            ticks[start].symbol, [(t.ts_ns, t.mark) for t in ticks[max(start, end - 2) : end]]
+        )
         for index in range(end - 1, start - 1, -1):
             previous = ticks[index - 1].mark if index > start else before
             if ticks[index].mark != previous:

@@ -194,6 +194,31 @@ def test_handle_ticks_steady_run_takes_every_tick_in_one_call():
     assert engine.market.ticks["XYZ"] == ticks[-1]
 
 
+def test_a_run_of_daily_closes_leaves_the_guard_as_ticks_taken_one_by_one() -> None:
+    """Each close moves under the day's widened jump threshold (24%), together more than
+    three days' (42%): the run is steady, and the guard must not judge its second-last
+    tick against the mark before the run."""
+    config = EngineConfig(policy=BandPolicy(band_shares=1e9), rate=0.03)
+    marks = [100.0, 115.0, 132.25, 152.1, 174.9, 175.1]
+    day = 86_400 * SECOND
+    ticks = [
+        PriceTick("XYZ", START_NS + n * day, None, None, mark, mark) for n, mark in enumerate(marks)
+    ]
+    contract = OptionContract("XYZ", LATER[0], True, 100.0)
+    trade = FillReport("C-1", "b1", contract.occ_symbol, Side.BUY, 10.0, 2.0, START_NS)
+    reference, ours = HedgeEngine(config), HedgeEngine(config)
+    for engine in (reference, ours):
+        engine.handle(trade)
+        engine.handle(RecoveryCompleted(START_NS))
+    events: list[Event] = [*ticks]
+    one_by_one(reference, events)
+    ours.handle(ticks[0])  # the fast path starts from a last tick
+    assert ours.handle_ticks(ticks, 1) == (len(ticks), [])
+    assert reference.controls.guard.last_good_mark("XYZ") == 174.9
+    assert ours.controls.guard.last_good_mark("XYZ") == 174.9
+    assert reference.controls.guard.blocked() == ours.controls.guard.blocked() == {}
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     strikes=st.lists(st.floats(1.0, 400.0), min_size=1, max_size=30),

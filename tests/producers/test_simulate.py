@@ -77,7 +77,8 @@ def test_simulate_session_same_seed_same_events_other_path_differs() -> None:
 def test_simulate_session_trades_priced_at_black_scholes_of_their_moment() -> None:
     events = simulate_session(PRESETS["calm"], SHORT, seed=3)
     trades = by_type(events, FillReport)
-    assert [t.fill_id for t in trades] == [f"C-{n:04d}" for n in range(1, 9)]
+    tag = trades[0].fill_id.split("-")[1]
+    assert [t.fill_id for t in trades] == [f"C-{tag}-{n:04d}" for n in range(1, 9)]
     marks = {t.ts_ns: t.mark for t in by_type(events, PriceTick)}
     for trade in trades:
         contract = parse_occ(trade.instrument, trade.ts_ns)
@@ -176,5 +177,14 @@ def test_option_flow_main_writes_fills_for_a_recording(tmp_path: Path) -> None:
     out = tmp_path / "flow.jsonl"
     assert option_flow.main([str(market), "--trades", "5", "--seed", "2", "--out", str(out)]) == 0
     fills = [decode_fill(line) for line in out.read_bytes().splitlines()]
-    assert [f.fill_id for f in fills] == ["C-0001", "C-0002", "C-0003", "C-0004", "C-0005"]
+    tag = fills[0].fill_id.split("-")[1]
+    assert [f.fill_id for f in fills] == [f"C-{tag}-{n:04d}" for n in range(1, 6)]
     assert {f.book for f in fills} <= {"mm-1", "mm-2"}
+    # Another draw over the same market names its trades apart; the same draw, the same.
+    other = tmp_path / "other.jsonl"
+    assert option_flow.main([str(market), "--trades", "5", "--seed", "3", "--out", str(other)]) == 0
+    others = {decode_fill(line).fill_id for line in other.read_bytes().splitlines()}
+    assert not others & {f.fill_id for f in fills}
+    again = tmp_path / "again.jsonl"
+    assert option_flow.main([str(market), "--trades", "5", "--seed", "2", "--out", str(again)]) == 0
+    assert again.read_bytes() == out.read_bytes()
