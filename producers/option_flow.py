@@ -42,8 +42,8 @@ from hedger.core.instruments import (
     year_fraction,
 )
 from producers.publish import PublishOptions, publish
+from producers.reading_args import add_reading_arguments, reading_options
 from producers.recording import read_recording
-from producers.replay import add_reading_arguments, reading_options
 from producers.routing import ReplayTopics, route_line
 
 DEFAULT_BOOKS = ("mm-1", "mm-2")
@@ -222,7 +222,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--bootstrap", help="send the trades to Kafka instead")
     parser.add_argument("--fills-topic", default="exec.fills")
     parser.add_argument("--speed", type=float, default=0.0, help="with --bootstrap (0 = flat out)")
-    add_reading_arguments(parser)
+    add_reading_arguments(parser, per_file=False)
     return parser
 
 

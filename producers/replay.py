@@ -14,8 +14,11 @@ drift (`producers.publish`): `--speed 1` is real time, 60 plays a minute in a se
 fast as possible. A progress bar shows on a terminal.
 
     python -m producers.replay producers/data/demo_feed.jsonl --bootstrap HOST:PORT --speed 60
-    python -m producers.replay quotes.csv fills.jsonl --map symbol=ric --map ts=time \\
-        --ts-unit ms --timezone America/New_York --start 2026-11-20T09:30 --speed 0
+    python -m producers.replay --map symbol=ric --map ts=time --ts-unit ms \\
+        --timezone America/New_York -i quotes.csv fills.jsonl --start 2026-11-20T09:30 --speed 0
+
+Reading options apply to every named file, or to the one `-i FILE` after them
+(`producers.reading_args`).
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -40,34 +42,31 @@ from producers.publish import (
     publish_chunks,
     report_to_stderr,
 )
-from producers.recording import FORMATS, ReadOptions, count_rows, read_chunks
+from producers.reading_args import add_reading_arguments, recordings
+from producers.recording import ReadOptions, count_rows, read_chunks
 from producers.routing import (
     DEFAULT_FILLS_TOPIC,
     DEFAULT_PRICES_TOPIC,
     ReplayTopics,
     RoutedChunk,
     RoutedLine,
+    TimeWindow,
     merge_by_time,
     route_chunks,
     within,
 )
-from producers.timestamps import UNITS, TimestampError, parse_timestamp, zone
 
 BOOTSTRAP_ENV = "HEDGER_KAFKA_BOOTSTRAP"
 
 
-@dataclass(frozen=True, slots=True)
-class TimeWindow:
-    """Event times kept: start <= ts < end, in ns since the epoch; None leaves a side open."""
-
-    start_ns: int | None = None
-    end_ns: int | None = None
+# One ReadOptions for every file, or one per file (in the order of the paths).
+ReadWith = ReadOptions | Sequence[ReadOptions] | None
 
 
 def recorded_lines(
     paths: Sequence[Path],
     topics: ReplayTopics,
-    read_options: ReadOptions | None = None,
+    read_options: ReadWith = None,
     window: TimeWindow | None = None,
 ) -> Iterator[RoutedLine]:
     """The routed messages of every recording, merged in event time and windowed."""
@@ -78,12 +77,16 @@ def recorded_lines(
 def recorded_chunks(
     paths: Sequence[Path],
     topics: ReplayTopics,
-    read_options: ReadOptions | None = None,
+    read_options: ReadWith = None,
     window: TimeWindow | None = None,
 ) -> Iterator[RoutedChunk]:
     """`recorded_lines`, a chunk at a time. Every file's format is checked at once."""
     window = window or TimeWindow()
-    streams = [route_chunks(read_chunks(path, read_options), topics, str(path)) for path in paths]
+    per_file = read_options if isinstance(read_options, Sequence) else [read_options] * len(paths)
+    streams = [
+        route_chunks(read_chunks(path, options), topics, str(path))
+        for path, options in zip(paths, per_file, strict=True)
+    ]
     merged = merge_by_time(streams)
     if window.start_ns is None and window.end_ns is None:
         return merged
@@ -100,7 +103,7 @@ async def replay(
     include_invalid: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
     deliver_timeout_s: float = DEFAULT_DELIVER_TIMEOUT_S,
-    read_options: ReadOptions | None = None,
+    read_options: ReadWith = None,
     window: TimeWindow | None = None,
     report: Callable[[str], None] = report_to_stderr,
     progress: Progress | None = None,
@@ -127,55 +130,14 @@ def _bootstrap(value: str | None) -> str:
     return bootstrap
 
 
-def add_reading_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options that say how to read a recording (shared with `hedger backtest`)."""
-    parser.add_argument("--format", choices=FORMATS, help="default: from the file's suffix")
-    parser.add_argument(
-        "--map",
-        action="append",
-        default=[],
-        metavar="FIELD=COLUMN",
-        help="read wire field FIELD (symbol, ts, bid, ask, last, vol, ...) from COLUMN",
-    )
-    parser.add_argument("--ts-unit", choices=UNITS, default="auto", help="default: auto")
-    parser.add_argument(
-        "--timezone", default="UTC", help="zone of timestamps without an offset (default: UTC)"
-    )
-    parser.add_argument("--symbol", help="symbol for rows that have none (one-symbol files)")
-    parser.add_argument("--start", help="first event time kept (ISO-8601 or epoch)")
-    parser.add_argument("--end", help="event time at which to stop (exclusive)")
-
-
-def reading_options(args: argparse.Namespace, prog: str) -> tuple[ReadOptions, TimeWindow]:
-    """ReadOptions and TimeWindow from `add_reading_arguments`' options; exits on bad ones."""
-    try:
-        mapping = dict(_pair(item) for item in args.map)
-        options = ReadOptions(mapping, args.ts_unit, args.timezone, args.symbol, args.format)
-        # Bounds are read as ISO-8601 or epoch of any unit, whatever the file's unit is.
-        window = TimeWindow(
-            *(
-                None if text is None else parse_timestamp(text, "auto", zone(args.timezone))
-                for text in (args.start, args.end)
-            )
-        )
-    except (ValueError, TimestampError) as exc:
-        raise SystemExit(f"{prog}: {exc}") from None
-    return options, window
-
-
-def _pair(item: str) -> tuple[str, str]:
-    name, separator, column = item.partition("=")
-    if not separator or not name.strip() or not column.strip():
-        raise ValueError(f"--map takes FIELD=COLUMN, got {item!r}")
-    return name.strip(), column.strip()
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m producers.replay",
         description="Replay recorded feeds (JSONL, CSV, Parquet) to Kafka, paced by event time.",
     )
-    parser.add_argument("files", type=Path, nargs="+", help="recordings, merged in event time")
+    parser.add_argument(
+        "files", type=Path, nargs="*", help="recordings, merged in event time (or -i FILE)"
+    )
     parser.add_argument("--bootstrap", help=f"Kafka bootstrap servers (default: ${BOOTSTRAP_ENV})")
     parser.add_argument(
         "--speed",
@@ -202,23 +164,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.speed < 0:
         raise SystemExit("replay: --speed must be >= 0")
     bootstrap = _bootstrap(args.bootstrap)
-    for path in args.files:
-        if not path.is_file():
-            raise SystemExit(f"replay: no recording at {path}")
-    read_options, window = reading_options(args, "replay")
+    paths, read_with, window = recordings(args, "replay", args.files)
     show = not args.no_progress and sys.stderr.isatty()
-    total = sum(count_rows(path, read_options) for path in args.files) if show else None
+    total = sum(map(count_rows, paths, read_with)) if show else None
     with tqdm(total=total, unit="msg", disable=not show, file=sys.stderr) as bar:
         stats = asyncio.run(
             replay(
-                args.files,
+                paths,
                 bootstrap,
                 speed=args.speed,
                 prices_topic=args.prices_topic,
                 fills_topic=args.fills_topic,
                 include_invalid=args.include_invalid,
                 batch_size=args.batch_size,
-                read_options=read_options,
+                read_options=read_with,
                 window=window,
                 progress=bar,
             )

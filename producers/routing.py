@@ -240,6 +240,14 @@ def _keyed(
         yield (last_ts, index, sequence), routed
 
 
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """Event times kept: start <= ts < end, in ns since the epoch; None leaves a side open."""
+
+    start_ns: int | None = None
+    end_ns: int | None = None
+
+
 def within(
     chunks: Iterable[RoutedChunk], start_ns: int | None, end_ns: int | None
 ) -> Iterator[RoutedChunk]:

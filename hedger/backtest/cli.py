@@ -36,7 +36,7 @@ from hedger.backtest.strategies import (
 from hedger.config import Settings
 from hedger.core.events import Event
 from producers.execution import add_cost_arguments, cost_model
-from producers.replay import add_reading_arguments, reading_options
+from producers.reading_args import add_reading_arguments, recordings
 from producers.simulate import PRESETS, add_session_arguments, session_from, simulate_session
 
 _NS_PER_S = 10**9
@@ -54,7 +54,9 @@ def add_backtest_parser(commands: Any) -> None:
     )
     modes = backtest.add_subparsers(dest="mode", required=True)
     replay = modes.add_parser("replay", help="strategies over recorded feeds")
-    replay.add_argument("files", type=Path, nargs="+", help="recordings, merged in event time")
+    replay.add_argument(
+        "files", type=Path, nargs="*", help="recordings, merged in event time (or -i FILE)"
+    )
     add_reading_arguments(replay)
     _add_comparison_arguments(replay)
     simulate = modes.add_parser("simulate", help="strategies over simulated markets")
@@ -139,10 +141,10 @@ def _comparison(args: argparse.Namespace, settings: Settings) -> int:
     inputs: dict[str, str] = {}
     paths: Sequence[Sequence[Event]] | Iterator[Sequence[Event]]
     if args.mode == "replay":
-        read_options, window = reading_options(args, "hedger backtest")
-        events = recorded_events(args.files, read_options, window)
+        files, read_with, window = recordings(args, "hedger backtest", args.files)
+        events = recorded_events(files, read_with, window)
         paths = [events]
-        inputs |= {"recordings": ", ".join(map(str, args.files)), "events": f"{len(events):,}"}
+        inputs |= {"recordings": ", ".join(map(str, files)), "events": f"{len(events):,}"}
     else:
         session = session_from(args)
         if args.rate is not None:

@@ -118,3 +118,44 @@ def test_backtest_bad_policy_exits_2_with_reason(
     argv = ["backtest", "replay", str(recording(tmp_path)), "--policy", "colour=red"]
     assert main(argv) == 2
     assert "colour=red" in capsys.readouterr().err
+
+
+def test_reading_options_before_i_file_read_that_file_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A vendor CSV of the ticks (its own columns, ms times) and the wire-format fills:
+    read with `-i`, they back-test exactly as the all-wire recording does; with the
+    options applied to both files, the fills file reads as nothing, and that is an error
+    (it was a silent all-zero backtest)."""
+    wire = recording(tmp_path)
+    messages = [orjson.loads(line) for line in wire.read_bytes().splitlines()]
+    quotes = tmp_path / "quotes.csv"
+    rows = [
+        f"{m['symbol']},{m['ts'] // 10**6},{m['bid']},{m['ask']}"
+        for m in messages
+        if m["type"] == "tick"
+    ]
+    quotes.write_text("ric,time,bid_px,ask_px\n" + "\n".join(rows) + "\n")
+    vols_and_fills = tmp_path / "fills.jsonl"
+    vols_and_fills.write_bytes(
+        b"".join(orjson.dumps(m) + b"\n" for m in messages if m["type"] != "tick")
+    )
+    reading = ["--map", "symbol=ric", "--map", "ts=time", "--map", "bid=bid_px"]
+    reading += ["--map", "ask=ask_px", "--ts-unit", "ms"]
+    options = ["--policy", "band=100", "--sample-s", "60", "--no-progress"]
+    reports = {}
+    for name, files in (
+        ("wire", [str(wire)]),
+        ("per file", [*reading, "-i", str(quotes), str(vols_and_fills)]),
+    ):
+        report = tmp_path / f"{name}.json"
+        assert main(["backtest", "replay", *files, *options, "--json", str(report)]) == 0
+        reports[name] = orjson.loads(report.read_bytes())["summary"]
+    assert reports["per file"] == reports["wire"]
+    assert reports["wire"][2]["trades"] > 0
+    capsys.readouterr()
+
+    both = [str(quotes), str(vols_and_fills), *reading, *options]
+    assert main(["backtest", "replay", *both]) == 2
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert error.startswith(f"hedger backtest: nothing in {vols_and_fills} could be read")
