@@ -22,17 +22,19 @@ from tqdm import tqdm
 
 from hedger.backtest.compare import Comparison, compare
 from hedger.backtest.montecarlo import OptionPosition, cost_of_hedging
-from hedger.backtest.recorded import recorded_events
+from hedger.backtest.recorded import recorded_events, split_windows
 from hedger.backtest.report_json import comparison_json, monte_carlo_json
-from hedger.backtest.report_text import comparison_text, monte_carlo_text
+from hedger.backtest.report_text import comparison_text, monte_carlo_text, windows_text
 from hedger.backtest.runner import DEFAULT_SAMPLE_INTERVAL_NS, BacktestConfig
 from hedger.backtest.strategies import (
     NO_HEDGE,
     STATIC_HEDGE,
     Strategy,
     configured_strategy,
+    parse_duration_ns,
     parse_policy,
 )
+from hedger.backtest.trades import FILL_COLUMNS, ORDER_COLUMNS, fill_rows, order_rows, write_csv
 from hedger.config import Settings
 from hedger.core.events import Event
 from producers.execution import add_cost_arguments, cost_model
@@ -58,6 +60,12 @@ def add_backtest_parser(commands: Any) -> None:
         "files", type=Path, nargs="*", help="recordings, merged in event time (or -i FILE)"
     )
     add_reading_arguments(replay)
+    replay.add_argument(
+        "--windows",
+        metavar="DURATION",
+        help="split the recording into consecutive windows this long (e.g. 91d), each"
+        " backtested on its own, from no position: results per window, statistics over them",
+    )
     _add_comparison_arguments(replay)
     simulate = modes.add_parser("simulate", help="strategies over simulated markets")
     add_session_arguments(simulate)
@@ -86,6 +94,8 @@ def _add_comparison_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timer-s", type=float, help="timer grid (default: each strategy's)")
     add_cost_arguments(parser)
     _add_output_arguments(parser)
+    parser.add_argument("--orders-csv", type=Path, help="write every hedge order here (CSV)")
+    parser.add_argument("--fills-csv", type=Path, help="write every hedge fill here (CSV)")
 
 
 def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
@@ -143,8 +153,12 @@ def _comparison(args: argparse.Namespace, settings: Settings) -> int:
     if args.mode == "replay":
         files, read_with, window = recordings(args, "hedger backtest", args.files)
         events = recorded_events(files, read_with, window)
-        paths = [events]
+        spans = split_windows(events, parse_duration_ns(args.windows)) if args.windows else []
+        paths = [events[first:stop] for _, _, first, stop in spans] or [events]
+        windows, path_count = [(start, end) for start, end, _, _ in spans], len(paths)
         inputs |= {"recordings": ", ".join(map(str, files)), "events": f"{len(events):,}"}
+        if args.windows:
+            inputs |= {"windows": f"{len(spans)} of {args.windows}"}
     else:
         session = session_from(args)
         if args.rate is not None:
@@ -154,6 +168,7 @@ def _comparison(args: argparse.Namespace, settings: Settings) -> int:
             for path in range(args.paths)
         )
         inputs |= {"preset": args.preset, "paths": str(args.paths), "seed": str(args.seed)}
+        windows, path_count = [], args.paths
         inputs |= {"session": _describe(session)}
     config = BacktestConfig(
         engine=engine,
@@ -163,10 +178,13 @@ def _comparison(args: argparse.Namespace, settings: Settings) -> int:
     )
     strategies = _strategies(args, settings)
     inputs |= {"costs": _describe(config.costs), "engine": _describe(engine)}
-    runs = len(strategies) * (args.paths if args.mode == "simulate" else 1)
+    runs = len(strategies) * path_count
     with tqdm(total=runs, unit="run", disable=args.no_progress or None, file=sys.stderr) as bar:
         comparison = compare(paths, strategies, config, bar.update)
+    comparison.windows = windows
     print(comparison_text(comparison.summaries()))
+    if comparison.windows:
+        print(windows_text(comparison))
     _write_reports(args, inputs, comparison)
     return 0
 
@@ -185,6 +203,10 @@ def _write_reports(args: argparse.Namespace, inputs: dict[str, str], result: Com
         from hedger.backtest.report_html import comparison_html
 
         args.html.write_text(comparison_html("hedger backtest", inputs, result), encoding="utf-8")
+    if args.orders_csv is not None:
+        write_csv(args.orders_csv, ORDER_COLUMNS, order_rows(result))
+    if args.fills_csv is not None:
+        write_csv(args.fills_csv, FILL_COLUMNS, fill_rows(result))
 
 
 def _monte_carlo(args: argparse.Namespace) -> int:

@@ -58,6 +58,8 @@ class Comparison:
 
     strategies: list[Strategy]
     results: dict[str, list[PathResult]] = field(default_factory=dict)
+    # When the paths are windows of one recording: each one's event-time span [start, end).
+    windows: list[tuple[int, int]] = field(default_factory=list)
 
     def summaries(self) -> list[StrategySummary]:
         reference = next((s.name for s in self.strategies if s.kind == NONE), None)

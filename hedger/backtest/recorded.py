@@ -9,6 +9,7 @@ not take, are skipped.
 
 from __future__ import annotations
 
+import bisect
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -59,3 +60,20 @@ def recorded_events(
             " reading options it was read with (-i FILE takes only those before it)"
         )
     return events
+
+
+def split_windows(events: Sequence[Event], length_ns: int) -> list[tuple[int, int, int, int]]:
+    """Consecutive windows `length_ns` long from the first event's time, [start, end), as
+    (start_ns, end_ns, first, stop): `events[first:stop]` fall in it. `events` in time
+    order; a window with no event is left out."""
+    if length_ns <= 0:
+        raise ValueError("a window must be longer than nothing")
+    times = [event.ts_ns for event in events]
+    windows = []
+    first = 0
+    while first < len(times):
+        start = times[0] + (times[first] - times[0]) // length_ns * length_ns
+        stop = bisect.bisect_left(times, start + length_ns, lo=first)
+        windows.append((start, start + length_ns, first, stop))
+        first = stop
+    return windows

@@ -18,10 +18,12 @@ from hedger.backtest.report_text import (
     MONTE_CARLO_HEADERS,
     OUTCOME_HEADERS,
     REFUSAL_HEADERS,
+    WINDOW_HEADERS,
     attribution_rows,
     monte_carlo_rows,
     outcome_rows,
     refusal_rows,
+    window_rows,
 )
 
 _NS_PER_HOUR = 3600 * 10**9
@@ -89,6 +91,9 @@ def comparison_html(title: str, inputs: Mapping[str, str], comparison: Compariso
     ]
     if summaries[0].paths >= 2:
         sections.append(("Final P&L distribution", svg(_final_pnl_histogram(comparison))))
+    if comparison.windows:
+        table = html_table(WINDOW_HEADERS, window_rows(comparison))
+        sections.append(("Per window (each run on its own, from no position)", table))
     refusals = [
         [strategy, reason, count, "\n".join(first)]
         for strategy, reason, count, first in refusal_rows(summaries)

@@ -8,11 +8,13 @@ from typing import Any
 
 from hedger.backtest.compare import Comparison
 from hedger.backtest.montecarlo import IntervalResult
+from hedger.backtest.trades import fill_rows, order_rows
 
 
 def comparison_json(inputs: Mapping[str, str], comparison: Comparison) -> dict[str, Any]:
-    """Inputs, each strategy's summary, every path's final P&L and orders, and the first
-    path's P&L and net delta series (ts in ns)."""
+    """Inputs, each strategy's summary, every path's final P&L and counts, every hedge
+    order and fill (`hedger.backtest.trades`), and the first path's P&L and net delta
+    series (ts in ns)."""
     return {
         "inputs": dict(inputs),
         "summary": [dataclasses.asdict(summary) for summary in comparison.summaries()],
@@ -23,6 +25,10 @@ def comparison_json(inputs: Mapping[str, str], comparison: Comparison) -> dict[s
             ]
             for name, results in comparison.results.items()
         },
+        # The paths' spans when they are windows of one recording (ts in ns).
+        "windows": [{"start": start, "end": end} for start, end in comparison.windows],
+        "orders": order_rows(comparison),
+        "fills": fill_rows(comparison),
         "first_path_series": {
             name: {
                 "ts": [s.ts_ns for s in results[0].samples],

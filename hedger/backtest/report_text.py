@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from hedger.backtest.compare import StrategySummary
+from hedger.backtest.compare import Comparison, StrategySummary
 from hedger.backtest.ledger import ATTRIBUTION_TERMS
 from hedger.backtest.montecarlo import IntervalResult
 from hedger.backtest.runner import Refused
@@ -99,6 +99,38 @@ def comparison_text(summaries: Sequence[StrategySummary]) -> str:
         parts.append(f"{strategy}: {reason} {count}")
         parts += [f"    {line}" for line in occurrences]
     return "\n".join(parts)
+
+
+WINDOW_HEADERS = ("window", "from", "to", "strategy", "final P&L", "trades", "fees", "slippage")
+
+
+def window_rows(comparison: Comparison) -> list[list[str]]:
+    """Per window of the recording and strategy, what that window's run came to."""
+    return [
+        [
+            str(index + 1),
+            _day_or_time(start),
+            _day_or_time(end),
+            strategy,
+            money(results[index].final_pnl),
+            str(len(results[index].orders)),
+            money(results[index].fees),
+            money(results[index].slippage),
+        ]
+        for index, (start, end) in enumerate(comparison.windows)
+        for strategy, results in comparison.results.items()
+    ]
+
+
+def windows_text(comparison: Comparison) -> str:
+    return "\nPer window (each run on its own, from no position)\n" + table(
+        WINDOW_HEADERS, window_rows(comparison), "rlllrrrr"
+    )
+
+
+def _day_or_time(ts_ns: int) -> str:
+    when = dt.datetime.fromtimestamp(ts_ns // 1_000_000_000, dt.UTC)
+    return when.isoformat(timespec="seconds").removesuffix("+00:00") + "Z"
 
 
 REFUSAL_HEADERS = ("strategy", "refused or skipped", "count", "first occurrences")

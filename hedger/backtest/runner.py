@@ -93,6 +93,7 @@ class PathResult:
     samples: list[Sample]
     orders: list[SubmitHedgeOrder]
     fills: int
+    hedge_fills: list[FillReport]  # every fill of `orders`, in the order they came
     fees: float
     slippage: float
     attribution: dict[str, float]
@@ -124,6 +125,7 @@ class PathRun:
         self.refusals: Counter[str] = Counter()
         self.first_refusals: dict[str, list[Refused]] = {}
         self.fills = 0
+        self.hedge_fills: list[FillReport] = []
         self._due: list[_Due] = []
         self._sequence = itertools.count()
         self._ref_prices: dict[str, float] = {}
@@ -275,6 +277,7 @@ class PathRun:
             self._refused("unfillable", seen)
             return
         self.fills += 1
+        self.hedge_fills.append(fill)
         instrument = parse_instrument(fill.instrument, fill.ts_ns)
         ref_price = self._ref_prices[order.order_id]
         if isinstance(instrument, OptionContract):  # a gamma/vega hedge
@@ -313,6 +316,7 @@ class PathRun:
             samples=self.ledger.samples,
             orders=self.orders,
             fills=self.fills,
+            hedge_fills=self.hedge_fills,
             fees=self.ledger.fees,
             slippage=self.ledger.slippage,
             attribution=self.ledger.attribution,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import math
 from pathlib import Path
 
@@ -159,3 +160,77 @@ def test_reading_options_before_i_file_read_that_file_alone(
     assert main(["backtest", "replay", *both]) == 2
     error = capsys.readouterr().err.splitlines()[-1]
     assert error.startswith(f"hedger backtest: nothing in {vols_and_fills} could be read")
+
+
+def test_every_order_and_fill_is_a_row_in_json_and_csv(tmp_path: Path) -> None:
+    """Trade by trade: each hedge order with what its fills came to, each fill with its
+    slippage over the order's arrival mark; per strategy they add up to the summary's
+    slippage and fees, which the ledger counts on its own."""
+    paths = {name: tmp_path / name for name in ("r.json", "orders.csv", "fills.csv")}
+    argv = ["backtest", "replay", str(recording(tmp_path)), "--policy", "band=100"]
+    argv += ["--half-spread", "0.02", "--commission", "1", "--partial-fills", "3"]
+    argv += ["--latency-ms", "50", "--no-progress", "--json", str(paths["r.json"])]
+    argv += ["--orders-csv", str(paths["orders.csv"]), "--fills-csv", str(paths["fills.csv"])]
+    assert main(argv) == 0
+    document = orjson.loads(paths["r.json"].read_bytes())
+    orders, fills = document["orders"], document["fills"]
+    assert {o["strategy"] for o in orders} == {"static", "band 100 min 1s"}
+    assert len(fills) > len(orders)  # partial fills
+    for summary in document["summary"]:
+        mine = [f for f in fills if f["strategy"] == summary["strategy"]]
+        assert sum(f["slippage"] for f in mine) == pytest.approx(summary["slippage"])
+        assert sum(f["fee"] for f in mine) == pytest.approx(summary["commissions"])
+    by_id = {(o["strategy"], o["order_id"]): o for o in orders}
+    for order in orders:
+        own = [
+            f
+            for f in fills
+            if (f["strategy"], f["order_id"]) == (order["strategy"], order["order_id"])
+        ]
+        assert order["filled_qty"] == pytest.approx(order["qty"])
+        assert sum(f["qty"] * f["price"] for f in own) / order["filled_qty"] == pytest.approx(
+            order["avg_fill_price"]
+        )
+        assert all(f["ts_ns"] >= order["ts_ns"] + 50_000_000 for f in own)
+    for fill in fills:
+        order = by_id[(fill["strategy"], fill["order_id"])]
+        sign = 1 if fill["side"] == "buy" else -1
+        assert fill["slippage"] == pytest.approx(
+            sign * fill["qty"] * (fill["price"] - order["ref_price"])
+        )
+    for name, rows in (("orders.csv", orders), ("fills.csv", fills)):
+        with paths[name].open(newline="") as file:
+            read = list(csv.DictReader(file))
+        assert [row["order_id"] for row in read] == [row["order_id"] for row in rows]
+        assert [float(row["slippage"]) for row in read] == pytest.approx(
+            [r["slippage"] for r in rows]
+        )
+
+
+def test_windows_backtest_each_span_on_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An hour and its last tick split into 20-minute windows: four runs, each as a
+    backtest of that span alone (read with --start/--end) comes out, and a per-window
+    table."""
+    feed = recording(tmp_path)
+    options = ["--policy", "band=100", "--sample-s", "60", "--no-progress"]
+    report = tmp_path / "w.json"
+    argv = ["backtest", "replay", str(feed), "--windows", "20m", *options, "--json", str(report)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    document = orjson.loads(report.read_bytes())
+    minutes = 20 * 60 * sc.SECOND
+    assert document["windows"] == [
+        {"start": sc.T0 + n * minutes, "end": sc.T0 + (n + 1) * minutes} for n in range(4)
+    ]
+    assert document["summary"][0]["paths"] == 4
+    assert "Per window" in out
+    for n, window in enumerate(document["windows"]):
+        alone = tmp_path / f"alone{n}.json"
+        span = ["--start", str(window["start"]), "--end", str(window["end"])]
+        assert main(["backtest", "replay", str(feed), *span, *options, "--json", str(alone)]) == 0
+        single = orjson.loads(alone.read_bytes())["paths"]
+        assert {name: runs[n] for name, runs in document["paths"].items()} == {
+            name: runs[0] for name, runs in single.items()
+        }
