@@ -26,6 +26,7 @@ from hedger.backtest.recorded import recorded_events, split_windows
 from hedger.backtest.report_json import comparison_json, monte_carlo_json
 from hedger.backtest.report_text import comparison_text, monte_carlo_text, windows_text
 from hedger.backtest.runner import DEFAULT_SAMPLE_INTERVAL_NS, BacktestConfig
+from hedger.backtest.settings_table import settings_rows
 from hedger.backtest.strategies import (
     NO_HEDGE,
     STATIC_HEDGE,
@@ -177,7 +178,8 @@ def _comparison(args: argparse.Namespace, settings: Settings) -> int:
         timer_interval_ns=None if args.timer_s is None else round(args.timer_s * _NS_PER_S),
     )
     strategies = _strategies(args, settings)
-    inputs |= {"costs": _describe(config.costs), "engine": _describe(engine)}
+    inputs |= {"costs": _describe(config.costs), "policies": ", ".join(s.name for s in strategies)}
+    engine_settings = settings_rows(engine)
     runs = len(strategies) * path_count
     with tqdm(total=runs, unit="run", disable=args.no_progress or None, file=sys.stderr) as bar:
         comparison = compare(paths, strategies, config, bar.update)
@@ -185,7 +187,7 @@ def _comparison(args: argparse.Namespace, settings: Settings) -> int:
     print(comparison_text(comparison.summaries()))
     if comparison.windows:
         print(windows_text(comparison))
-    _write_reports(args, inputs, comparison)
+    _write_reports(args, inputs, engine_settings, comparison)
     return 0
 
 
@@ -194,15 +196,21 @@ def _describe(value: Any) -> str:
     return ", ".join(f"{f.name}={getattr(value, f.name)}" for f in fields)
 
 
-def _write_reports(args: argparse.Namespace, inputs: dict[str, str], result: Comparison) -> None:
+def _write_reports(
+    args: argparse.Namespace,
+    inputs: dict[str, str],
+    settings: list[tuple[str, str]],
+    result: Comparison,
+) -> None:
     if args.json is not None:
-        document = comparison_json(inputs, result)
+        document = comparison_json(inputs, result, settings)
         args.json.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
     if args.html is not None:
         # Imported here: matplotlib is slow to import and only the HTML report needs it.
         from hedger.backtest.report_html import comparison_html
 
-        args.html.write_text(comparison_html("hedger backtest", inputs, result), encoding="utf-8")
+        page = comparison_html("hedger backtest", inputs, result, settings)
+        args.html.write_text(page, encoding="utf-8")
     if args.orders_csv is not None:
         write_csv(args.orders_csv, ORDER_COLUMNS, order_rows(result))
     if args.fills_csv is not None:
@@ -235,9 +243,10 @@ def _monte_carlo(args: argparse.Namespace) -> int:
         document = monte_carlo_json(inputs, position.price, COST_DEFINITION, results)
         args.json.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
     if args.html is not None:
-        from hedger.backtest.report_html import monte_carlo_html  # slow import: only here
+        from hedger.backtest.report_mc_html import monte_carlo_html  # slow import: only here
 
         shown = {key: str(value) for key, value in inputs.items()}
-        page = monte_carlo_html("hedger backtest mc", shown, results, position.price)
+        value = abs(position.units * position.price)
+        page = monte_carlo_html("hedger backtest mc", shown, results, value)
         args.html.write_text(page, encoding="utf-8")
     return 0

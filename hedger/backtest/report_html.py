@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import io
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -13,18 +14,16 @@ from matplotlib.figure import Figure
 
 from hedger.backtest.compare import Comparison, StrategySummary
 from hedger.backtest.ledger import ATTRIBUTION_TERMS
-from hedger.backtest.montecarlo import IntervalResult
 from hedger.backtest.report_text import (
-    MONTE_CARLO_HEADERS,
     OUTCOME_HEADERS,
     REFUSAL_HEADERS,
     WINDOW_HEADERS,
     attribution_rows,
-    monte_carlo_rows,
     outcome_rows,
     refusal_rows,
     window_rows,
 )
+from hedger.backtest.strategies import NONE, STATIC
 
 _NS_PER_HOUR = 3600 * 10**9
 _FAINT_PATHS = 20
@@ -75,8 +74,14 @@ def page(title: str, inputs: Mapping[str, str], sections: Sequence[tuple[str, st
     )
 
 
-def comparison_html(title: str, inputs: Mapping[str, str], comparison: Comparison) -> str:
-    """The strategy comparison: summary tables and its plots."""
+def comparison_html(
+    title: str,
+    inputs: Mapping[str, str],
+    comparison: Comparison,
+    settings: Sequence[tuple[str, str]] = (),
+) -> str:
+    """The strategy comparison: summary tables and its plots, then the engine's
+    `settings` (`settings_table`)."""
     summaries = comparison.summaries()
     sections = [
         ("Summary", html_table(OUTCOME_HEADERS, outcome_rows(summaries))),
@@ -101,6 +106,9 @@ def comparison_html(title: str, inputs: Mapping[str, str], comparison: Compariso
     if refusals:
         table = html_table(REFUSAL_HEADERS, refusals, notes=True)
         sections.append(("Refused or skipped (over all paths)", table))
+    if settings:
+        table = html_table(("setting", "value"), settings, notes=True)
+        sections.append(("Engine settings", table))
     return page(title, inputs, sections)
 
 
@@ -116,42 +124,66 @@ def _hours(comparison: Comparison, strategy: str, path: int) -> tuple[np.ndarray
     return hours, np.array([s.pnl for s in samples])
 
 
+def _style(index: int) -> dict[str, Any]:
+    """Strategy `index`'s line: its own colour, dash and width, wider first, so that
+    strategies whose curves coincide still show each (a thin dash over a wide line)."""
+    dashes = ("-", "--", "-.", ":")
+    return {"color": f"C{index}", "ls": dashes[index % 4], "lw": max(3.2 - 0.7 * index, 1.0)}
+
+
 def _pnl_paths(comparison: Comparison) -> Figure:
-    figure, axes = _figure()
+    figure = Figure(figsize=(9.0, 6.0))
+    axes, gaps = figure.subplots(2, 1, sharex=True, height_ratios=(2, 1))
     for index, strategy in enumerate(comparison.strategies):
-        color = f"C{index}"
         runs = comparison.results[strategy.name]
         for path in range(1, min(len(runs), _FAINT_PATHS)):
-            axes.plot(*_hours(comparison, strategy.name, path), color=color, alpha=0.15, lw=0.7)
-        axes.plot(*_hours(comparison, strategy.name, 0), color=color, lw=1.6, label=strategy.name)
-    axes.set(xlabel="hours from start", ylabel="P&L (currency)")
-    axes.set_title("P&L by strategy: first path bold, others faint")
+            axes.plot(
+                *_hours(comparison, strategy.name, path), color=f"C{index}", alpha=0.15, lw=0.7
+            )
+        label = f"{strategy.name} ({runs[0].final_pnl:,.0f})"
+        axes.plot(*_hours(comparison, strategy.name, 0), label=label, **_style(index))
+    axes.set(ylabel="P&L (currency)")
+    axes.set_title("P&L by strategy (final P&L): first path bold, others faint")
     axes.legend(fontsize="small")
+    # Hedged curves lie within a few units of each other on a scale set by the unhedged
+    # one: their gaps to the static hedge show where the policies part.
+    static = next((s.name for s in comparison.strategies if s.kind == STATIC), None)
+    for index, strategy in enumerate(comparison.strategies):
+        if static is None or strategy.kind in (NONE, STATIC):
+            continue
+        static_hours, static_pnl = _hours(comparison, static, 0)
+        hours, pnl = _hours(comparison, strategy.name, 0)
+        gaps.plot(hours, pnl - np.interp(hours, static_hours, static_pnl), **_style(index))
+    gaps.axhline(0.0, color="C1", lw=1.0)
+    gaps.set(xlabel="hours from start", ylabel="P&L − static (first path)")
+    figure.tight_layout()
     return figure
 
 
 def _delta_exposure(comparison: Comparison) -> Figure:
     figure, axes = _figure()
-    for strategy in comparison.strategies:
+    for index, strategy in enumerate(comparison.strategies):
         samples = comparison.results[strategy.name][0].samples
         hours, _ = _hours(comparison, strategy.name, 0)
-        axes.plot(hours, [s.net_delta for s in samples], label=strategy.name, lw=1.2)
+        axes.plot(hours, [s.net_delta for s in samples], label=strategy.name, **_style(index))
     axes.set(xlabel="hours from start", ylabel="net delta (shares)")
     axes.legend(fontsize="small")
     return figure
 
 
 def _cost_against_trades(summaries: Sequence[StrategySummary]) -> Figure:
+    # A legend, not labels at the points: strategies with close results overprinted.
     figure = Figure(figsize=(9.0, 3.6))
     cost_axes, risk_axes = figure.subplots(1, 2)
-    for summary in summaries:
-        cost = summary.commissions + summary.slippage
-        cost_axes.scatter(summary.trades, cost)
-        risk_axes.scatter(summary.trades, summary.pnl_std)
-        for axes, value in ((cost_axes, cost), (risk_axes, summary.pnl_std)):
-            axes.annotate(summary.strategy, (summary.trades, value), fontsize="small")
+    markers = "osD^vP"
+    for index, summary in enumerate(summaries):
+        look = {"color": f"C{index}", "marker": markers[index % len(markers)], "s": 60}
+        look |= {"edgecolors": "black", "linewidths": 0.5, "label": summary.strategy}
+        cost_axes.scatter(summary.trades, summary.commissions + summary.slippage, **look)
+        risk_axes.scatter(summary.trades, summary.pnl_std, **look)
     cost_axes.set(xlabel="hedge trades per path", ylabel="commissions + slippage")
     risk_axes.set(xlabel="hedge trades per path", ylabel="P&L std")
+    cost_axes.legend(fontsize="small")
     figure.tight_layout()
     return figure
 
@@ -176,45 +208,5 @@ def _final_pnl_histogram(comparison: Comparison) -> Figure:
         finals = [result.final_pnl for result in comparison.results[strategy.name]]
         axes.hist(finals, bins=30, alpha=0.5, label=strategy.name)
     axes.set(xlabel="final P&L (currency)", ylabel="paths")
-    axes.legend(fontsize="small")
-    return figure
-
-
-def monte_carlo_html(
-    title: str, inputs: Mapping[str, str], results: Sequence[IntervalResult], price: float
-) -> str:
-    """The cost-of-hedging report: the table per interval, the curve and the distributions."""
-    table = html_table(MONTE_CARLO_HEADERS, monte_carlo_rows(results))
-    sections = [
-        ("Cost of hedging per rebalancing interval", table),
-        ("Frequency against cost", svg(_cost_curve(results))),
-        ("Distribution of the cost of hedging", svg(_cost_histograms(results, price))),
-    ]
-    return page(title, inputs, sections)
-
-
-def _cost_curve(results: Sequence[IntervalResult]) -> Figure:
-    figure = Figure(figsize=(9.0, 3.6))
-    std_axes, mean_axes = figure.subplots(1, 2)
-    counts = np.array([r.rebalances for r in results], dtype=float)
-    ratios = np.array([r.std_cost_over_price for r in results])
-    std_axes.loglog(counts, ratios, "o-", label="simulated")
-    if counts.size:
-        anchor = ratios[0] * np.sqrt(counts[0])
-        std_axes.loglog(counts, anchor / np.sqrt(counts), "--", label="∝ 1/√N")
-    std_axes.set(xlabel="rebalances N", ylabel="std of cost / BS price")
-    std_axes.legend(fontsize="small")
-    mean_axes.plot(counts, [r.mean_cost for r in results], "o-")
-    mean_axes.set_xscale("log")
-    mean_axes.set(xlabel="rebalances N", ylabel="mean cost of hedging")
-    figure.tight_layout()
-    return figure
-
-
-def _cost_histograms(results: Sequence[IntervalResult], price: float) -> Figure:
-    figure, axes = _figure()
-    for result in results:
-        axes.hist(result.costs, bins=60, alpha=0.4, label=f"N = {result.rebalances}")
-    axes.set(xlabel=f"cost of hedging (one option's BS price: {price:.4f})", ylabel="paths")
     axes.legend(fontsize="small")
     return figure

@@ -11,12 +11,17 @@ from hedger.backtest.montecarlo import IntervalResult
 from hedger.backtest.trades import fill_rows, order_rows
 
 
-def comparison_json(inputs: Mapping[str, str], comparison: Comparison) -> dict[str, Any]:
-    """Inputs, each strategy's summary, every path's final P&L and counts, every hedge
-    order and fill (`hedger.backtest.trades`), and the first path's P&L and net delta
-    series (ts in ns)."""
+def comparison_json(
+    inputs: Mapping[str, str],
+    comparison: Comparison,
+    settings: Sequence[tuple[str, str]] = (),
+) -> dict[str, Any]:
+    """Inputs, the engine's `settings` (`settings_table`), each strategy's summary, every
+    path's final P&L and counts, every hedge order and fill (`hedger.backtest.trades`),
+    and the first path's P&L and net delta series (ts in ns)."""
     return {
         "inputs": dict(inputs),
+        "engine": dict(settings),
         "summary": [dataclasses.asdict(summary) for summary in comparison.summaries()],
         "paths": {
             name: [

@@ -64,6 +64,12 @@ def test_backtest_replay_prints_table_and_writes_json_and_html(
     html = page.read_text()
     assert_self_contained(html)
     assert "band 500 min 1s" in html
+    # The engine's settings as rows, not a Python dump.
+    assert "<h2>Engine settings</h2>" in html
+    assert f"<td>rate</td><td>{sc.RATE:g}</td>" in html
+    assert "EngineConfig(" not in html
+    assert "BandPolicy(" not in html
+    assert document["engine"]["controls.price_collar"] == "0.05"
 
 
 def _years(second: float) -> float:
