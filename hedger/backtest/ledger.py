@@ -1,7 +1,9 @@
 """Accounting for one strategy on one path: positions, cash, P&L and its attribution.
 
 The portfolio is every book's options (valued at Black-Scholes with the engine's rate,
-dividend yield, flat vol and expiry convention), shares at the mark, and cash. It starts
+dividend yield, flat vol and expiry convention), shares at the mark, and cash. Options
+settle at expiry as the engine settles them: physically, at the expiry close's price (an
+in-the-money call becomes shares bought at the strike, a put shares sold at it). It starts
 empty, so P&L(t) = value(t). Client trades pay their price in cash; hedge fills pay price ×
 shares plus the fee. Between valuations, cash earns the rate and shares earn the dividend
 yield (continuously compounded), credited at each valuation.
@@ -107,7 +109,36 @@ class Ledger:
         return None if held is None else held.mark
 
     def on_tick(self, tick: PriceTick) -> None:
-        self._underlying(tick.symbol).mark = tick.mark
+        """A new mark. Options that expired before it settle at the mark before it; those
+        expiring at its very instant (the expiry close), at its own price: as the engine
+        settles them (`hedger.core.revaluation`)."""
+        held = self._underlying(tick.symbol)
+        if held.mark is not None:
+            self._settle_expired(held, tick.ts_ns - 1, held.mark)
+        held.mark = tick.mark
+        self._settle_expired(held, tick.ts_ns, tick.mark)
+
+    def _settle_expired(self, held: _Underlying, by_ns: int, spot: float) -> None:
+        """Rows expired by `by_ns` leave the book, physically settled at `spot`: an
+        in-the-money call becomes +units shares bought at the strike, a put −units sold
+        at the strike; the rest lapses. The value does not jump: units × intrinsic before,
+        the same in shares and cash after."""
+        expired = [row for row, expiry in enumerate(held.expiries_ns) if expiry <= by_ns]
+        if not expired:
+            return
+        self._settle_shares(held, spot)
+        for row in expired:
+            strike, units = held.strikes[row], held.units[row]
+            in_the_money = spot > strike if held.calls[row] else spot < strike
+            delivered = (units if held.calls[row] else -units) if in_the_money else 0.0
+            held.shares += delivered
+            self.cash -= delivered * strike
+        kept = [row for row in range(len(held.units)) if row not in expired]
+        held.strikes = [held.strikes[row] for row in kept]
+        held.expiries_ns = [held.expiries_ns[row] for row in kept]
+        held.calls = [held.calls[row] for row in kept]
+        held.units = [held.units[row] for row in kept]
+        held.rows = {symbol: kept.index(row) for symbol, row in held.rows.items() if row in kept}
 
     def on_vol(self, update: VolUpdate) -> None:
         # Surface points are not priced by the engine either.

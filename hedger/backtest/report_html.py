@@ -26,6 +26,8 @@ from hedger.backtest.report_text import (
 from hedger.backtest.strategies import NONE, STATIC
 
 _NS_PER_HOUR = 3600 * 10**9
+# Runs longer than this are plotted in days from their start, shorter ones in hours.
+_DAYS_AFTER_HOURS = 72
 _FAINT_PATHS = 20
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1100px; }
@@ -118,10 +120,21 @@ def _figure(width: float = 9.0, height: float = 4.0) -> tuple[Figure, Axes]:
 
 
 def _hours(comparison: Comparison, strategy: str, path: int) -> tuple[np.ndarray, np.ndarray]:
+    """Times from the path's start, in `_time_unit`'s unit, and the P&L at each."""
     samples = comparison.results[strategy][path].samples
     start = samples[0].ts_ns if samples else 0
-    hours = np.array([(s.ts_ns - start) / _NS_PER_HOUR for s in samples])
-    return hours, np.array([s.pnl for s in samples])
+    ns_per_unit = _time_unit(comparison)[0]
+    elapsed = np.array([(s.ts_ns - start) / ns_per_unit for s in samples])
+    return elapsed, np.array([s.pnl for s in samples])
+
+
+def _time_unit(comparison: Comparison) -> tuple[float, str]:
+    """(ns per unit, axis label): days for a run of days (a daily recording), else hours."""
+    samples = comparison.results[comparison.strategies[0].name][0].samples
+    span = samples[-1].ts_ns - samples[0].ts_ns if samples else 0
+    if span > _DAYS_AFTER_HOURS * _NS_PER_HOUR:
+        return 24 * _NS_PER_HOUR, "days from start"
+    return _NS_PER_HOUR, "hours from start"
 
 
 def _style(index: int) -> dict[str, Any]:
@@ -155,7 +168,7 @@ def _pnl_paths(comparison: Comparison) -> Figure:
         hours, pnl = _hours(comparison, strategy.name, 0)
         gaps.plot(hours, pnl - np.interp(hours, static_hours, static_pnl), **_style(index))
     gaps.axhline(0.0, color="C1", lw=1.0)
-    gaps.set(xlabel="hours from start", ylabel="P&L − static (first path)")
+    gaps.set(xlabel=_time_unit(comparison)[1], ylabel="P&L − static (first path)")
     figure.tight_layout()
     return figure
 
@@ -166,7 +179,7 @@ def _delta_exposure(comparison: Comparison) -> Figure:
         samples = comparison.results[strategy.name][0].samples
         hours, _ = _hours(comparison, strategy.name, 0)
         axes.plot(hours, [s.net_delta for s in samples], label=strategy.name, **_style(index))
-    axes.set(xlabel="hours from start", ylabel="net delta (shares)")
+    axes.set(xlabel=_time_unit(comparison)[1], ylabel="net delta (shares)")
     axes.legend(fontsize="small")
     return figure
 

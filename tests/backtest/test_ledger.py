@@ -8,10 +8,13 @@ import math
 import pytest
 
 from hedger.backtest.ledger import ATTRIBUTION_TERMS, Ledger
-from hedger.core.events import FillReport, Side
+from hedger.core.engine import HedgeEngine
+from hedger.core.events import FillReport, RecoveryCompleted, Side
+from hedger.core.policy import BandPolicy
 from tests.backtest import scenario as sc
 
 UNITS = 50 * 100.0  # 50 contracts of 100 shares
+NEVER = BandPolicy(band_shares=math.inf)  # an engine that only keeps the book
 
 
 def ledger_holding_calls(rate: float = sc.RATE) -> tuple[Ledger, float]:
@@ -114,3 +117,36 @@ def test_ledger_option_hedge_fill_counts_fee_and_slippage_in_contract_units() ->
     assert ledger.fees == 2.0
     assert ledger.attribution["costs"] == pytest.approx(-2.0)
     assert ledger.cash == pytest.approx(300 * 4.90 - 2.0)
+
+
+def test_ledger_settles_at_expiry_physically_as_the_engine_does() -> None:
+    """At the expiry close the bought put (in the money) becomes 5,000 shares sold at the
+    strike and the bought call (out of the money) lapses; the value does not jump, and
+    afterwards the shares carry the P&L. Checked with the engine's own book."""
+    config = dataclasses.replace(sc.engine_config(), rate=0.0)
+    ledger, engine = Ledger(config), HedgeEngine(dataclasses.replace(config, policy=NEVER))
+    put = dataclasses.replace(sc.CALL, is_call=False)
+    expiry_s = (sc.EXPIRY_NS - sc.T0) / sc.SECOND
+    trades = [
+        FillReport("P", "mm-1", put.occ_symbol, Side.BUY, 50, 5.0, sc.T0 + sc.SECOND),
+        FillReport("C", "mm-1", sc.CALL.occ_symbol, Side.BUY, 50, 2.0, sc.T0 + sc.SECOND),
+    ]
+    engine.handle(RecoveryCompleted(sc.T0))
+    ledger.on_tick(opening := sc.tick(0, 100.0))
+    engine.handle(opening)
+    for trade, contract in zip(trades, (put, sc.CALL), strict=True):
+        ledger.on_option_trade(trade, contract)
+        engine.handle(trade)
+    cash_paid = UNITS * (5.0 + 2.0)
+    ledger.on_tick(expiry_close := sc.tick(expiry_s, 92.0))
+    engine.handle(expiry_close)
+    # At the expiry close: the put's intrinsic value, now in shares and cash.
+    assert ledger.value(sc.EXPIRY_NS).pnl == pytest.approx(UNITS * (100.0 - 92.0) - cash_paid)
+    ledger.on_tick(next_day := sc.tick(expiry_s + 86_400, 110.0))
+    engine.handle(next_day)
+    after = ledger.value(sc.EXPIRY_NS + 86_400 * sc.SECOND)
+    # −5,000 shares sold at 100, now at 110; the call lapsed (at 110 it would be worth 10).
+    assert after.pnl == pytest.approx(-UNITS * 110.0 + UNITS * 100.0 - cash_paid)
+    assert after.net_delta == -UNITS
+    (exposure,) = engine.exposures()
+    assert exposure.shares == -UNITS
