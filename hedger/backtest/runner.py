@@ -37,6 +37,7 @@ from hedger.core.actions import (
     LatchBook,
     SubmitHedgeOrder,
 )
+from hedger.core.controls import OrderCheck, limit_refusal
 from hedger.core.engine import EngineConfig, HedgeEngine
 from hedger.core.events import (
     Event,
@@ -301,6 +302,16 @@ class PathRun:
         net = exposure.delta + exposure.working_shares
         quantity = round((policy.target_delta - net) / policy.lot_size) * policy.lot_size
         if quantity == 0:
+            return
+        # Held to the book's limits as the engine's orders are: a comparison in which
+        # only one strategy may send a 12M order while the limit is 10M compares nothing.
+        setup = self.engine.desk.setup(trade.book)
+        position = exposure.shares + exposure.working_shares
+        pnl = self.engine.desk.book_pnl(trade.book, setup)
+        check = OrderCheck(trade.book, symbol, quantity, mark, net, position, pnl)
+        refusal = limit_refusal(check, setup.limits)
+        if refusal is not None:
+            self._refused(refusal[0], Refused(trade.ts_ns, trade.book, symbol, refusal[1]))
             return
         order_id = f"S-{trade.book}-{symbol}-{trade.fill_id}"
         side = Side.of(quantity)

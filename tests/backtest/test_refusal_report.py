@@ -14,7 +14,7 @@ from hedger.backtest.report_html import comparison_html
 from hedger.backtest.report_json import comparison_json
 from hedger.backtest.report_text import comparison_text
 from hedger.backtest.runner import FIRST_REFUSALS, BacktestConfig
-from hedger.backtest.strategies import configured_strategy
+from hedger.backtest.strategies import STATIC_HEDGE, configured_strategy
 from hedger.core.actions import HedgeDenied
 from hedger.core.controls import BookLimits
 from hedger.core.engine import HedgeEngine
@@ -32,7 +32,8 @@ def test_refusals_are_listed_with_counts_and_first_occurrences_in_every_format()
     events: list[Event] = [sc.vol(0), sc.tick(0, 100.0), sc.client_buys_calls(1, 50, price)]
     events += [sc.tick(60 * (n + 1), 100.0 + 0.5 * n) for n in range(6)]
     strategy = configured_strategy(engine_config.policy)
-    comparison = compare([events], [strategy], BacktestConfig(engine_config, CostModel()))
+    config = BacktestConfig(engine_config, CostModel())
+    comparison = compare([events], [strategy], config)
 
     # What the engine refused, seen by handling the events directly.
     engine = HedgeEngine(engine_config)
@@ -67,3 +68,22 @@ def test_refusals_are_listed_with_counts_and_first_occurrences_in_every_format()
     assert "<h2>Refused or skipped (over all paths)</h2>" in page
     assert f"<td>max_order_notional</td><td>{len(denied)}</td>" in page
     assert html.escape(first.detail) in page
+
+
+def test_the_static_hedge_is_held_to_the_book_limits_too() -> None:
+    """Its one order per client trade passes the same size, notional and position limits
+    as the engine's orders (it was sent whatever its size)."""
+    engine_config = dataclasses.replace(
+        sc.engine_config(100.0), limits=BookLimits(max_order_notional=100_000.0)
+    )
+    price = round(sc.call_value(1, 100.0), 2)
+    events: list[Event] = [sc.vol(0), sc.tick(0, 100.0), sc.client_buys_calls(1, 50, price)]
+    config = BacktestConfig(engine_config, CostModel())
+    (result,) = compare([events], [STATIC_HEDGE], config).results["static"]
+    assert result.orders == []
+    assert result.refusals == {"max_order_notional": 1}
+    (seen,) = result.first_refusals["max_order_notional"]
+    assert seen.detail.endswith("> 100,000.00")
+    roomy = BacktestConfig(dataclasses.replace(engine_config, limits=BookLimits()), CostModel())
+    (result,) = compare([events], [STATIC_HEDGE], roomy).results["static"]
+    assert len(result.orders) == 1
