@@ -97,7 +97,11 @@ async def test_a_merge_waiting_on_held_back_fills_still_yields_the_event_loop(
                 handed += await streams.next_batch()
                 turned.append(bool(turns))
             assert not handed, "a tick passed a fill partition that was not read to its end"
-            assert all(turned), f"{turned.count(False)} of {len(turned)} batches kept the loop"
+            # A batch that takes records already fetched need not wait: at most one per
+            # record the price buffers can take. Every other batch must let the loop turn.
+            room = 2 * settings.batch_max_records
+            kept = turned.count(False)
+            assert kept <= room, f"{kept} of {len(turned)} batches kept the loop"
             await upstream.commit_transaction()
             async with asyncio.timeout(30):
                 while len(handed) < 9:
