@@ -74,7 +74,6 @@ async def test_two_instances_split_the_books_and_one_takes_over_when_the_other_l
         min_interval_ms=0,
         instance_id="a",
     )
-    second = dataclasses.replace(first, instance_id="b", metrics_port=free_port())
     inputs: list[Event] = [mm.vol(), *(client_fill(book) for book in BOOKS), mm.tick(100.0, 0)]
     async with Producer(kafka_bootstrap) as feed, running_hedger(first) as a:
         assert fill_partitions(a) == {0, 1}
@@ -87,6 +86,9 @@ async def test_two_instances_split_the_books_and_one_takes_over_when_the_other_l
         await wait_until(lambda: _orders_on_topic(first, 2))
         assert await lag_series(first) == {"0": 0.0, "1": 0.0}
 
+        # The port is taken just before use: picked at the start, a broker client's
+        # ephemeral port took it meanwhile once ("address already in use").
+        second = dataclasses.replace(first, instance_id="b", metrics_port=free_port())
         async with running_hedger(second) as b:
             await wait_until(lambda: a.not_ready_reason() is None and len(fill_partitions(a)) == 1)
             owned_by_a = fill_partitions(a)
