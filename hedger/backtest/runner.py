@@ -93,13 +93,16 @@ class PathResult:
     strategy: str
     samples: list[Sample]
     orders: list[SubmitHedgeOrder]
-    fills: int
     hedge_fills: list[FillReport]  # every fill of `orders`, in the order they came
     fees: float
     slippage: float
     attribution: dict[str, float]
     refusals: Counter[str]
     first_refusals: dict[str, list[Refused]]
+
+    @property
+    def fills(self) -> int:
+        return len(self.hedge_fills)
 
     @property
     def final_pnl(self) -> float:
@@ -125,7 +128,6 @@ class PathRun:
         self.orders: list[SubmitHedgeOrder] = []
         self.refusals: Counter[str] = Counter()
         self.first_refusals: dict[str, list[Refused]] = {}
-        self.fills = 0
         self.hedge_fills: list[FillReport] = []
         self._due: list[_Due] = []
         self._sequence = itertools.count()
@@ -277,7 +279,6 @@ class PathRun:
             seen = Refused(entry.ts_ns, order.book, order.symbol, f"{order.order_id}: {error}")
             self._refused("unfillable", seen)
             return
-        self.fills += 1
         self.hedge_fills.append(fill)
         instrument = parse_instrument(fill.instrument, fill.ts_ns)
         ref_price = self._ref_prices[order.order_id]
@@ -326,7 +327,6 @@ class PathRun:
             strategy=self.strategy.name,
             samples=self.ledger.samples,
             orders=self.orders,
-            fills=self.fills,
             hedge_fills=self.hedge_fills,
             fees=self.ledger.fees,
             slippage=self.ledger.slippage,
