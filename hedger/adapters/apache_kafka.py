@@ -186,7 +186,7 @@ class ApacheKafka:
         if node.process is not None and node.process.poll() is None:
             raise RuntimeError(f"node {node.node_id} is still running")
         self._spawn(kafka_jars(), node)
-        self._wait_for(node, time.monotonic() + timeout_s, timeout_s)
+        self._wait_for(node, time.monotonic() + timeout_s, timeout_s, watched=[node])
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Stop every node (SIGTERM, then SIGKILL if it lingers); safe to call twice."""
@@ -282,22 +282,29 @@ class ApacheKafka:
             )
 
     def _wait_until_ready(self, deadline: float, timeout_s: float) -> None:
+        # A node serves the full cluster only once every other node has joined, so while
+        # waiting on one, a death of any other is the cause worth reporting.
         for node in self.nodes:
-            self._wait_for(node, deadline, timeout_s)
+            self._wait_for(node, deadline, timeout_s, watched=self.nodes)
 
-    def _wait_for(self, node: KafkaNode, deadline: float, timeout_s: float) -> None:
+    def _wait_for(
+        self, node: KafkaNode, deadline: float, timeout_s: float, watched: list[KafkaNode]
+    ) -> None:
         every_port = frozenset(n.port for n in self.nodes)
         while not answers_metadata(node.port, every_port):
-            assert node.process is not None
-            if node.process.poll() is not None:
-                raise RuntimeError(
-                    f"Kafka node {node.node_id} exited with code {node.process.returncode} "
-                    f"before serving {node.bootstrap}:\n{_tail(node)}"
-                )
+            for other in watched:
+                assert other.process is not None
+                if other.process.poll() is not None:
+                    raise RuntimeError(
+                        f"Kafka node {other.node_id} exited with code "
+                        f"{other.process.returncode} before serving {other.bootstrap}:\n"
+                        f"{_tail(other)}"
+                    )
             if time.monotonic() > deadline:
                 raise RuntimeError(
-                    f"Kafka node {node.node_id} did not serve {node.bootstrap} within "
-                    f"{timeout_s:.0f} s:\n{_tail(node)}"
+                    f"Kafka node {node.node_id} did not serve {node.bootstrap} with all "
+                    f"{len(every_port)} node(s) within {timeout_s:.0f} s:\n"
+                    + "".join(f"node {n.node_id}:\n{_tail(n)}" for n in watched)
                 )
             time.sleep(_POLL_INTERVAL_S)
 

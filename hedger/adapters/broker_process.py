@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import random
 import signal
 import socket
 import struct
@@ -13,18 +14,54 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 HOST = "127.0.0.1"
 _PROBE_TIMEOUT_S = 0.5
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
+# Ports handed out by this process, so two servers it starts never get the same one.
+_handed_out: set[int] = set()
+_LISTEN_PORTS_LOWEST = 10000
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_EPHEMERAL_DEFAULT = (32768, 60999)  # Linux's default, used where the file cannot be read
+
+
 def free_port() -> int:
-    """A loopback port free now (for the broker, and for HTTP servers in tests and benchmarks)."""
+    """A loopback port free now (for brokers, and for HTTP servers in tests and benchmarks).
+
+    Drawn below the kernel's ephemeral range, never from it: a port the kernel hands out
+    (bind to 0) goes back to the pool the moment the probe closes, and any outgoing
+    connection made before our server binds it (a Kafka client, a JVM's first socket) can
+    take it as its own local port. CI lost a three-node cluster start to exactly that.
+    Outgoing connections never use ports outside the ephemeral range.
+    """
+    low, high = _ephemeral_range()
+    below, above = range(_LISTEN_PORTS_LOWEST, low), range(high + 1, 65536)
+    candidates = max(below, above, key=len)
+    for port in random.sample(candidates, min(len(candidates), 200)):
+        if port not in _handed_out and _can_bind(port):
+            _handed_out.add(port)
+            return port
+    raise OSError(f"no free loopback port in {candidates.start}-{candidates.stop - 1}")
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = map(int, _EPHEMERAL_RANGE.read_text().split())
+    except (OSError, ValueError):
+        return _EPHEMERAL_DEFAULT
+    return low, high
+
+
+def _can_bind(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+        return True
 
 
 def signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
