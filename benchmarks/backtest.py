@@ -7,7 +7,7 @@ second of event time (every 1,000 ticks). The band is the delta the book's gamma
 a 1% move of the underlying, a common rule of thumb: the book re-hedges every few
 thousand ticks (a few seconds), inside the default rate limits and flip-flop latch.
 
-* ours: ticks per second of the whole backtest (engine, exchange, ledger), best of 3;
+* ours: ticks per second of the whole backtest (engine with its P&L, exchange), best of 3;
 * engine share: the fraction of a run spent inside the engine (`HedgeEngine.handle` and
   `handle_ticks`, timed per call in a separate run);
 * baseline: the bare engine alone, `engine.handle(tick)` over the same ticks with nothing
@@ -45,6 +45,8 @@ class _TimedEngine:
     def __init__(self, engine: HedgeEngine) -> None:
         self._engine = engine
         self.config = engine.config
+        self.market = engine.market
+        self.pnl = engine.pnl
         self.seconds = 0.0
 
     def handle(self, event: Event) -> list[Action]:

@@ -119,6 +119,11 @@ class Settings:
     day_count: str = _setting(
         "HEDGER_DAY_COUNT", "ACT/365", "Year of time to expiry: ACT/365, ACT/365.25 or ACT/360."
     )
+    pnl_interval_s: float = _setting(
+        "HEDGER_PNL_INTERVAL_S",
+        300.0,
+        "Event time between P&L valuations (as the backtest's --sample-s).",
+    )
     max_message_bytes: int = _setting(
         "HEDGER_MAX_MESSAGE_BYTES", 65536, "Larger messages go to the dead-letter topic."
     )
@@ -281,6 +286,7 @@ class Settings:
             "max_price",
             "max_vol",
             "max_fill_qty",
+            "pnl_interval_s",
             *_POSITIVE_CONTROLS,
         ):
             if getattr(self, name) <= 0:
@@ -425,6 +431,7 @@ class Settings:
             american_underlyings=self.american_underlyings,
             futures_underlyings=self.futures_underlyings,
             days_per_year=DAYS_PER_YEAR[self.day_count],
+            pnl_interval_ns=round(self.pnl_interval_s * 1e9),
             plausibility=PlausibilityLimits(
                 self.max_price, self.max_vol, self.max_fill_qty, self.books
             ),

@@ -361,7 +361,7 @@ class HedgerService:
         await inputs.commit({tp: await inputs.fills.position(tp) for tp in assigned})
         await inputs.note_rebuilt()
         inputs.record_lag(self.metrics, {})
-        self.metrics.record_exposures(engine.exposures())
+        self._record_books()
         self._rebuilt_at_s = time.time()
         self._snapshots.rebuilt()
         self.ready = True
@@ -486,6 +486,10 @@ class HedgerService:
             self._inputs.commit_soon({})  # a transaction holding a cancel or dead letter
             self._record_controls()
 
+    def _record_books(self) -> None:
+        self.metrics.record_exposures(self.engine.exposures())
+        self.metrics.record_pnl(self.engine.pnl.now())
+
     def _record_controls(self) -> None:
         controls = self.engine.controls
         switches = controls.switches
@@ -521,7 +525,7 @@ class HedgerService:
         self._snapshots.moved()
         await self._snapshot_if_due(offsets)
         self._inputs.commit_soon(offsets)
-        self.metrics.record_exposures(self.engine.exposures())
+        self._record_books()
         self._record_controls()
         self._record_scenarios()
         self._inputs.record_lag(self.metrics, offsets)

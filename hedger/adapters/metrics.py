@@ -8,11 +8,12 @@ this process's work.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from hedger.core.engine import Exposure
+from hedger.core.pnl_attribution import HoldingPnl
 from hedger.core.scenarios import ScenarioGrid
 
 _BOOK = ("book", "underlying")
@@ -93,6 +94,21 @@ class Metrics:
             "hedger_slippage",
             "Slippage of hedge fills against the arrival mark, currency (positive = cost).",
             _BOOK,
+            registry=r,
+        )
+        self.pnl = Gauge(
+            "hedger_pnl",
+            "Mark-to-model P&L so far, currency: cash, options at the engine's model, shares"
+            " at the mark, hedge fees and financing (what the backtest reports for the same"
+            " inputs).",
+            _BOOK,
+            registry=r,
+        )
+        self.pnl_attribution = Gauge(
+            "hedger_pnl_attribution",
+            "hedger_pnl by term (delta, gamma, theta, vega, financing, costs, residual),"
+            " currency; the terms add up to hedger_pnl.",
+            [*_BOOK, "term"],
             registry=r,
         )
         self.hedge_fills = Gauge(
@@ -225,6 +241,12 @@ class Metrics:
             self.target_delta.labels(*labels).set(exposure.target_low)
             self.target_delta_high.labels(*labels).set(exposure.target_high)
             self.risk.record(exposure)
+
+    def record_pnl(self, held: Mapping[tuple[str, str], HoldingPnl]) -> None:
+        for labels, pnl in held.items():
+            self.pnl.labels(*labels).set(pnl.pnl)
+            for term, amount in pnl.attribution.items():
+                self.pnl_attribution.labels(*labels, term).set(amount)
 
     def record_controls(
         self, kill_scopes: Iterable[str], latched_books: Iterable[str], books: Iterable[str]

@@ -10,7 +10,7 @@ Every strategy runs over every path. Per strategy, over the paths (all money in 
 * 95% CVaR: the mean loss over the worst 5% of outcomes (at least one), positive = loss.
 * max drawdown: the largest fall of the P&L curve from its running peak, mean over paths.
 * trades (hedge orders), fills, commissions, slippage (against the arrival mark, positive =
-  cost) and the P&L attribution (`hedger.backtest.ledger`): means per path.
+  cost) and the P&L attribution (`hedger.core.pnl_attribution`): means per path.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hedger.backtest.ledger import ATTRIBUTION_TERMS
 from hedger.backtest.runner import FIRST_REFUSALS, BacktestConfig, PathResult, Refused, run_path
 from hedger.backtest.strategies import NONE, Strategy
 from hedger.core.events import Event
+from hedger.core.pnl_attribution import ATTRIBUTION_TERMS
 
 CVAR_TAIL = 0.05
 

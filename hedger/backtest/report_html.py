@@ -13,7 +13,6 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from hedger.backtest.compare import Comparison, StrategySummary
-from hedger.backtest.ledger import ATTRIBUTION_TERMS
 from hedger.backtest.report_text import (
     OUTCOME_HEADERS,
     REFUSAL_HEADERS,
@@ -24,6 +23,7 @@ from hedger.backtest.report_text import (
     window_rows,
 )
 from hedger.backtest.strategies import NONE, STATIC
+from hedger.core.pnl_attribution import ATTRIBUTION_TERMS
 
 _NS_PER_HOUR = 3600 * 10**9
 # Runs longer than this are plotted in days from their start, shorter ones in hours.

@@ -6,9 +6,9 @@ import datetime as dt
 from collections.abc import Sequence
 
 from hedger.backtest.compare import Comparison, StrategySummary
-from hedger.backtest.ledger import ATTRIBUTION_TERMS
 from hedger.backtest.montecarlo import IntervalResult
 from hedger.backtest.runner import Refused
+from hedger.core.pnl_attribution import ATTRIBUTION_TERMS
 
 OUTCOME_HEADERS = (
     "strategy",

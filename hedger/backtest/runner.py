@@ -1,4 +1,4 @@
-"""One strategy over one path: the engine, the in-process paper exchange, the ledger.
+"""One strategy over one path: the engine and the in-process paper exchange.
 
 The same `HedgeEngine` as `hedger run` handles the path's events in order, with a
 `TimerFired` when event time passes a point of the timer grid (timed rebalancing and
@@ -13,6 +13,11 @@ time, a tick at that very time included, as the live paper exchange does.
 Recorded fills that carry an `order_id` are fills of some earlier run's hedge orders: they
 are dropped, since the backtest makes its own. Every other recorded fill is a client trade.
 
+The P&L series and its attribution are the engine's own (`hedger.core.pnl_attribution`,
+valued every `sample_interval_ns` of event time): the backtest keeps no second valuation, so
+its P&L is the live service's for the same inputs. Each hedge fill's slippage against its
+order's arrival mark is counted here, for shares and options alike.
+
 Consecutive ticks of one underlying with no valuation, fill or timer due among them go to
 `HedgeEngine.handle_ticks`, which takes the steady ones in one pass and gives the same
 results as handling each in turn.
@@ -20,6 +25,7 @@ results as handling each in turn.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import math
@@ -28,7 +34,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import cast
 
-from hedger.backtest.ledger import Ledger, Sample
 from hedger.backtest.strategies import STATIC, Strategy, engine_config_for, timer_grid_ns
 from hedger.core.actions import (
     Action,
@@ -47,9 +52,9 @@ from hedger.core.events import (
     RecoveryCompleted,
     Side,
     TimerFired,
-    VolUpdate,
 )
 from hedger.core.instruments import OptionContract, parse_instrument
+from hedger.core.pnl_attribution import Sample
 from producers.execution import CostModel, Order, PlannedFill, plan_fills, price_fill
 
 DEFAULT_SAMPLE_INTERVAL_NS = 300 * 10**9
@@ -58,7 +63,7 @@ DEFAULT_SAMPLE_INTERVAL_NS = 300 * 10**9
 @dataclass(frozen=True, slots=True)
 class BacktestConfig:
     """The engine's configuration (its policy is the strategy's), the exchange's costs, how
-    often the ledger values the portfolio, and the grid of timer events (event-time
+    often the engine values the portfolio (its P&L series), and the grid of timer events (event-time
     nanoseconds; after an event passes a grid point, a timer fires at the last point it
     passed; 0 = no timers, None = `strategies.timer_grid_ns` of the strategy's engine)."""
 
@@ -94,8 +99,9 @@ class PathResult:
     samples: list[Sample]
     orders: list[SubmitHedgeOrder]
     hedge_fills: list[FillReport]  # every fill of `orders`, in the order they came
-    fees: float
-    slippage: float
+    # Each fill's slippage over its order's arrival mark, cost positive: side sign × shares
+    # (contracts × multiplier for an option) × (price − the order's `ref_price`).
+    fill_slippage: list[float]
     attribution: dict[str, float]
     refusals: Counter[str]
     first_refusals: dict[str, list[Refused]]
@@ -103,6 +109,14 @@ class PathResult:
     @property
     def fills(self) -> int:
         return len(self.hedge_fills)
+
+    @property
+    def fees(self) -> float:
+        return sum(fill.fee or 0.0 for fill in self.hedge_fills)
+
+    @property
+    def slippage(self) -> float:
+        return sum(self.fill_slippage)
 
     @property
     def final_pnl(self) -> float:
@@ -123,37 +137,37 @@ class PathRun:
     def __init__(self, strategy: Strategy, config: BacktestConfig) -> None:
         self.strategy = strategy
         self.config = config
-        self.engine = HedgeEngine(engine_config_for(strategy, config.engine))
-        self.ledger = Ledger(config.engine)
+        engine_config = engine_config_for(strategy, config.engine)
+        pnl_grid = dataclasses.replace(engine_config, pnl_interval_ns=config.sample_interval_ns)
+        self.engine = HedgeEngine(pnl_grid)
+        self.engine.pnl.series = []
         self.orders: list[SubmitHedgeOrder] = []
         self.refusals: Counter[str] = Counter()
         self.first_refusals: dict[str, list[Refused]] = {}
         self.hedge_fills: list[FillReport] = []
+        self.fill_slippage: list[float] = []
         self._due: list[_Due] = []
         self._sequence = itertools.count()
         self._ref_prices: dict[str, float] = {}
         self._cancelled: set[str] = set()
-        self._next_sample_ns: int | None = None
+        self._started = False
         self._timer_ns = 0
         self._run_bounds: tuple[str, float, float] | None = None
         self._run_stop = 0
 
     def run(self, events: Iterable[Event]) -> PathResult:
         engine, due = self.engine, self._due
-        interval, timer = self.config.sample_interval_ns, self._timer_interval_ns()
+        timer = self._timer_interval_ns()
         events = events if isinstance(events, list) else list(events)
         index = last_ns = 0
         while index < len(events):
             event = events[index]
             ts_ns = event.ts_ns
-            if self._next_sample_ns is None:
+            if not self._started:
                 engine.handle(RecoveryCompleted(ts_ns))
-                self._next_sample_ns = ts_ns
+                self._started = True
             while due and due[0].ts_ns <= ts_ns:
                 self._fill(heapq.heappop(due), event if isinstance(event, PriceTick) else None)
-            if ts_ns >= self._next_sample_ns:
-                self.ledger.value(ts_ns)
-                self._next_sample_ns = ts_ns - ts_ns % interval + interval
             if isinstance(event, PriceTick):
                 index, ts_ns = self._ticks(events, index, timer)
             else:
@@ -167,8 +181,7 @@ class PathRun:
             entry = heapq.heappop(due)
             self._fill(entry, None)
             last_ns = max(last_ns, entry.ts_ns)
-        self.ledger.finish(last_ns)
-        return self._result()
+        return self._result(last_ns)
 
     def _timer_interval_ns(self) -> int:
         configured = self.config.timer_interval_ns
@@ -180,17 +193,16 @@ class PathRun:
         stop = self._run_end(events, start, timer)
         index, actions = self.engine.handle_ticks(cast("list[PriceTick]", events), start, stop)
         tick = cast(PriceTick, events[index - 1])
-        self.ledger.on_tick(tick)
         self._act(actions, tick.ts_ns)
         return index, tick.ts_ns
 
     def _run_end(self, events: list[Event], start: int, timer: int) -> int:
         """The end of the run of ticks of one underlying from ``events[start]``, with nothing
-        else due among them: it stops before a valuation or a fill is due, and after the
-        tick that reaches the next timer."""
+        else due among them: it stops before a fill is due, and after the tick that reaches
+        the next timer (the engine stops it before a valuation of its own)."""
         first = cast(PriceTick, events[start])
         symbol = first.symbol
-        before_ns = min(self._next_sample_ns or 0, self._due[0].ts_ns if self._due else math.inf)
+        before_ns = self._due[0].ts_ns if self._due else math.inf
         timer_ns = self._timer_ns + timer if timer else math.inf
         # The run found last time still holds while nothing new is due: not scanned again
         # for each tick of it that the engine hands back.
@@ -218,23 +230,11 @@ class PathRun:
         return end
 
     def _handle(self, event: Event) -> None:
-        if isinstance(event, VolUpdate):
-            self.ledger.on_vol(event)
-        elif isinstance(event, FillReport):
-            if event.order_id is not None:
-                return  # an earlier run's hedge fill: the backtest makes its own
-            self._client_trade(event)
+        if isinstance(event, FillReport) and event.order_id is not None:
+            return  # an earlier run's hedge fill: the backtest makes its own
         self._act(self.engine.handle(event), event.ts_ns)
         if isinstance(event, FillReport) and self.strategy.kind == STATIC:
             self._hedge_once(event)
-
-    def _client_trade(self, fill: FillReport) -> None:
-        instrument = parse_instrument(fill.instrument, fill.ts_ns)
-        if isinstance(instrument, OptionContract):
-            self.ledger.on_option_trade(fill, instrument)
-            self.ledger.value(fill.ts_ns, record=False)
-        else:
-            self.ledger.on_share_trade(fill)
 
     def _act(self, actions: Iterable[Action], ts_ns: int) -> None:
         """Take the engine's `actions` on an event at `ts_ns`: send, cancel or count."""
@@ -270,7 +270,7 @@ class PathRun:
         order = entry.order
         if order.order_id in self._cancelled:
             return
-        mark = self.ledger.mark(order.symbol)
+        mark = self._mark(order.symbol)
         if tick is not None and (tick.symbol, tick.ts_ns) == (order.symbol, entry.ts_ns):
             mark = tick.mark
         try:
@@ -280,19 +280,14 @@ class PathRun:
             self._refused("unfillable", seen)
             return
         self.hedge_fills.append(fill)
-        instrument = parse_instrument(fill.instrument, fill.ts_ns)
-        ref_price = self._ref_prices[order.order_id]
-        if isinstance(instrument, OptionContract):  # a gamma/vega hedge
-            self.ledger.on_option_trade(fill, instrument, ref_price)
-        else:
-            self.ledger.on_share_trade(fill, ref_price)
+        self.fill_slippage.append(self._slippage(fill, self._ref_prices[order.order_id]))
         self._act(self.engine.handle(fill), fill.ts_ns)
 
     def _hedge_once(self, trade: FillReport) -> None:
         """The static strategy: bring this book's net delta back to target, once."""
         instrument = parse_instrument(trade.instrument, trade.ts_ns)
         symbol = instrument if isinstance(instrument, str) else instrument.root
-        mark = self.ledger.mark(symbol)
+        mark = self._mark(symbol)
         exposure = next(
             (e for e in self.engine.exposures() if (e.book, e.underlying) == (trade.book, symbol)),
             None,
@@ -322,15 +317,32 @@ class PathRun:
         self.engine.handle(recorded)  # so the engine counts it as working until it fills
         self._send(_as_submitted(recorded, policy.target_delta, net))
 
-    def _result(self) -> PathResult:
+    def _slippage(self, fill: FillReport, ref_price: float) -> float:
+        instrument = parse_instrument(fill.instrument, fill.ts_ns)
+        units = fill.side.sign * fill.qty
+        if isinstance(instrument, OptionContract):  # a gamma/vega hedge
+            units *= fill.multiplier or self.config.engine.default_multiplier
+        return units * (fill.price - ref_price)
+
+    def _mark(self, symbol: str) -> float | None:
+        tick = self.engine.market.ticks.get(symbol)
+        return None if tick is None else tick.mark
+
+    def _result(self, last_ns: int) -> PathResult:
+        pnl = self.engine.pnl
+        samples = pnl.series if pnl.series is not None else []
+        final = pnl.total(last_ns)
+        if samples and samples[-1].ts_ns == last_ns:
+            samples[-1] = final  # trades at the last moment: the later value counts
+        else:
+            samples.append(final)
         return PathResult(
             strategy=self.strategy.name,
-            samples=self.ledger.samples,
+            samples=samples,
             orders=self.orders,
             hedge_fills=self.hedge_fills,
-            fees=self.ledger.fees,
-            slippage=self.ledger.slippage,
-            attribution=self.ledger.attribution,
+            fill_slippage=self.fill_slippage,
+            attribution=pnl.attribution(last_ns),
             refusals=self.refusals,
             first_refusals=self.first_refusals,
         )

@@ -2,8 +2,8 @@
 trade by trade against another system.
 
 Money per row: a fill's `slippage` is what it paid over its order's arrival mark
-(`ref_price`), signed so that a cost is positive: side sign × qty × (price − ref_price),
-as the summary's slippage adds it up. An order's row sums its fills.
+(`ref_price`), signed so that a cost is positive (`PathResult.fill_slippage`), as the
+summary's slippage adds it up. An order's row sums its fills.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ def order_rows(comparison: Comparison) -> list[dict[str, Any]]:
     """Every hedge order of every strategy and path, with what its fills came to."""
     rows = []
     for strategy, path, result in _runs(comparison):
-        fills_of: dict[str, list[FillReport]] = {}
-        for fill in result.hedge_fills:
-            fills_of.setdefault(fill.order_id or "", []).append(fill)
+        fills_of: dict[str, list[tuple[FillReport, float]]] = {}
+        for fill, slippage in zip(result.hedge_fills, result.fill_slippage, strict=True):
+            fills_of.setdefault(fill.order_id or "", []).append((fill, slippage))
         for order in result.orders:
             rows.append(_order_row(strategy, path, order, fills_of.get(order.order_id, [])))
     return rows
@@ -44,9 +44,7 @@ def fill_rows(comparison: Comparison) -> list[dict[str, Any]]:
     """Every fill of a hedge order, of every strategy and path."""
     rows = []
     for strategy, path, result in _runs(comparison):
-        ref_prices = {order.order_id: order.ref_price for order in result.orders}
-        for fill in result.hedge_fills:
-            ref_price = ref_prices[fill.order_id or ""]
+        for fill, slippage in zip(result.hedge_fills, result.fill_slippage, strict=True):
             rows.append(
                 {
                     "strategy": strategy,
@@ -61,7 +59,7 @@ def fill_rows(comparison: Comparison) -> list[dict[str, Any]]:
                     "qty": fill.qty,
                     "price": fill.price,
                     "fee": fill.fee or 0.0,
-                    "slippage": _slippage(fill, ref_price),
+                    "slippage": slippage,
                 }
             )
     return rows
@@ -81,10 +79,10 @@ def _runs(comparison: Comparison) -> Iterable[tuple[str, int, Any]]:
 
 
 def _order_row(
-    strategy: str, path: int, order: SubmitHedgeOrder, fills: list[FillReport]
+    strategy: str, path: int, order: SubmitHedgeOrder, fills: list[tuple[FillReport, float]]
 ) -> dict[str, Any]:
-    filled = sum(fill.qty for fill in fills)
-    paid = sum(fill.qty * fill.price for fill in fills)
+    filled = sum(fill.qty for fill, _ in fills)
+    paid = sum(fill.qty * fill.price for fill, _ in fills)
     return {
         "strategy": strategy,
         "path": path,
@@ -104,13 +102,9 @@ def _order_row(
         "target_delta": order.target_delta,
         "filled_qty": filled,
         "avg_fill_price": paid / filled if filled else None,
-        "fees": sum(fill.fee or 0.0 for fill in fills),
-        "slippage": sum(_slippage(fill, order.ref_price) for fill in fills),
+        "fees": sum(fill.fee or 0.0 for fill, _ in fills),
+        "slippage": sum(slippage for _, slippage in fills),
     }
-
-
-def _slippage(fill: FillReport, ref_price: float) -> float:
-    return fill.side.sign * fill.qty * (fill.price - ref_price)
 
 
 def _time(ts_ns: int) -> str:

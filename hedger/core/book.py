@@ -26,6 +26,24 @@ class Holding:
     slippage: float = 0.0
     hedge_fills: int = 0
     last_order_ts_ns: int | None = None
+    # For the P&L and its attribution (`hedger.core.pnl_attribution`):
+    financing: float = 0.0  # interest and dividends credited so far
+    trade_costs: float = 0.0  # fees + (fill price − mark) × signed shares, every share fill
+    shares_pnl: float = 0.0  # the shares' P&L since the last valuation, as shares changed
+    share_anchor: float | None = None  # the mark `shares_pnl` counts on from
+
+    def marked_pnl(self, mark: float) -> float:
+        """Mark-to-model P&L at `mark`, with the options as last revalued."""
+        shares_value = self.shares * mark if self.shares else 0.0
+        return self.cash + self.option_value + shares_value - self.fees + self.financing
+
+    def move_shares(self, signed: float, mark: float) -> None:
+        """Shares bought (+) or sold (−) while the underlying is at `mark`: the shares held
+        until now have earned their P&L up to it."""
+        if self.share_anchor is not None:
+            self.shares_pnl += self.shares * (mark - self.share_anchor)
+        self.share_anchor = mark
+        self.shares += signed
 
     @property
     def delta(self) -> float:

@@ -49,6 +49,7 @@ from hedger.core.market import MarketState
 from hedger.core.option_orders import OptionHedger
 from hedger.core.orders import OrderRegistry
 from hedger.core.plausibility import PlausibilityLimits, implausible
+from hedger.core.pnl_attribution import PnlAttribution
 from hedger.core.policy import BandPolicy
 from hedger.core.revaluation import Revaluation
 from hedger.core.risk import OptionColumns
@@ -60,7 +61,7 @@ from hedger.core.valuation import EngineValuation
 # The inputs from feeds and venues, held to the plausibility limits before any state.
 _CHECKED_INPUTS = (PriceTick, VolUpdate, OptionQuote, FillReport)
 # What `HedgeEngine._wire` makes: views of the state, not state (left out of snapshots).
-_WIRED = ("_orders", "_triggers", "_tick_runs", "_handlers")
+_WIRED = ("_orders", "_triggers", "_tick_runs", "_handlers", "_valuation_scan")
 # A fill's terms, its id and time aside: (book, instrument, side, qty, price, order_id, fee,
 # multiplier). Tuples: a million of them pickle and load many times faster than as objects.
 FillTerms = tuple[str, str, Side, float, float, str | None, float | None, float | None]
@@ -101,6 +102,12 @@ class EngineConfig:
     days_per_year: float = 365.0
     scenario_shocks: Shocks = field(default_factory=Shocks)
     plausibility: PlausibilityLimits = field(default_factory=PlausibilityLimits)
+    # The event-time grid of P&L valuations (hedger.core.pnl_attribution).
+    pnl_interval_ns: int = 300 * 1_000_000_000
+
+    def __post_init__(self) -> None:
+        if self.pnl_interval_ns <= 0:
+            raise ValueError("the P&L valuation interval must be positive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +176,7 @@ class HedgeEngine:
         # under the same id are a data error (`_repeated_fill`).
         self._seen_fills: dict[str, FillTerms] = {}
         self.revaluation = Revaluation(config, self.market, self._options, self._holdings)
+        self.pnl = PnlAttribution(config, self.market, self._holdings)
         valuation = EngineValuation(config, self.market, self.revaluation, self._holdings)
         self.desk = HedgeDesk(config, self.controls, self._known_orders, valuation)
         self.option_hedger = OptionHedger(config, self.desk)
@@ -195,6 +203,9 @@ class HedgeEngine:
             lambda: self.live,
             self.config.plausibility.max_price,
         )
+        # (ticks, next valuation, scanned from, the first tick at or past it or the end): the
+        # list itself, not its id, which a later list could reuse.
+        self._valuation_scan: tuple[Sequence[PriceTick], int, int, int] | None = None
         self._handlers: dict[type[Any], Callable[[Any], list[Action]]] = {
             PriceTick: self._on_tick,
             FillReport: self._on_fill_with_options,
@@ -237,6 +248,7 @@ class HedgeEngine:
         if handler is None:
             raise TypeError(f"not an engine event: {event!r}")
         if isinstance(event, _CHECKED_INPUTS):
+            self.pnl.before_event(event.ts_ns)
             refusal = implausible(event, self.config.plausibility)
             if refusal is not None:
                 return [refusal]
@@ -252,6 +264,7 @@ class HedgeEngine:
         that only move the market are taken in one pass (`hedger.core.tick_runs`).
         """
         last = len(ticks) - 1 if stop is None else stop - 1
+        last = self._before_valuation(ticks, start, last)
         index = start
         # After a tick with actions the next likely has some too (a book outside its band
         # stays outside while its orders are refused): not worth looking ahead then.
@@ -260,6 +273,26 @@ class HedgeEngine:
         actions = self.handle(ticks[index])
         self._acted_on_tick = bool(actions)
         return index + 1, actions
+
+    def _before_valuation(self, ticks: Sequence[PriceTick], start: int, last: int) -> int:
+        """`last`, or the first tick from `start` at or past the next P&L valuation, if
+        sooner: it is handled on its own, so the valuation sees the state before it."""
+        next_ns = self.pnl.next_valuation_ns
+        if next_ns is None:
+            return start
+        scan = self._valuation_scan
+        if (
+            scan is None
+            or scan[0] is not ticks
+            or scan[1] != next_ns
+            or not scan[2] <= start <= scan[3]
+        ):
+            # Once per grid point and list, not once per handled run of ticks.
+            index = start
+            while index < len(ticks) and ticks[index].ts_ns < next_ns:
+                index += 1
+            scan = self._valuation_scan = (ticks, next_ns, start, index)
+        return min(scan[3], last)
 
     def books(self) -> set[str]:
         """Every book holding something, in any underlying."""
@@ -342,7 +375,11 @@ class HedgeEngine:
         else:
             self._book_shares(fill, underlying)
         self._seen_fills[fill.fill_id] = _fill_terms(fill)
-        return self._revalue_and_hedge(underlying, fill.ts_ns, f"fill:{fill.fill_id}", fill.book)
+        actions = self._revalue_and_hedge(underlying, fill.ts_ns, f"fill:{fill.fill_id}", fill.book)
+        if isinstance(instrument, OptionContract):
+            # The new position's Greeks explain the P&L from now on.
+            self.pnl.value(fill.ts_ns)
+        return actions
 
     def _repeated_fill(self, fill: FillReport) -> list[Action]:
         """Nothing for a redelivered fill. A fill id seen before with other terms means the
@@ -386,8 +423,12 @@ class HedgeEngine:
 
     def _book_shares(self, fill: FillReport, symbol: str) -> None:
         holding = self._holding(fill.book, symbol)
-        holding.shares += fill.side.sign * fill.qty
-        holding.cash -= fill.side.sign * fill.qty * fill.price
+        signed = fill.side.sign * fill.qty
+        tick = self.market.ticks.get(symbol)
+        mark = tick.mark if tick is not None else fill.price
+        holding.move_shares(signed, mark)
+        holding.cash -= signed * fill.price
+        holding.trade_costs += signed * (fill.price - mark)
         if fill.order_id in self._known_orders:  # working or not: rebuilt in any order
             self.desk.timeout_latch.filled(fill.book, fill.ts_ns)
         order = self._working.get(fill.order_id) if fill.order_id else None
@@ -395,6 +436,7 @@ class HedgeEngine:
             return
         fee = fill.fee if fill.fee is not None else self.config.commission_per_share * fill.qty
         holding.fees += fee
+        holding.trade_costs += fee
         holding.slippage += fill.side.sign * (fill.price - order.ref_price) * fill.qty
         holding.hedge_fills += 1
         self._reduce_working(fill.order_id, holding, fill.side.sign * fill.qty)

@@ -92,7 +92,9 @@ class OptionHedger:
         if abs(order.remaining) < FILLED_EPSILON:
             del self.working[fill.order_id or ""]
         if fill.fee is not None:
-            holding(fill.book, order.contract.root).fees += fill.fee
+            held = holding(fill.book, order.contract.root)
+            held.fees += fill.fee
+            held.trade_costs += fill.fee
 
     def sent(self, book: str, premium: float, ts_ns: int) -> None:
         """Account for an option order leaving now, or read back from the order topic: one

@@ -109,7 +109,7 @@ class Revaluation:
             return
         for settlement in columns.settle_expired(ts_ns, spot):
             holding = self._holdings[(settlement.book, symbol)]
-            holding.shares += settlement.delivered_shares
+            holding.move_shares(settlement.delivered_shares, spot)
             # The strike is paid for shares received (call) and received for shares
             # delivered (put), so mark-to-model P&L does not jump at expiry.
             holding.cash -= settlement.delivered_shares * settlement.strike

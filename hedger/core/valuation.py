@@ -1,9 +1,10 @@
 """What the decision path asks about books: mark-to-model P&L, Leland deltas, and the
 Greeks of the options gamma/vega hedging trades.
 
-Mark-to-model P&L of a book = Σ over its underlyings of (cash paid and received for every
-fill of options and shares, and at settlement + the options' model value + shares held ×
-mark − hedge fees). It reads the engine's state (shared, never copied), so it is current.
+Mark-to-model P&L of a book = Σ over its underlyings of `Holding.marked_pnl` (cash paid and
+received for every fill of options and shares, and at settlement + the options' model
+value + shares held × mark − hedge fees + financing credited). It reads the engine's
+state (shared, never copied), so it is current.
 """
 
 from __future__ import annotations
@@ -49,8 +50,7 @@ class EngineValuation:
             tick = self._market.ticks.get(symbol)
             # No mark yet: the shares cannot be valued, and NaN makes the loss limit refuse.
             mark = tick.mark if tick is not None else float("nan")
-            shares_value = holding.shares * mark if holding.shares else 0.0
-            pnl += holding.cash + holding.option_value + shares_value - holding.fees
+            pnl += holding.marked_pnl(mark)
         return pnl
 
     def option_delta_with(

@@ -171,7 +171,7 @@ def test_reading_options_before_i_file_read_that_file_alone(
 def test_every_order_and_fill_is_a_row_in_json_and_csv(tmp_path: Path) -> None:
     """Trade by trade: each hedge order with what its fills came to, each fill with its
     slippage over the order's arrival mark; per strategy they add up to the summary's
-    slippage and fees, which the ledger counts on its own."""
+    slippage and fees, which the run counts as its fills come."""
     paths = {name: tmp_path / name for name in ("r.json", "orders.csv", "fills.csv")}
     argv = ["backtest", "replay", str(recording(tmp_path)), "--policy", "band=100"]
     argv += ["--half-spread", "0.02", "--commission", "1", "--partial-fills", "3"]

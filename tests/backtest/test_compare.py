@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 
 from hedger.backtest.compare import compare, conditional_value_at_risk, max_drawdown, summarize
-from hedger.backtest.ledger import Sample
 from hedger.backtest.runner import BacktestConfig, PathResult
 from hedger.backtest.strategies import NO_HEDGE, STATIC_HEDGE, parse_policy
+from hedger.core.pnl_attribution import Sample
 from tests.backtest import scenario as sc
 
 
 def result(name: str, pnl: list[float]) -> PathResult:
     samples = [Sample(i, value, 0.0) for i, value in enumerate(pnl)]
     attribution = dict.fromkeys(("delta", "gamma", "theta", "vega", "financing", "costs"), 0.0)
-    return PathResult(name, samples, [], [], 0.0, 0.0, attribution | {"residual": 0.0}, {}, {})  # type: ignore[arg-type]
+    return PathResult(name, samples, [], [], [], attribution | {"residual": 0.0}, {}, {})  # type: ignore[arg-type]
 
 
 def test_max_drawdown_largest_fall_from_running_peak_counting_zero_start() -> None:

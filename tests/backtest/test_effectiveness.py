@@ -1,4 +1,5 @@
-"""Hedging effectiveness through the whole backtest (engine, exchange, ledger) on GBM paths.
+"""Hedging effectiveness through the whole backtest (the engine with its P&L, the exchange)
+on GBM paths.
 
 Theory (Black-Scholes, Kamal & Derman 1999): delta hedging at N evenly spaced times leaves
 an error whose standard deviation shrinks like 1/√N, so daily rebalancing removes most of

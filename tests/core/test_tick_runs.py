@@ -198,7 +198,9 @@ def test_a_run_of_daily_closes_leaves_the_guard_as_ticks_taken_one_by_one() -> N
     """Each close moves under the day's widened jump threshold (24%), together more than
     three days' (42%): the run is steady, and the guard must not judge its second-last
     tick against the mark before the run."""
-    config = EngineConfig(policy=BandPolicy(band_shares=1e9), rate=0.03)
+    # No P&L valuation falls inside the run: each would end it at its tick.
+    year = 365 * 86_400 * SECOND
+    config = EngineConfig(policy=BandPolicy(band_shares=1e9), rate=0.03, pnl_interval_ns=year)
     marks = [100.0, 115.0, 132.25, 152.1, 174.9, 175.1]
     day = 86_400 * SECOND
     ticks = [

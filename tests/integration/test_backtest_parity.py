@@ -2,8 +2,9 @@
 
 Parity means: the same JSONL recording (a vol, ticks a minute apart on a random walk, and
 two client option trades into book mm-1) gives the same hedge orders, in the same order,
-with identical order ids, sides and quantities (and order times and reference prices),
-when it is
+with identical order ids, sides and quantities (and order times and reference prices), and
+the same mark-to-model P&L and attribution (the backtest's final figures; the live
+service's `hedger_pnl` and `hedger_pnl_attribution` metrics, scraped), when it is
 
 * run by the backtest (`recorded_events` + `run_path`, the configured band policy, the
   paper exchange's cost model in process, no Kafka), and
@@ -29,11 +30,12 @@ import pytest
 
 from hedger.adapters.topics import highwaters
 from hedger.backtest.recorded import recorded_events
-from hedger.backtest.runner import BacktestConfig, run_path
+from hedger.backtest.runner import BacktestConfig, PathResult, run_path
 from hedger.backtest.strategies import configured_strategy
 from hedger.codec import encode_fill, encode_tick, encode_vol
 from hedger.config import Settings
 from hedger.core.events import Event, FillReport, PriceTick, VolUpdate
+from hedger.core.pnl_attribution import ATTRIBUTION_TERMS
 from hedger.runtime import HedgerService
 from producers.execution import CostModel
 from tests.backtest import scenario as sc
@@ -41,6 +43,7 @@ from tests.integration.harness import (
     Producer,
     committed,
     hedger_settings,
+    metric,
     read_all,
     running_exchange,
     running_hedger,
@@ -67,14 +70,36 @@ def write_recording(events: list[Event], path: Path) -> None:
     path.write_bytes(b"".join(encoders[type(e)](e) + b"\n" for e in events))  # type: ignore[operator]
 
 
-def backtest_orders(path: Path, settings: Settings) -> list[tuple[object, ...]]:
+Orders = list[tuple[object, ...]]
+# The P&L and each attribution term, summed over the books and underlyings.
+Figures = dict[str, float]
+
+
+def backtest(path: Path, settings: Settings) -> tuple[Orders, Figures]:
     engine = settings.engine_config()
-    config = BacktestConfig(engine, CostModel(**COSTS))  # type: ignore[arg-type]
+    config = BacktestConfig(
+        engine,
+        CostModel(**COSTS),  # type: ignore[arg-type]
+        sample_interval_ns=round(settings.pnl_interval_s * 1e9),
+    )
     result = run_path(recorded_events([path]), configured_strategy(engine.policy), config)
-    return [(o.order_id, o.side.value, o.qty, o.ts_ns, o.ref_price) for o in result.orders]
+    orders = [(o.order_id, o.side.value, o.qty, o.ts_ns, o.ref_price) for o in result.orders]
+    return orders, backtest_figures(result)
 
 
-async def live_orders(lines: list[bytes], settings: Settings) -> list[tuple[object, ...]]:
+def backtest_figures(result: PathResult) -> Figures:
+    return {"pnl": result.final_pnl, **result.attribution}
+
+
+async def live_figures(settings: Settings) -> Figures:
+    figures = {"pnl": await metric(settings, "hedger_pnl")}
+    for term in ATTRIBUTION_TERMS:
+        figures[term] = await metric(settings, "hedger_pnl_attribution", term=term)
+    assert None not in figures.values(), figures
+    return figures  # type: ignore[return-value]
+
+
+async def live_run(lines: list[bytes], settings: Settings) -> tuple[Orders, Figures]:
     bootstrap = settings.require_bootstrap()
     async with (
         running_hedger(settings) as service,
@@ -88,8 +113,10 @@ async def live_orders(lines: list[bytes], settings: Settings) -> list[tuple[obje
             else:
                 await feed.send(settings.prices_topic, line, message["symbol"])
             await wait_until(lambda: settled(service, settings))
+        figures = await live_figures(settings)
     sent = await read_all(bootstrap, settings.orders_topic)
-    return [(o["order_id"], o["side"], o["qty"], o["ts"], o["ref_price"]) for o in sent]
+    orders = [(o["order_id"], o["side"], o["qty"], o["ts"], o["ref_price"]) for o in sent]
+    return orders, figures
 
 
 async def settled(service: HedgerService, settings: Settings) -> bool:
@@ -109,7 +136,7 @@ async def settled(service: HedgerService, settings: Settings) -> bool:
     return not service.engine.working_orders()
 
 
-async def test_backtest_and_live_service_send_identical_orders(
+async def test_backtest_and_live_service_send_identical_orders_and_report_the_same_pnl(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
 ) -> None:
     settings = await hedger_settings(
@@ -123,6 +150,11 @@ async def test_backtest_and_live_service_send_identical_orders(
     )
     path = tmp_path / "session.jsonl"
     write_recording(recorded_session(), path)
-    expected = backtest_orders(path, settings)
-    assert len(expected) >= 8  # the scenario really hedges, on ticks and on both trades
-    assert await live_orders(path.read_bytes().splitlines(), settings) == expected
+    expected_orders, expected_figures = backtest(path, settings)
+    assert len(expected_orders) >= 8  # the scenario really hedges, on ticks and on both trades
+    orders, figures = await live_run(path.read_bytes().splitlines(), settings)
+    assert orders == expected_orders
+    # Every term is really exercised: the book moved, aged, paid costs and had an edge.
+    assert all(abs(expected_figures[t]) > 1.0 for t in ("pnl", "delta", "gamma", "theta"))
+    assert all(abs(expected_figures[t]) > 0.1 for t in ("financing", "costs", "residual"))
+    assert figures == pytest.approx(expected_figures, rel=1e-9, abs=1e-6)

@@ -31,7 +31,7 @@ import pytest
 
 from hedger.config import Settings
 from hedger.crash_points import POINTS
-from producers.replay import TimeWindow
+from producers.routing import TimeWindow
 from tests.integration.bundled_feed import check_as_uninterrupted, load_bundled_feed
 from tests.integration.harness import (
     HedgerProcess,

@@ -22,7 +22,7 @@ import signal
 import pytest
 
 from hedger.config import Settings
-from producers.replay import TimeWindow
+from producers.routing import TimeWindow
 from tests.integration.bundled_feed import check_as_uninterrupted, load_bundled_feed
 from tests.integration.harness import (
     books,
