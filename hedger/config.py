@@ -432,6 +432,7 @@ class Settings:
             futures_underlyings=self.futures_underlyings,
             days_per_year=DAYS_PER_YEAR[self.day_count],
             pnl_interval_ns=round(self.pnl_interval_s * 1e9),
+            timer_interval_ns=self.timer_interval_ms * 1_000_000,
             plausibility=PlausibilityLimits(
                 self.max_price, self.max_vol, self.max_fill_qty, self.books
             ),

@@ -86,7 +86,7 @@ class HedgerService:
         self._engine_config = settings.engine_config()
         self.engine = HedgeEngine(self._engine_config)
         # Timers from event time (not the wall clock), so a replay fires the same timers.
-        self._timer = EventTimer(settings.timer_interval_ms * 1_000_000)
+        self._timer = EventTimer(self._engine_config.timer_interval_ns)
         self._controls_rebuilt = False
         self._producer: AIOKafkaProducer | None = None  # set by run(), used by HTTP controls
         self.delivery = DeliveryMode.AT_LEAST_ONCE  # until run() knows the broker

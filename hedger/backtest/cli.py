@@ -92,7 +92,9 @@ def _add_comparison_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_SAMPLE_INTERVAL_NS / _NS_PER_S,
         help="valuation interval in event seconds (default: 300)",
     )
-    parser.add_argument("--timer-s", type=float, help="timer grid (default: each strategy's)")
+    parser.add_argument(
+        "--timer-s", type=float, help="timer grid (default: HEDGER_TIMER_INTERVAL_MS, as live)"
+    )
     add_cost_arguments(parser)
     _add_output_arguments(parser)
     parser.add_argument("--orders-csv", type=Path, help="write every hedge order here (CSV)")

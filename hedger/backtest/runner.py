@@ -1,9 +1,10 @@
 """One strategy over one path: the engine and the in-process paper exchange.
 
-The same `HedgeEngine` as `hedger run` handles the path's events in order, with a
-`TimerFired` when event time passes a point of the timer grid (timed rebalancing and
-working-order timeouts run on timers; by default the grid is the shortest timed interval
-of the strategy's configuration). Its orders are
+The same `HedgeEngine` as `hedger run` handles the path's events in order, and the same
+event-time timer (`hedger.core.clock`, grid `EngineConfig.timer_interval_ns`, from
+HEDGER_TIMER_INTERVAL_MS as for the live service): before an input that crosses a grid
+point, a `TimerFired` at that point is handled first (timed rebalancing and working-order
+timeouts run on timers); the first input only starts the clock. Its orders are
 filled by the paper exchange's cost model (`producers.execution`) in process: each planned
 fill is due at its time and handed to the engine, like a fill read back from Kafka, before
 any recorded event of a later time, and before a recorded event of the same time (the live
@@ -34,7 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import cast
 
-from hedger.backtest.strategies import STATIC, Strategy, engine_config_for, timer_grid_ns
+from hedger.backtest.strategies import STATIC, Strategy, engine_config_for
 from hedger.core.actions import (
     Action,
     CancelHedgeOrder,
@@ -42,6 +43,7 @@ from hedger.core.actions import (
     LatchBook,
     SubmitHedgeOrder,
 )
+from hedger.core.clock import EventTimer
 from hedger.core.controls import OrderCheck, limit_refusal
 from hedger.core.engine import EngineConfig, HedgeEngine
 from hedger.core.events import (
@@ -51,7 +53,6 @@ from hedger.core.events import (
     PriceTick,
     RecoveryCompleted,
     Side,
-    TimerFired,
 )
 from hedger.core.instruments import OptionContract, parse_instrument
 from hedger.core.pnl_attribution import Sample
@@ -63,9 +64,8 @@ DEFAULT_SAMPLE_INTERVAL_NS = 300 * 10**9
 @dataclass(frozen=True, slots=True)
 class BacktestConfig:
     """The engine's configuration (its policy is the strategy's), the exchange's costs, how
-    often the engine values the portfolio (its P&L series), and the grid of timer events (event-time
-    nanoseconds; after an event passes a grid point, a timer fires at the last point it
-    passed; 0 = no timers, None = `strategies.timer_grid_ns` of the strategy's engine)."""
+    often the engine values the portfolio (its P&L series), and the grid of timer events
+    (event-time nanoseconds; 0 = no timers, None = the engine configuration's, as live)."""
 
     engine: EngineConfig
     costs: CostModel = field(default_factory=CostModel)
@@ -151,13 +151,14 @@ class PathRun:
         self._ref_prices: dict[str, float] = {}
         self._cancelled: set[str] = set()
         self._started = False
-        self._timer_ns = 0
-        self._run_bounds: tuple[str, float, float] | None = None
+        timer_ns = config.timer_interval_ns
+        timer_ns = engine_config.timer_interval_ns if timer_ns is None else timer_ns
+        self._timer = EventTimer(timer_ns) if timer_ns else None
+        self._run_bounds: tuple[str, float] | None = None
         self._run_stop = 0
 
     def run(self, events: Iterable[Event]) -> PathResult:
         engine, due = self.engine, self._due
-        timer = self._timer_interval_ns()
         events = events if isinstance(events, list) else list(events)
         index = last_ns = 0
         while index < len(events):
@@ -168,14 +169,12 @@ class PathRun:
                 self._started = True
             while due and due[0].ts_ns <= ts_ns:
                 self._fill(heapq.heappop(due), event if isinstance(event, PriceTick) else None)
+            self._fire_timer(ts_ns)
             if isinstance(event, PriceTick):
-                index, ts_ns = self._ticks(events, index, timer)
+                index, ts_ns = self._ticks(events, index)
             else:
                 self._handle(event)
                 index += 1
-            if timer and ts_ns - self._timer_ns >= timer:
-                self._timer_ns = ts_ns - ts_ns % timer
-                self._act(engine.handle(TimerFired(self._timer_ns)), self._timer_ns)
             last_ns = ts_ns
         while due:
             entry = heapq.heappop(due)
@@ -183,50 +182,46 @@ class PathRun:
             last_ns = max(last_ns, entry.ts_ns)
         return self._result(last_ns)
 
-    def _timer_interval_ns(self) -> int:
-        configured = self.config.timer_interval_ns
-        return configured if configured is not None else timer_grid_ns(self.engine.config)
+    def _fire_timer(self, ts_ns: int) -> None:
+        """Before an input at `ts_ns`: the timer it crosses fires first, as in the live
+        service (`hedger.core.clock`)."""
+        fired = self._timer.advance(ts_ns) if self._timer is not None else None
+        if fired is not None:
+            self._act(self.engine.handle(fired), fired.ts_ns)
 
-    def _ticks(self, events: list[Event], start: int, timer: int) -> tuple[int, int]:
+    def _ticks(self, events: list[Event], start: int) -> tuple[int, int]:
         """Handle the ticks from ``events[start]`` up to the first with actions, or to the
         end of their run; return the index after the last handled and its time."""
-        stop = self._run_end(events, start, timer)
+        stop = self._run_end(events, start)
         index, actions = self.engine.handle_ticks(cast("list[PriceTick]", events), start, stop)
         tick = cast(PriceTick, events[index - 1])
         self._act(actions, tick.ts_ns)
         return index, tick.ts_ns
 
-    def _run_end(self, events: list[Event], start: int, timer: int) -> int:
+    def _run_end(self, events: list[Event], start: int) -> int:
         """The end of the run of ticks of one underlying from ``events[start]``, with nothing
-        else due among them: it stops before a fill is due, and after the tick that reaches
-        the next timer (the engine stops it before a valuation of its own)."""
+        else due among them: it stops before a fill is due or a timer fires, as the live
+        service's does (the engine stops it before a valuation of its own)."""
         first = cast(PriceTick, events[start])
         symbol = first.symbol
-        before_ns = self._due[0].ts_ns if self._due else math.inf
-        timer_ns = self._timer_ns + timer if timer else math.inf
+        due_ns = self._due[0].ts_ns if self._due else math.inf
+        before_ns = min(due_ns, self._timer.next_ns if self._timer is not None else math.inf)
         # The run found last time still holds while nothing new is due: not scanned again
         # for each tick of it that the engine hands back.
-        bounds = (symbol, before_ns, timer_ns)
+        bounds = (symbol, before_ns)
         if bounds == self._run_bounds and start < self._run_stop:
             return self._run_stop
         self._run_bounds, self._run_stop = bounds, self._scan_run(events, start, *bounds)
         return self._run_stop
 
     @staticmethod
-    def _scan_run(
-        events: list[Event], start: int, symbol: str, before_ns: float, timer_ns: float
-    ) -> int:
-        first = cast(PriceTick, events[start])
+    def _scan_run(events: list[Event], start: int, symbol: str, before_ns: float) -> int:
         end = start + 1
-        if first.ts_ns >= timer_ns:
-            return end
         while end < len(events):
             event = events[end]
             if type(event) is not PriceTick or event.symbol != symbol or event.ts_ns >= before_ns:
                 break
             end += 1
-            if event.ts_ns >= timer_ns:
-                break
         return end
 
     def _handle(self, event: Event) -> None:
@@ -270,6 +265,7 @@ class PathRun:
         order = entry.order
         if order.order_id in self._cancelled:
             return
+        self._fire_timer(entry.ts_ns)
         mark = self._mark(order.symbol)
         if tick is not None and (tick.symbol, tick.ts_ns) == (order.symbol, entry.ts_ns):
             mark = tick.mark

@@ -131,13 +131,3 @@ def engine_config_for(strategy: Strategy, base: EngineConfig) -> EngineConfig:
         for book, setup in base.books
     )
     return dataclasses.replace(base, policy=never, books=books)
-
-
-def timer_grid_ns(config: EngineConfig) -> int:
-    """The shortest interval anything in `config` is evaluated on timers at (timed band
-    policies, gamma/vega hedging), or 0 when nothing is."""
-    intervals = [config.policy.rebalance_every_ns]
-    for _book, setup in config.books:
-        intervals.append(setup.policy.rebalance_every_ns)
-        intervals += [policy.every_ns for _underlying, policy in setup.gamma_vega]
-    return min((interval for interval in intervals if interval > 0), default=0)

@@ -104,10 +104,14 @@ class EngineConfig:
     plausibility: PlausibilityLimits = field(default_factory=PlausibilityLimits)
     # The event-time grid of P&L valuations (hedger.core.pnl_attribution).
     pnl_interval_ns: int = 300 * 1_000_000_000
+    # The event-time grid of timer events (hedger.core.clock), live and in a backtest.
+    timer_interval_ns: int = 1_000_000_000
 
     def __post_init__(self) -> None:
         if self.pnl_interval_ns <= 0:
             raise ValueError("the P&L valuation interval must be positive")
+        if self.timer_interval_ns <= 0:
+            raise ValueError("the timer interval must be positive")
 
 
 @dataclass(frozen=True, slots=True)

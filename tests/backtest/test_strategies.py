@@ -16,7 +16,6 @@ from hedger.backtest.strategies import (
     engine_config_for,
     parse_duration_ns,
     parse_policy,
-    timer_grid_ns,
 )
 from hedger.core.decisions import BookSetup
 from hedger.core.policy import BandPolicy
@@ -105,5 +104,3 @@ def test_strategies_override_books_own_setups_and_configured_keeps_them() -> Non
     dynamic = engine_config_for(parse_policy("band=7", base.policy), base)
     assert dict(dynamic.books)["mm-9"].policy.band_shares == 7.0
     assert engine_config_for(configured_strategy(base.policy), base) == base
-    assert timer_grid_ns(base) == 60 * 10**9
-    assert timer_grid_ns(dynamic) == 0
