@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hedger.backtest.cli import add_backtest_parser, run_backtest
 from hedger.config import ConfigError, Settings
+from hedger.config_check import unknown_variables
 from hedger.kafka_cli import add_kafka_parser, run_kafka
 from hedger.log_flood import RepeatLimiter
 from hedger.risk_report import add_risk_parser, run_risk
@@ -34,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hedger: {error}", file=sys.stderr)
         return 2
     _configure_logging(settings.log_level)
+    for line in unknown_variables(os.environ):
+        log.warning(line)
     if args.command == "backtest":
         return run_backtest(args, settings)
     if args.command == "risk":
