@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from benchmarks.portfolio import MULTIPLIER, RATE, START_NS, VOL, make_portfolio, random_walk_ticks
@@ -91,7 +92,7 @@ def measure(
     guard.observe = decision.wrap(guard.observe)  # type: ignore[method-assign]
     engine.revaluation.revalue = greeks.wrap(engine.revaluation.revalue)  # type: ignore[method-assign]
     ticks = [
-        dataclasses.replace(tick, ts_ns=START_NS + (index + 1) * tick_every_ns)
+        msgspec.structs.replace(tick, ts_ns=START_NS + (index + 1) * tick_every_ns)
         for index, tick in enumerate(random_walk_ticks(WARM_UP + MEASURED))
     ]
     decision_ns: list[int] = []

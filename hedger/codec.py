@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from hedger.codec_ticks import fast_tick
 from hedger.core.actions import SubmitHedgeOrder
 from hedger.core.events import (
     FillReport,
@@ -214,6 +215,16 @@ def decode_price(
     raw: bytes, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
 ) -> PriceTick | VolUpdate | OptionQuote:
     """Decode a record of the price topic (`tick`, `vol` or option `quote`)."""
+    if len(raw) <= max_bytes:
+        tick = fast_tick(raw)
+        if tick is not None:
+            return tick
+    return decode_price_fully(raw, max_bytes)
+
+
+def decode_price_fully(raw: bytes, max_bytes: int) -> PriceTick | VolUpdate | OptionQuote:
+    """`decode_price` field by field, every rule checked: the judge of anything the fast
+    path for ticks (`hedger.codec_ticks`) does not vouch for."""
     obj = _load(raw, max_bytes)
     return _PRICE_DECODERS[_type(obj, frozenset(_PRICE_DECODERS))](obj)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import msgspec
 import pytest
 
 from hedger.codec import encode_fill, encode_tick, encode_vol
@@ -32,7 +33,7 @@ async def test_absurd_ticks_vols_and_fills_are_dead_lettered_and_change_nothing(
     settings = await hedger_settings(
         kafka_bootstrap, topic_prefix, rate=mm.RATE, band_shares=100.0, lot_size=100.0
     )
-    from_2100 = dataclasses.replace(mm.tick(90.0, 0), ts_ns=mm.START_NS + 74 * NANOS_PER_YEAR)
+    from_2100 = msgspec.structs.replace(mm.tick(90.0, 0), ts_ns=mm.START_NS + 74 * NANOS_PER_YEAR)
     absurd_vol = VolUpdate("XYZ", mm.START_NS, 1e300)
     huge_fill = dataclasses.replace(mm.client_buys_calls(), fill_id="C-2", qty=2.0**70)
     async with Producer(kafka_bootstrap) as feed:

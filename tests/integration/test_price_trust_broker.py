@@ -9,6 +9,7 @@ import asyncio
 import dataclasses
 import time
 
+import msgspec
 import pytest
 
 from hedger.codec import encode_fill, encode_tick, encode_vol
@@ -115,7 +116,7 @@ async def test_a_price_stuck_while_another_moves_sends_nothing_until_it_moves(
         await feed.send(settings.prices_topic, encode_vol(mm.vol()), "XYZ")
         for second in range(0, 75, 5):  # XYZ repeats 100.00; ABC moves
             await _send_tick(feed, settings, mm.tick(100.0, second), None)
-            abc = dataclasses.replace(mm.tick(50.0 + second / 100, second), symbol="ABC")
+            abc = msgspec.structs.replace(mm.tick(50.0 + second / 100, second), symbol="ABC")
             await _send_tick(feed, settings, abc, None)
         late_fill = dataclasses.replace(
             mm.client_buys_calls(), fill_id="C-70", ts_ns=mm.tick(100.0, 70).ts_ns
