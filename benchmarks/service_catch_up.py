@@ -82,10 +82,18 @@ async def service_pass(config: Settings) -> tuple[float, float]:
     """msg/s of the service over the whole topic, and the hedge orders it sent."""
     service = HedgerService(config)
     registry = service.metrics.registry
+    # Only the one counter: the whole registry, collected every 2 ms, ran on the event
+    # loop of the service it measures (under cProfile: 0.9 s of a 10.8 s run).
+    counter = registry.restricted_registry(["hedger_messages_consumed_total"])
 
     def consumed() -> float:
-        labels = {"topic": config.prices_topic}
-        return registry.get_sample_value("hedger_messages_consumed_total", labels) or 0.0
+        return sum(
+            sample.value
+            for family in counter.collect()
+            for sample in family.samples
+            if sample.name == "hedger_messages_consumed_total"
+            and sample.labels.get("topic") == config.prices_topic
+        )
 
     stop = asyncio.Event()
     task = asyncio.create_task(service.run(stop))
