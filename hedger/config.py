@@ -116,6 +116,11 @@ class Settings:
         frozenset(),
         "Underlyings that are futures prices: Black-76, no carry.",
     )
+    cash_settled_underlyings: frozenset[str] = _setting(
+        "HEDGER_CASH_SETTLED_UNDERLYINGS",
+        frozenset(),
+        "Underlyings whose options settle in cash at expiry (indices); the rest in shares.",
+    )
     day_count: str = _setting(
         "HEDGER_DAY_COUNT", "ACT/365", "Year of time to expiry: ACT/365, ACT/365.25 or ACT/360."
     )
@@ -291,7 +296,12 @@ class Settings:
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{_env(name)} must be positive")
-        for name in ("underlyings", "american_underlyings", "futures_underlyings"):
+        for name in (
+            "underlyings",
+            "american_underlyings",
+            "futures_underlyings",
+            "cash_settled_underlyings",
+        ):
             unknown = sorted(s for s in getattr(self, name) if not is_underlying_symbol(s))
             if unknown:
                 raise ConfigError(f"{_env(name)} has entries that are not tickers: {unknown}")
@@ -430,6 +440,7 @@ class Settings:
             underlyings=self.underlyings,
             american_underlyings=self.american_underlyings,
             futures_underlyings=self.futures_underlyings,
+            cash_settled_underlyings=self.cash_settled_underlyings,
             days_per_year=DAYS_PER_YEAR[self.day_count],
             pnl_interval_ns=round(self.pnl_interval_s * 1e9),
             timer_interval_ns=self.timer_interval_ms * 1_000_000,

@@ -45,6 +45,12 @@ PARSED = [
     ("HEDGER_AMERICAN_UNDERLYINGS", "XYZ,ABC", "american_underlyings", frozenset({"XYZ", "ABC"})),
     ("HEDGER_FUTURES_UNDERLYINGS", "ES", "futures_underlyings", frozenset({"ES"})),
     ("HEDGER_DAY_COUNT", "ACT/360", "day_count", "ACT/360"),
+    (
+        "HEDGER_CASH_SETTLED_UNDERLYINGS",
+        "SPX,NDX",
+        "cash_settled_underlyings",
+        frozenset({"SPX", "NDX"}),
+    ),
     ("HEDGER_PNL_INTERVAL_S", "86400", "pnl_interval_s", 86400.0),
     ("HEDGER_MAX_MESSAGE_BYTES", "1024", "max_message_bytes", 1024),
     ("HEDGER_BATCH_MAX_RECORDS", "50", "batch_max_records", 50),

@@ -99,6 +99,8 @@ class EngineConfig:
     # Pricing (hedger.core.revaluation): exercise style and carry per underlying, day count.
     american_underlyings: frozenset[str] = field(default_factory=frozenset)
     futures_underlyings: frozenset[str] = field(default_factory=frozenset)
+    # Options on these settle in cash at expiry; on the rest, in shares (revaluation).
+    cash_settled_underlyings: frozenset[str] = field(default_factory=frozenset)
     days_per_year: float = 365.0
     scenario_shocks: Shocks = field(default_factory=Shocks)
     plausibility: PlausibilityLimits = field(default_factory=PlausibilityLimits)

@@ -11,9 +11,11 @@ at, expiry settlement, option quotes turned into surface points, and scenario gr
   slowly with time).
 * Expiry: a row whose expiry instant has passed leaves the columns, settled at the last
   mark before the event that passed it, or at the tick stamped at that very instant
-  (the expiry close itself) when there is one (physical settlement: an in-the-money call
-  becomes +units shares bought at the strike, a put −units sold at the strike; the rest
-  lapses). Its intrinsic value is added to the book's settled value.
+  (the expiry close itself) when there is one. Physical settlement (listed equity
+  options): an in-the-money call becomes +units shares bought at the strike, a put
+  −units sold at the strike; the rest lapses. Cash settlement (the configured cash-settled
+  underlyings, such as indices): the intrinsic value is paid in cash, no shares move.
+  Either way its intrinsic value is added to the book's settled value.
 * Quotes: the implied vol of the quote's mid under the underlying's model, at the last
   mark, becomes the surface point of the option's expiry and strike; a quote outside the
   no-arbitrage bounds, or without an underlying price, is refused with the reason.
@@ -107,12 +109,17 @@ class Revaluation:
         columns = self._options.get(symbol)
         if columns is None or not columns.expiring_by(ts_ns):
             return
+        cash_settled = symbol in self._config.cash_settled_underlyings
         for settlement in columns.settle_expired(ts_ns, spot):
             holding = self._holdings[(settlement.book, symbol)]
-            holding.move_shares(settlement.delivered_shares, spot)
-            # The strike is paid for shares received (call) and received for shares
-            # delivered (put), so mark-to-model P&L does not jump at expiry.
-            holding.cash -= settlement.delivered_shares * settlement.strike
+            if cash_settled:
+                # The intrinsic value is paid (received) in cash; no shares change hands.
+                holding.cash += settlement.intrinsic_value
+            else:
+                holding.move_shares(settlement.delivered_shares, spot)
+                # The strike is paid for shares received (call) and received for shares
+                # delivered (put), so mark-to-model P&L does not jump at expiry.
+                holding.cash -= settlement.delivered_shares * settlement.strike
             key = (settlement.book, symbol)
             self.settled_value[key] = self.settled_value.get(key, 0.0) + settlement.intrinsic_value
         self.book_greeks.pop(symbol, None)

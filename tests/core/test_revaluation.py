@@ -199,15 +199,17 @@ STRIKE_NEAR_CLOSE = 1819.0
 CLOSES = [(1815.69, 1830.61), (1822.0, 1805.0)]
 
 
+@pytest.mark.parametrize("cash_settled", [False, True])
 @pytest.mark.parametrize("is_call", [True, False])
 @pytest.mark.parametrize(("before", "close"), CLOSES)
 @pytest.mark.parametrize("seconds_from_expiry", [-1, 0, 1])
 def test_revaluation_expiry_settles_at_the_price_stamped_at_the_expiry_instant(
-    is_call: bool, before: float, close: float, seconds_from_expiry: int
+    is_call: bool, before: float, close: float, seconds_from_expiry: int, cash_settled: bool
 ) -> None:
     contract = OptionContract("XYZ", mm.EXPIRY, is_call, STRIKE_NEAR_CLOSE)
     day_before_ns = mm.EXPIRY_NS - 86_400 * mm.SECOND
-    engine = HedgeEngine(CONFIG)
+    cash = frozenset({"XYZ"}) if cash_settled else frozenset()
+    engine = HedgeEngine(dataclasses.replace(CONFIG, cash_settled_underlyings=cash))
     engine.handle(PriceTick("XYZ", day_before_ns, before - 0.01, before + 0.01, None, before))
     buy = FillReport("C-1", "mm-1", contract.occ_symbol, Side.BUY, 10, 20.0, day_before_ns)
     engine.handle(dataclasses.replace(buy, multiplier=100))
@@ -226,9 +228,16 @@ def test_revaluation_expiry_settles_at_the_price_stamped_at_the_expiry_instant(
     # At the instant its own price settles; a tick after it, the last mark before it.
     settlement = close if seconds_from_expiry == 0 else before
     intrinsic = max(sign * (settlement - STRIKE_NEAR_CLOSE), 0.0)
-    assert after.shares == (sign * 1000.0 if intrinsic > 0.0 else 0.0)
+    delivered = sign * 1000.0 if intrinsic > 0.0 and not cash_settled else 0.0
+    assert after.shares == delivered
     assert after.settled_value == pytest.approx(intrinsic * 1000.0)
     assert after.option_value == 0.0
+    # Paid 20 a unit; got the intrinsic value in cash, or shares at the strike (valued at
+    # the close); and a day's interest on the cash.
+    (held,) = engine.pnl.now().values()
+    cash_in = intrinsic * 1000.0 if cash_settled else -delivered * STRIKE_NEAR_CLOSE
+    expected = -20.0 * 1000.0 + cash_in + delivered * close
+    assert held.pnl - held.attribution["financing"] == pytest.approx(expected, abs=1e-6)
 
 
 def test_revaluation_prices_a_1999_option_traded_in_1998_to_its_1999_expiry() -> None:

@@ -12,16 +12,19 @@ same mark-to-model P&L and attribution (the backtest's final figures; the live s
 
 Over: a band policy; timed policies on two books with client trades into both at the same
 instant; Whalley–Wilmott bands with Leland's vol; gamma/vega hedging with listed options;
-a vol surface; American and futures underlyings.
+a vol surface; American and futures underlyings; calls and puts through their expiry
+instant, settled physically or in cash.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from hedger.core.events import Event, VolUpdate
+from hedger.core.events import Event, FillReport, Side, VolUpdate
 from tests.backtest import scenario as sc
 from tests.integration.parity import (
     parity_settings,
@@ -64,6 +67,22 @@ def surface_session() -> list[Event]:
     return [*surface, *events[:33], later, *events[33:]]
 
 
+def expiry_session() -> list[Event]:
+    """Calls and puts bought 20 minutes before their expiry, ticks a minute apart through
+    it (one stamped at the expiry instant, the call in the money, the put out), and ten
+    minutes after."""
+    start_s = (sc.EXPIRY_NS - sc.T0) // sc.SECOND - 20 * 60
+    moves = np.random.default_rng(24).choice([-0.1, 0.15], size=30)
+    spots = (100.0 + np.cumsum(moves)).round(2).tolist()
+    ticks = [sc.tick(start_s + 60 * (i + 1), spot) for i, spot in enumerate(spots)]
+    assert ticks[19].ts_ns == sc.EXPIRY_NS
+    assert spots[19] > sc.CALL.strike
+    put = dataclasses.replace(sc.CALL, is_call=False)
+    calls = sc.client_buys_calls(start_s + 1, 40, round(sc.call_value(start_s, 100.0), 2))
+    puts = FillReport("P-1", "mm-1", put.occ_symbol, Side.BUY, 20, 0.35, calls.ts_ns)
+    return [sc.vol(start_s), sc.tick(start_s, 100.0), calls, puts, *ticks]
+
+
 SCENARIOS: dict[str, tuple[object, dict[str, object]]] = {
     "band": (recorded_session, {"band_shares": 150.0}),
     "whalley_wilmott_leland": (recorded_session, {"policy": WHALLEY_WILMOTT_LELAND}),
@@ -72,6 +91,11 @@ SCENARIOS: dict[str, tuple[object, dict[str, object]]] = {
     "american": (
         recorded_session,
         {"band_shares": 150.0, "american_underlyings": frozenset({"XYZ"}), "dividend_yield": 0.03},
+    ),
+    "expiry_physical": (expiry_session, {"band_shares": 150.0}),
+    "expiry_cash_settled": (
+        expiry_session,
+        {"band_shares": 150.0, "cash_settled_underlyings": frozenset({"XYZ"})},
     ),
     "futures": (
         recorded_session,
