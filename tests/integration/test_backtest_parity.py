@@ -19,12 +19,15 @@ instant, settled physically or in cash.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 
 from hedger.core.events import Event, FillReport, Side, VolUpdate
+from hedger.core.instruments import expiry_instant_ns
 from tests.backtest import scenario as sc
 from tests.integration.parity import (
     parity_settings,
@@ -68,18 +71,22 @@ def surface_session() -> list[Event]:
 
 
 def expiry_session() -> list[Event]:
-    """Calls and puts bought 20 minutes before their expiry, ticks a minute apart through
-    it (one stamped at the expiry instant, the call in the money, the put out), and ten
-    minutes after."""
-    start_s = (sc.EXPIRY_NS - sc.T0) // sc.SECOND - 20 * 60
+    """Calls and puts on XYZ expiring at the close of the scenario's first day, bought 20
+    minutes before, ticks a minute apart through the expiry instant (one stamped at it,
+    the call in the money, the put out), and ten minutes after. (An expiry in the past:
+    the live service refuses event times far ahead of its clock.)"""
+    call = dataclasses.replace(sc.CALL, expiry=dt.date(2026, 11, 20))
+    put = dataclasses.replace(call, is_call=False)
+    expiry_ns = expiry_instant_ns(call.expiry, dt.time(16, 0), ZoneInfo("America/New_York"))
+    start_s = (expiry_ns - sc.T0) // sc.SECOND - 20 * 60
     moves = np.random.default_rng(24).choice([-0.1, 0.15], size=30)
     spots = (100.0 + np.cumsum(moves)).round(2).tolist()
     ticks = [sc.tick(start_s + 60 * (i + 1), spot) for i, spot in enumerate(spots)]
-    assert ticks[19].ts_ns == sc.EXPIRY_NS
-    assert spots[19] > sc.CALL.strike
-    put = dataclasses.replace(sc.CALL, is_call=False)
-    calls = sc.client_buys_calls(start_s + 1, 40, round(sc.call_value(start_s, 100.0), 2))
-    puts = FillReport("P-1", "mm-1", put.occ_symbol, Side.BUY, 20, 0.35, calls.ts_ns)
+    assert ticks[19].ts_ns == expiry_ns
+    assert spots[19] > call.strike
+    opened = sc.T0 + start_s * sc.SECOND + sc.SECOND
+    calls = FillReport("C-1", "mm-1", call.occ_symbol, Side.BUY, 40, 0.45, opened)
+    puts = FillReport("P-1", "mm-1", put.occ_symbol, Side.BUY, 20, 0.35, opened)
     return [sc.vol(start_s), sc.tick(start_s, 100.0), calls, puts, *ticks]
 
 
