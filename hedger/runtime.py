@@ -48,7 +48,7 @@ from hedger.adapters.snapshots import (
 )
 from hedger.codec import CrossedQuoteError, DecodeError
 from hedger.config import Settings
-from hedger.core.clock import EventTimer
+from hedger.core.driver import EventDriver
 from hedger.core.engine import HedgeEngine
 from hedger.core.events import ControlEvent, PriceTick, QuoteCrossed, RecoveryCompleted
 from hedger.crash_points import CrashPoints
@@ -84,9 +84,11 @@ class HedgerService:
         self.metrics = metrics if metrics is not None else Metrics()
         # Read once: the policy file is not read again on a rebuild.
         self._engine_config = settings.engine_config()
-        self.engine = HedgeEngine(self._engine_config)
-        # Timers from event time (not the wall clock), so a replay fires the same timers.
-        self._timer = EventTimer(self._engine_config.timer_interval_ns)
+        # Timers from event time (not the wall clock), so a replay fires the same timers;
+        # the one order of inputs the backtest follows too.
+        self._driver = EventDriver(
+            HedgeEngine(self._engine_config), self._engine_config.timer_interval_ns
+        )
         self._controls_rebuilt = False
         self._producer: AIOKafkaProducer | None = None  # set by run(), used by HTTP controls
         self.delivery = DeliveryMode.AT_LEAST_ONCE  # until run() knows the broker
@@ -109,6 +111,14 @@ class HedgerService:
         self._batch_in_hand = False  # fetched records being handed to the engine
         self._snapshots = SnapshotSchedule(settings.snapshot_interval_s, clock)
         self._orders_read: dict[int, int] = {}  # per order partition, read to at the rebuild
+
+    @property
+    def engine(self) -> HedgeEngine:
+        return self._driver.engine
+
+    @engine.setter
+    def engine(self, engine: HedgeEngine) -> None:
+        self._driver.engine = engine
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until `stop` is set, then finish the batch in hand and close within a deadline."""
@@ -507,11 +517,12 @@ class HedgerService:
             return
         self._receipt.tick_now()
         tick_stamps_ms: list[int] = []  # per tick-driven order, its tick's Kafka timestamp
+        events: list[object] = [decoded for _, decoded in handled]
         index = 0
         self._batch_in_hand = True
         try:
             while index < len(handled):
-                index, stamps_ms = await self._handle_from(handled, index)
+                index, stamps_ms = await self._handle_from(handled, events, index)
                 tick_stamps_ms += stamps_ms
         finally:
             self._batch_in_hand = False
@@ -530,10 +541,13 @@ class HedgerService:
         self._record_scenarios()
         self._inputs.record_lag(self.metrics, offsets)
 
-    async def _handle_from(self, handled: list[Decoded], start: int) -> tuple[int, list[int]]:
+    async def _handle_from(
+        self, handled: list[Decoded], events: list[object], start: int
+    ) -> tuple[int, list[int]]:
         """Decide and queue what follows `handled[start]`, or the run of ticks it starts;
         return the index after what was handled and, per tick-driven order it queued, the
-        Kafka timestamp (ms) of the tick record that caused it."""
+        Kafka timestamp (ms) of the tick record that caused it. `events` are the decoded
+        inputs of `handled`, as the driver reads them."""
         record, decoded = handled[start]
         if self._sent_ahead:
             for event in self._sent_ahead.take(record):
@@ -543,68 +557,58 @@ class HedgerService:
             await self._sink.dead_letter(record, decoded.kind, decoded.detail)
             self._freeze_if_crossed(decoded)
             return start + 1, []
-        timer = self._timer.advance(decoded.ts_ns)
-        if timer is not None:
-            await self._sink.deliver(record, self.engine.handle(timer))
         if isinstance(decoded, PriceTick):
-            return await self._handle_ticks(handled, start)
+            return await self._handle_ticks(handled, events, start)
+        step = self._driver.step(events, start)
+        if step.timer is not None:
+            await self._sink.deliver(record, step.timer.actions)
         self.metrics.messages_consumed.labels(record.topic).inc()
-        await self._sink.deliver(record, self.engine.handle(decoded))
+        await self._sink.deliver(record, step.actions)
         return start + 1, []
 
-    async def _handle_ticks(self, handled: list[Decoded], start: int) -> tuple[int, list[int]]:
-        """The run of ticks of one underlying from `handled[start]` with no timer due among
-        them, through `HedgeEngine.handle_ticks`: the actions of handling each in turn, with
-        the steady ticks taken in one pass (catching up and replays run several times faster)."""
-        stop = self._tick_run_end(handled, start)
-        ticks = cast("list[PriceTick]", [decoded for _, decoded in handled[start:stop]])
-        first, topic, symbol = handled[start][0], handled[start][0].topic, ticks[0].symbol
-        timing = self._receipt.tell(ticks[0], first)
+    async def _handle_ticks(
+        self, handled: list[Decoded], events: list[object], start: int
+    ) -> tuple[int, list[int]]:
+        """The run of ticks of one underlying from `handled[start]` (`EventDriver.run_end`),
+        ended where the wall-clock judgment of its ticks changes (a tick judged otherwise is
+        told to the engine first), and before anything sent on them before a restart but on
+        the first (it joins the state first)."""
+        first, driver = handled[start][0], self._driver
+        timer = driver.fire_timer(cast(PriceTick, events[start]).ts_ns)
+        if timer is not None:
+            await self._sink.deliver(first, timer.actions)
+        kind, untimely = self._receipt.kind, self._receipt.kind(first)
+        # Looked up per tick only while something sent before a restart is still held.
+        held = self._sent_ahead.holds if self._sent_ahead else None
+
+        def joins(index: int) -> bool:
+            record = handled[index][0]
+            return kind(record) == untimely and (held is None or not held(record))
+
+        stop = driver.run_end(events, start, joins=joins)
+        ticks = cast("list[PriceTick]", events)
+        topic, symbol = first.topic, ticks[start].symbol
+        timing = self._receipt.tell(ticks[start], first)
         if timing is not None:
             await self._sink.deliver(first, self.engine.handle(timing))
-        untimely = self._receipt.kind(first)
         if untimely is not None:
             self.metrics.untimely_ticks.labels(untimely).inc(stop - start)
         market = self.engine.market.ticks
         accepted_before = market.get(symbol)
         stamps_ms: list[int] = []
-        position = 0
-        while position < len(ticks):
-            after, actions = self.engine.handle_ticks(ticks, position)
+        position = start
+        while position < stop:
+            _, after, actions = driver.step(events, position, joins=joins)
             self.metrics.messages_consumed.labels(topic).inc(after - position)
             # Actions (a dead letter among them) belong to the last tick handled.
-            record = handled[start + after - 1][0]
+            record = handled[after - 1][0]
             stamps_ms += [record.timestamp] * await self._sink.deliver(record, actions)
             position = after
-        self._receipt.noted(ticks[-1], handled[stop - 1][0])
+        self._receipt.noted(ticks[stop - 1], handled[stop - 1][0])
         # Only an accepted tick is fresh, and only accepted symbols become labels.
         if market.get(symbol) is not accepted_before:
             self.metrics.last_tick_received.labels(symbol).set_to_current_time()
         return stop, stamps_ms
-
-    def _tick_run_end(self, handled: list[Decoded], start: int) -> int:
-        """The end of the run of ticks from `start`: one underlying, no timer due, one
-        wall-clock judgment (a tick judged otherwise is told to the engine first), and
-        nothing sent on them before a restart but on the first (it joins the state first)."""
-        symbol = cast(PriceTick, handled[start][1]).symbol
-        timer_ns = self._timer.next_ns
-        kind = self._receipt.kind
-        untimely = kind(handled[start][0])
-        # Looked up per tick only while something sent before a restart is still held.
-        held = self._sent_ahead.holds if self._sent_ahead else None
-        end = start + 1
-        while end < len(handled):
-            record, decoded = handled[end]
-            if (
-                type(decoded) is not PriceTick
-                or decoded.symbol != symbol
-                or decoded.ts_ns >= timer_ns
-                or kind(record) != untimely
-                or (held is not None and held(record))
-            ):
-                break
-            end += 1
-        return end
 
     def _record_scenarios(self) -> None:
         """Scenario grids revalue every position once per cell: at most once a second."""

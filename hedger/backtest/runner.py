@@ -1,15 +1,14 @@
 """One strategy over one path: the engine and the in-process paper exchange.
 
-The same `HedgeEngine` as `hedger run` handles the path's events in order, and the same
-event-time timer (`hedger.core.clock`, grid `EngineConfig.timer_interval_ns`, from
-HEDGER_TIMER_INTERVAL_MS as for the live service): before an input that crosses a grid
-point, a `TimerFired` at that point is handled first (timed rebalancing and working-order
-timeouts run on timers); the first input only starts the clock. Its orders are
-filled by the paper exchange's cost model (`producers.execution`) in process: each planned
-fill is due at its time and handed to the engine, like a fill read back from Kafka, before
-any recorded event of a later time, and before a recorded event of the same time (the live
-service's merge takes fills first on equal times). A fill is priced at the mark as of its
-time, a tick at that very time included, as the live paper exchange does.
+The same `HedgeEngine` as `hedger run` handles the path's events in order, through the same
+driver (`hedger.core.driver`: timers before the input that crosses them, on the grid
+`EngineConfig.timer_interval_ns` from HEDGER_TIMER_INTERVAL_MS as live, and runs of ticks in
+one pass, ended before the next exchange fill is due). Its orders are filled by the paper
+exchange's cost model (`producers.execution`) in process: each planned fill is due at its
+time and handed to the engine, like a fill read back from Kafka, before any recorded event
+of a later time, and before a recorded event of the same time (the live service's merge
+takes fills first on equal times). A fill is priced at the mark as of its time, a tick at
+that very time included, as the live paper exchange does.
 
 Recorded fills that carry an `order_id` are fills of some earlier run's hedge orders: they
 are dropped, since the backtest makes its own. Every other recorded fill is a client trade.
@@ -18,10 +17,6 @@ The P&L series and its attribution are the engine's own (`hedger.core.pnl_attrib
 valued every `sample_interval_ns` of event time): the backtest keeps no second valuation, so
 its P&L is the live service's for the same inputs. Each hedge fill's slippage against its
 order's arrival mark is counted here, for shares and options alike.
-
-Consecutive ticks of one underlying with no valuation, fill or timer due among them go to
-`HedgeEngine.handle_ticks`, which takes the steady ones in one pass and gives the same
-results as handling each in turn.
 """
 
 from __future__ import annotations
@@ -33,7 +28,6 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import cast
 
 from hedger.backtest.strategies import STATIC, Strategy, engine_config_for
 from hedger.core.actions import (
@@ -43,8 +37,8 @@ from hedger.core.actions import (
     LatchBook,
     SubmitHedgeOrder,
 )
-from hedger.core.clock import EventTimer
 from hedger.core.controls import OrderCheck, limit_refusal
+from hedger.core.driver import EventDriver, TimerStep
 from hedger.core.engine import EngineConfig, HedgeEngine
 from hedger.core.events import (
     Event,
@@ -153,12 +147,10 @@ class PathRun:
         self._started = False
         timer_ns = config.timer_interval_ns
         timer_ns = engine_config.timer_interval_ns if timer_ns is None else timer_ns
-        self._timer = EventTimer(timer_ns) if timer_ns else None
-        self._run_bounds: tuple[str, float] | None = None
-        self._run_stop = 0
+        self._driver = EventDriver(self.engine, timer_ns)
 
     def run(self, events: Iterable[Event]) -> PathResult:
-        engine, due = self.engine, self._due
+        engine, due, driver = self.engine, self._due, self._driver
         events = events if isinstance(events, list) else list(events)
         index = last_ns = 0
         while index < len(events):
@@ -169,67 +161,28 @@ class PathRun:
                 self._started = True
             while due and due[0].ts_ns <= ts_ns:
                 self._fill(heapq.heappop(due), event if isinstance(event, PriceTick) else None)
-            self._fire_timer(ts_ns)
-            if isinstance(event, PriceTick):
-                index, ts_ns = self._ticks(events, index)
-            else:
-                self._handle(event)
-                index += 1
-            last_ns = ts_ns
+            if isinstance(event, FillReport) and event.order_id is not None:
+                # An earlier run's hedge fill: the backtest makes its own. Its time still
+                # moves the clock, as every recorded input's does live.
+                self._act_timer(driver.fire_timer(ts_ns))
+                index, last_ns = index + 1, ts_ns
+                continue
+            step = driver.step(events, index, due[0].ts_ns if due else math.inf)
+            self._act_timer(step.timer)
+            last_ns = events[step.end - 1].ts_ns
+            self._act(step.actions, last_ns)
+            if isinstance(event, FillReport) and self.strategy.kind == STATIC:
+                self._hedge_once(event)
+            index = step.end
         while due:
             entry = heapq.heappop(due)
             self._fill(entry, None)
             last_ns = max(last_ns, entry.ts_ns)
         return self._result(last_ns)
 
-    def _fire_timer(self, ts_ns: int) -> None:
-        """Before an input at `ts_ns`: the timer it crosses fires first, as in the live
-        service (`hedger.core.clock`)."""
-        fired = self._timer.advance(ts_ns) if self._timer is not None else None
-        if fired is not None:
-            self._act(self.engine.handle(fired), fired.ts_ns)
-
-    def _ticks(self, events: list[Event], start: int) -> tuple[int, int]:
-        """Handle the ticks from ``events[start]`` up to the first with actions, or to the
-        end of their run; return the index after the last handled and its time."""
-        stop = self._run_end(events, start)
-        index, actions = self.engine.handle_ticks(cast("list[PriceTick]", events), start, stop)
-        tick = cast(PriceTick, events[index - 1])
-        self._act(actions, tick.ts_ns)
-        return index, tick.ts_ns
-
-    def _run_end(self, events: list[Event], start: int) -> int:
-        """The end of the run of ticks of one underlying from ``events[start]``, with nothing
-        else due among them: it stops before a fill is due or a timer fires, as the live
-        service's does (the engine stops it before a valuation of its own)."""
-        first = cast(PriceTick, events[start])
-        symbol = first.symbol
-        due_ns = self._due[0].ts_ns if self._due else math.inf
-        before_ns = min(due_ns, self._timer.next_ns if self._timer is not None else math.inf)
-        # The run found last time still holds while nothing new is due: not scanned again
-        # for each tick of it that the engine hands back.
-        bounds = (symbol, before_ns)
-        if bounds == self._run_bounds and start < self._run_stop:
-            return self._run_stop
-        self._run_bounds, self._run_stop = bounds, self._scan_run(events, start, *bounds)
-        return self._run_stop
-
-    @staticmethod
-    def _scan_run(events: list[Event], start: int, symbol: str, before_ns: float) -> int:
-        end = start + 1
-        while end < len(events):
-            event = events[end]
-            if type(event) is not PriceTick or event.symbol != symbol or event.ts_ns >= before_ns:
-                break
-            end += 1
-        return end
-
-    def _handle(self, event: Event) -> None:
-        if isinstance(event, FillReport) and event.order_id is not None:
-            return  # an earlier run's hedge fill: the backtest makes its own
-        self._act(self.engine.handle(event), event.ts_ns)
-        if isinstance(event, FillReport) and self.strategy.kind == STATIC:
-            self._hedge_once(event)
+    def _act_timer(self, timer: TimerStep | None) -> None:
+        if timer is not None:
+            self._act(timer.actions, timer.ts_ns)
 
     def _act(self, actions: Iterable[Action], ts_ns: int) -> None:
         """Take the engine's `actions` on an event at `ts_ns`: send, cancel or count."""
@@ -265,7 +218,7 @@ class PathRun:
         order = entry.order
         if order.order_id in self._cancelled:
             return
-        self._fire_timer(entry.ts_ns)
+        self._act_timer(self._driver.fire_timer(entry.ts_ns))
         mark = self._mark(order.symbol)
         if tick is not None and (tick.symbol, tick.ts_ns) == (order.symbol, entry.ts_ns):
             mark = tick.mark
@@ -277,7 +230,7 @@ class PathRun:
             return
         self.hedge_fills.append(fill)
         self.fill_slippage.append(self._slippage(fill, self._ref_prices[order.order_id]))
-        self._act(self.engine.handle(fill), fill.ts_ns)
+        self._act(self._driver.step([fill], 0).actions, fill.ts_ns)
 
     def _hedge_once(self, trade: FillReport) -> None:
         """The static strategy: bring this book's net delta back to target, once."""
