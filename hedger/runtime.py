@@ -35,7 +35,7 @@ from hedger.adapters.delivery import (
 )
 from hedger.adapters.http import serve_http
 from hedger.adapters.inputs import Decoded, InputStreams, next_offsets
-from hedger.adapters.kafka import DeliveryTimeoutError, know_topics, last_fetch_s, make_producer
+from hedger.adapters.kafka import DeliveryTimeoutError, know_topics, make_producer
 from hedger.adapters.metrics import Metrics
 from hedger.adapters.outbox import Outbox
 from hedger.adapters.receipt import ReceiptClock
@@ -52,6 +52,7 @@ from hedger.core.driver import EventDriver
 from hedger.core.engine import HedgeEngine
 from hedger.core.events import ControlEvent, PriceTick, QuoteCrossed, RecoveryCompleted
 from hedger.crash_points import CrashPoints
+from hedger.readiness import Readiness
 from hedger.recovery import Record, SentAhead, read_to, rebuild_orders
 from hedger.startup import StartupError, check_broker_and_topics
 
@@ -67,9 +68,6 @@ _DELIVERY_LINES = {
 # A transaction given up again this soon after the last (fenced, or timed out), the cause is
 # not passing: another instance holds the transactional id, or the broker stays unable.
 _GIVEN_UP_AGAIN_S = 60.0
-# A broker silent this long counts as unreachable: even the control consumer's idle fetch
-# returns every 500 ms.
-_BROKER_SILENCE_S = 5.0
 
 
 class HedgerService:
@@ -92,11 +90,6 @@ class HedgerService:
         self._controls_rebuilt = False
         self._producer: AIOKafkaProducer | None = None  # set by run(), used by HTTP controls
         self.delivery = DeliveryMode.AT_LEAST_ONCE  # until run() knows the broker
-        self.ready = False
-        self._stop = asyncio.Event()  # run() replaces it with the caller's stop request
-        self._stopping_noted = False
-        self._rebuilt_at_s = 0.0
-        self._rebuilt_for: set[TopicPartition] = set()  # the fill partitions of the state
         self._clock = clock
         self._scenarios_at = -math.inf
         self._prices_rebuilt = False
@@ -104,7 +97,7 @@ class HedgerService:
         self._sent_ahead = SentAhead({})
         self._inputs = InputStreams(settings, clock)
         self._receipt = ReceiptClock(settings.max_tick_age_ms, settings.max_clock_skew_ms)
-        self._waiting_for: str | None = "starting: checking the broker and topics"
+        self._readiness = Readiness(self.metrics, self._inputs)
         self._transactional_id = f"{settings.group_id}.{settings.instance_id}"
         self._output_topics = [settings.orders_topic, settings.dlq_topic, settings.control_topic]
         self._given_up_at: float | None = None  # monotonic time of the last transaction given up
@@ -122,13 +115,12 @@ class HedgerService:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until `stop` is set, then finish the batch in hand and close within a deadline."""
-        self._stop = stop
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(serve_http(self, self.settings))
-            stack.callback(asyncio.create_task(self._unready_on_stop(stop)).cancel)
+            stack.callback(self._readiness.serving_until(stop).cancel)
             if not await check_broker_and_topics(self.settings, self._note_waiting, stop):
                 return
-            self._waiting_for = None
+            self._readiness.waiting_for = None
             settings = self.settings
             try:
                 producer, self.delivery = await start_producer(
@@ -164,10 +156,7 @@ class HedgerService:
             )
             await self._serve(stop, stack)
             await self._inputs.drain()
-            # The watcher may not have run yet if the last batch never had to wait.
-            self._note_stopping()
-            self.ready = False
-            self.metrics.ready.set(0)
+            self._readiness.stopped()
             log.info("stopping: last batch committed")
 
     async def _control_producer(
@@ -181,46 +170,16 @@ class HedgerService:
         return plain
 
     def _note_waiting(self, reason: str) -> None:
-        self._waiting_for = reason
+        self._readiness.waiting_for = reason
+
+    @property
+    def ready(self) -> bool:
+        """State rebuilt for the fill partitions it stands for (see `not_ready_reason`)."""
+        return self._readiness.rebuilt
 
     def not_ready_reason(self) -> str | None:
-        """Why /readyz answers 503, or None when ready: state rebuilt for assigned fill
-        partitions, the broker answering, and no stop requested (a stopping instance is
-        unready at once, before its last batch finishes)."""
-        if self._stop.is_set():
-            return "stopping"
-        if self._waiting_for is not None:
-            return self._waiting_for
-        if not self.ready or self._assignment_moved():
-            return "rebuilding state"  # or about to: the fill partitions were reassigned
-        if not self._inputs.fills.assignment():
-            return "no fill partitions assigned"
-        if not self._broker_answering():
-            return "broker unreachable"
-        return None
-
-    def _assignment_moved(self) -> bool:
-        """The fill partitions differ from those the state was rebuilt for. Also asked of
-        the assignment itself: aiokafka updates it before the rebalance listener runs."""
-        return self._inputs.watch.changed or self._inputs.fills.assignment() != self._rebuilt_for
-
-    def _broker_answering(self) -> bool:
-        # A rebuild reads the topics, so its end is a broker answer, like each fetch response.
-        consumers = (self._inputs.fills, self._inputs.prices)
-        fetched = [last_fetch_s(consumer) for consumer in consumers]
-        latest = max(stamp for stamp in [self._rebuilt_at_s, *fetched] if stamp is not None)
-        return time.time() - latest <= _BROKER_SILENCE_S
-
-    async def _unready_on_stop(self, stop: asyncio.Event) -> None:
-        await stop.wait()
-        self._note_stopping()
-
-    def _note_stopping(self) -> None:
-        """Not ready from the moment a stop is requested, while the last batch finishes."""
-        if not self._stopping_noted:
-            self._stopping_noted = True
-            self.metrics.ready.set(0)
-            log.info("stop requested: not ready from now on")
+        """Why /readyz answers 503, or None when ready (`hedger.readiness`)."""
+        return self._readiness.reason()
 
     async def _close(self, stop_client: Callable[[], Awaitable[None]]) -> None:
         try:
@@ -247,7 +206,7 @@ class HedgerService:
     async def _serve(self, stop: asyncio.Event, stack: AsyncExitStack) -> None:
         while not stop.is_set():
             try:
-                if self._assignment_moved() or not self.ready:
+                if self._readiness.assignment_moved() or not self.ready:
                     await self._rebuild_or_retry(stop)
                     continue
                 await self._cycle()
@@ -298,8 +257,7 @@ class HedgerService:
     def _start_over(self) -> None:
         """Unready until everything is rebuilt from the committed offsets, prices and
         controls included, into a fresh engine, as at a restart."""
-        self.ready = False
-        self.metrics.ready.set(0)
+        self._readiness.unready()
         self._prices_rebuilt = self._controls_rebuilt = False
         self.engine = HedgeEngine(self._engine_config)  # a fresh market and controls
 
@@ -318,8 +276,7 @@ class HedgerService:
 
     async def _rebuild(self, stop: asyncio.Event) -> None:
         """Rebuild book state for the fill partitions now assigned, before hedging again."""
-        self.ready = False
-        self.metrics.ready.set(0)
+        self._readiness.unready()
         inputs = self._inputs
         while not inputs.fills.assignment() and not stop.is_set():
             await inputs.fills.getmany(timeout_ms=100)  # joins the group; records are re-read
@@ -329,7 +286,7 @@ class HedgerService:
         inputs.watch.changed = False
         inputs.forget_fetched_fills()
         assigned = inputs.fills.assignment()
-        self._rebuilt_for = set(assigned)
+        self._readiness.rebuilding_for(assigned)
         inputs.track_fills(assigned)
         resume = await inputs.committed_fills()
         prices_to = await inputs.handled_prices(committed=not self._prices_rebuilt)
@@ -372,10 +329,8 @@ class HedgerService:
         await inputs.note_rebuilt()
         inputs.record_lag(self.metrics, {})
         self._record_books()
-        self._rebuilt_at_s = time.time()
         self._snapshots.rebuilt()
-        self.ready = True
-        self.metrics.ready.set(1)
+        self._readiness.ready()
         log.info(
             "state rebuilt: %d partitions, %d orders, %d working, %d sent on the rebuilt state",
             len(assigned),
@@ -412,7 +367,7 @@ class HedgerService:
         return found
 
     def _snapshot_name(self) -> str:
-        fills = {tp.partition for tp in self._rebuilt_for}
+        fills = {tp.partition for tp in self._readiness.rebuilt_for}
         return snapshot_name(self.settings.group_id, self.settings.fills_topic, fills)
 
     async def _snapshot_if_due(self, offsets: dict[TopicPartition, int]) -> bool:
