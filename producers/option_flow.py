@@ -139,8 +139,8 @@ def named_by_draw(trades: Iterable[FillReport]) -> list[FillReport]:
     """`numbered` under a tag that digests every trade's terms: `C-<tag>-0001`, ... The
     same draw names its trades the same (a replay repeats them, and the hedger drops the
     repeats); another draw names them apart, so two generated files merged, or one merged
-    with the bundled feed (`C-0001`, ...), never share an id. (A shared id with other
-    terms is a conflicting fill: refused, its books latched.)"""
+    with the bundled feed (`C-0001`, ...), never share an id. (An id shared in a book with
+    other terms is a conflicting fill: refused, its book latched.)"""
     trades = list(trades)
     terms = "\n".join(sorted(repr(astuple(replace(trade, fill_id=""))) for trade in trades))
     tag = hashlib.blake2b(terms.encode(), digest_size=4).hexdigest()

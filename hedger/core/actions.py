@@ -49,8 +49,8 @@ class HedgeDenied:
 @dataclass(frozen=True, slots=True)
 class LatchBook:
     """Record on the control topic that a latch (the flip-flop latch, or a fill id reused
-    with other terms) stopped `book`, so that a restart finds it stopped; it stays stopped
-    until a person re-arms it."""
+    in the book with other terms) stopped `book`, so that a restart finds it stopped; it
+    stays stopped until a person re-arms it."""
 
     book: str
     ts_ns: int

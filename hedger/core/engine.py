@@ -80,6 +80,16 @@ def _fill_terms(fill: FillReport) -> FillTerms:
     )
 
 
+def _fill_columns(seen: dict[str, FillTerms]) -> tuple[list[str], list[list[Any]]]:
+    """A book's fill ids and their terms as columns, for a snapshot (`__getstate__`)."""
+    terms = list(seen.values())  # never empty: a book's ids are kept from its first fill on
+    return list(seen), [[term[column] for term in terms] for column in range(len(terms[0]))]
+
+
+def _fills_from_columns(ids: list[str], columns: list[list[Any]]) -> dict[str, FillTerms]:
+    return dict(zip(ids, zip(*columns, strict=True), strict=True))
+
+
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     """`policy` and `limits` apply to every book without its own entry in `books`."""
@@ -178,9 +188,13 @@ class HedgeEngine:
         self._books_of: dict[str, list[str]] = {}
         self._working: dict[str, WorkingOrder] = {}
         self._known_orders: set[str] = set()
-        # Each fill id's terms (`_fill_terms`): a redelivery has no effect, other terms
-        # under the same id are a data error (`_repeated_fill`).
-        self._seen_fills: dict[str, FillTerms] = {}
+        # Each book's fill ids and their terms (`_fill_terms`): a redelivery has no effect,
+        # other terms under an id the book has seen are a data error (`_repeated_fill`).
+        # Ids are the book's own: the fill topic is keyed by book, so a book's fills are one
+        # partition in offset order, and that order alone must decide what it holds. Which
+        # of two partitions is read first differs live, on a rebuild and between instances
+        # owning other books, so the same id in another book is another fill.
+        self._seen_fills: dict[str, dict[str, FillTerms]] = {}
         self.revaluation = Revaluation(config, self.market, self._options, self._holdings)
         self.pnl = PnlAttribution(config, self.market, self._holdings)
         valuation = EngineValuation(config, self.market, self.revaluation, self._holdings)
@@ -231,21 +245,20 @@ class HedgeEngine:
     def __getstate__(self) -> dict[str, Any]:
         """The engine's state, for a book-state snapshot (`hedger.engine_snapshot`): what
         `_wire` makes is left out, as it refers to the engine's methods, not to data. The
-        fills seen, as many as every fill in history, go as columns: pickled and loaded
-        several times faster than as rows, and compressed to a third."""
+        fills seen, as many as every fill in history, go as columns per book: pickled and
+        loaded several times faster than as rows, and compressed to a third."""
         state = dict(vars(self))
         for wired in _WIRED:
             del state[wired]
         seen = state.pop("_seen_fills")
-        terms = list(seen.values())
-        width = len(terms[0]) if terms else 0
-        columns = [[term[column] for term in terms] for column in range(width)]
-        state["_seen_fill_columns"] = (list(seen), columns)
+        state["_seen_fill_columns"] = {book: _fill_columns(fills) for book, fills in seen.items()}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        ids, columns = state.pop("_seen_fill_columns")
-        state["_seen_fills"] = dict(zip(ids, zip(*columns, strict=True), strict=True))
+        by_book = state.pop("_seen_fill_columns")
+        state["_seen_fills"] = {
+            book: _fills_from_columns(*columns) for book, columns in by_book.items()
+        }
         vars(self).update(state)
         self._wire()
 
@@ -331,6 +344,14 @@ class HedgeEngine:
         """Each underlying's scenario grid (`config.scenario_shocks`) at its last mark."""
         return self.revaluation.scenario_grids(self.config.scenario_shocks)
 
+    def positions(self) -> dict[tuple[str, str], float]:
+        """What each book holds, by (book, instrument): shares of an underlying, and units
+        (contracts × multiplier, signed) of an option by its OCC symbol; nothing at zero."""
+        held = {key: holding.shares for key, holding in self._holdings.items() if holding.shares}
+        for columns in self._options.values():
+            held.update((key, units) for key, units in columns.positions().items() if units)
+        return held
+
     def working_orders(self) -> dict[str, WorkingOrder]:
         return dict(self._working)
 
@@ -366,9 +387,15 @@ class HedgeEngine:
         trigger = f"vol:{update.symbol}:{update.ts_ns}"
         return self._revalue_and_hedge(update.symbol, update.ts_ns, trigger)
 
+    def _seen_terms(self, fill: FillReport) -> FillTerms | None:
+        """The terms its book booked this fill's id with, if it did."""
+        seen = self._seen_fills.get(fill.book)
+        return None if seen is None else seen.get(fill.fill_id)
+
     def _on_fill(self, fill: FillReport) -> list[Action]:
-        if fill.fill_id in self._seen_fills:
-            return self._repeated_fill(fill)
+        terms = self._seen_terms(fill)
+        if terms is not None:
+            return self._repeated_fill(fill, terms)
         instrument = parse_instrument(fill.instrument, fill.ts_ns)
         underlying = instrument if isinstance(instrument, str) else instrument.root
         rejected = self._rejected_symbol(underlying)
@@ -380,33 +407,30 @@ class HedgeEngine:
                 return [refusal]
         else:
             self._book_shares(fill, underlying)
-        self._seen_fills[fill.fill_id] = _fill_terms(fill)
+        self._seen_fills.setdefault(fill.book, {})[fill.fill_id] = _fill_terms(fill)
         actions = self._revalue_and_hedge(underlying, fill.ts_ns, f"fill:{fill.fill_id}", fill.book)
         if isinstance(instrument, OptionContract):
             # The new position's Greeks explain the P&L from now on.
             self.pnl.value(fill.ts_ns)
         return actions
 
-    def _repeated_fill(self, fill: FillReport) -> list[Action]:
-        """Nothing for a redelivered fill. A fill id seen before with other terms means the
-        books can no longer be trusted to match the venue's: refused, and its books (the
-        first fill's and this one's) latched, failing closed until a person re-arms them.
-        Latched at once when live; while rebuilding, the control topic holds the latch."""
-        terms = self._seen_fills[fill.fill_id]
+    def _repeated_fill(self, fill: FillReport, terms: FillTerms) -> list[Action]:
+        """Nothing for a redelivered fill (`terms`: those its id was booked with). Other
+        terms under an id the book has booked mean the book can no longer be trusted to
+        match the venue's: refused, and the book latched, failing closed until a person
+        re-arms it. Latched at once when live; while rebuilding, the control topic holds
+        the latch."""
         if terms == _fill_terms(fill):
             return []
         first = FillReport(fill.fill_id, *terms[:5], fill.ts_ns, *terms[5:])
         detail = (
-            f"fill_id {fill.fill_id!r} seen before with other terms: {first.book} "
+            f"fill_id {fill.fill_id!r} seen before with other terms in {fill.book}: "
             f"{first.side.value} {first.qty:g} {first.instrument} @ {first.price:g}, now "
-            f"{fill.book} {fill.side.value} {fill.qty:g} {fill.instrument} @ {fill.price:g}"
+            f"{fill.side.value} {fill.qty:g} {fill.instrument} @ {fill.price:g}"
         )
-        actions: list[Action] = [InputRejected("conflicting_fill", detail)]
-        for book in sorted({first.book, fill.book}):
-            if self.live:
-                self.controls.switches.latched[book] = detail
-            actions.append(LatchBook(book, fill.ts_ns, detail))
-        return actions
+        if self.live:
+            self.controls.switches.latched[fill.book] = detail
+        return [InputRejected("conflicting_fill", detail), LatchBook(fill.book, fill.ts_ns, detail)]
 
     def _book_option(self, fill: FillReport, contract: OptionContract) -> InputRejected | None:
         expiry_ns = expiry_instant_ns(contract.expiry, self.config.expiry_time, self._expiry_zone)
@@ -514,7 +538,7 @@ class HedgeEngine:
     def _on_fill_with_options(self, fill: FillReport) -> list[Action]:
         # A fill of one of our option orders stops counting as working before the decision
         # it triggers, so its delta is not counted twice.
-        if fill.fill_id not in self._seen_fills:
+        if self._seen_terms(fill) is None:
             self.option_hedger.filled(fill, self._holding)
         return self._on_fill(fill)
 

@@ -192,6 +192,10 @@ class OptionColumns:
     def __len__(self) -> int:
         return len(self._lists.units)
 
+    def positions(self) -> dict[tuple[str, str], float]:
+        """Units (contracts × multiplier, signed) per (book, contract key)."""
+        return dict(zip(self._lists.keys, self._lists.units, strict=True))
+
     def rows(self) -> Rows:
         """The per-row arrays, packed once per change of positions."""
         if self._rows is None:

@@ -1,11 +1,12 @@
 """A snapshot of the engine, restored, carries on exactly as the engine it was taken of.
 
 Any history of ticks, vol points, client option and share trades, fills of the engine's own
-hedge orders (whole or in part), redelivered and conflicting fills, timers, kill switches and
-latches is cut at any point: an engine restored from the snapshot at the cut and fed the
-rest decides, event by event, what the uninterrupted engine decided, and ends with its
-books. Hedge fills are built from the uninterrupted engine's working orders, so the orders it
-decided are what the rest of the history fills.
+hedge orders (whole or in part), redelivered and conflicting fills, fill ids repeated in
+another book, timers, kill switches and latches is cut at any point: an engine restored
+from the snapshot at the cut and fed the rest decides, event by event, what the
+uninterrupted engine decided, and ends with its books. Hedge fills are built from the
+uninterrupted engine's working orders, so the orders it decided are what the rest of the
+history fills.
 """
 
 from __future__ import annotations
@@ -130,9 +131,11 @@ class History:
             self.fill_working(index, amount)
         elif kind == "repeat" and self.fills:
             first = self.fills[index % len(self.fills)]
-            # The same terms again (a redelivery) or other terms (a conflict, latching).
+            # The same terms again (a redelivery), other terms (a conflict, latching), or the
+            # id in the other book (another fill).
             qty = first.qty if amount > -2 else first.qty + 1
-            self.add(dataclasses.replace(first, qty=qty, ts_ns=self.ns))
+            other = BOOKS[1 - BOOKS.index(first.book)] if amount < -2.5 else first.book
+            self.add(dataclasses.replace(first, book=other, qty=qty, ts_ns=self.ns))
         elif kind == "timer":
             self.add(TimerFired(self.ns))
         elif kind == "kill":

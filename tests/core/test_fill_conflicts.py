@@ -1,5 +1,6 @@
-"""A fill id seen again: a redelivery has no effect; other terms under it are a data error
-that is refused and latches the books involved until a person re-arms them."""
+"""A fill id seen again in its book: a redelivery has no effect; other terms under it are a
+data error that is refused and latches the book until a person re-arms it. The same id in
+another book is another fill, whatever the order the two books' partitions are read in."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import dataclasses
 from hedger.config import Settings
 from hedger.core.actions import HedgeDenied, InputRejected, LatchBook, SubmitHedgeOrder
 from hedger.core.engine import HedgeEngine
-from hedger.core.events import BookRearmed, RecoveryCompleted
+from hedger.core.events import BookRearmed, FillReport, RecoveryCompleted, Side
 from tests.scenarios import market_maker as mm
 
 SETTINGS = Settings(rate=mm.RATE, band_shares=100.0, lot_size=100.0, min_interval_ms=0)
@@ -55,12 +56,23 @@ def test_a_fill_id_reused_with_another_quantity_is_refused_and_latches_the_book(
     assert [a.reason for a in later if isinstance(a, HedgeDenied)] == ["latched"]
 
 
-def test_a_conflicting_fill_in_another_book_latches_both_books():
+def test_a_fill_id_seen_in_another_book_is_another_fill_booked_without_latching():
     engine = hedged_engine()
-    conflicting = dataclasses.replace(mm.client_buys_calls(), book="mm-2")
-    actions = engine.handle(conflicting)
-    assert [a.book for a in actions if isinstance(a, LatchBook)] == ["mm-1", "mm-2"]
-    assert set(engine.controls.switches.latched) == {"mm-1", "mm-2"}
+    other_book = dataclasses.replace(mm.client_buys_calls(), book="mm-2", qty=10)
+    engine.handle(other_book)
+    assert engine.positions()[("mm-2", mm.CALL.occ_symbol)] == 10
+    assert engine.controls.switches.latched == {}
+
+
+def test_a_fill_id_in_two_books_books_the_same_whatever_the_order_of_their_partitions():
+    mm_1 = FillReport("F-1", "mm-1", "XYZ", Side.BUY, 100, 100.0, mm.START_NS)
+    mm_2 = FillReport("F-1", "mm-2", "ABC", Side.SELL, 300, 50.0, mm.START_NS + 1)
+    one, other = HedgeEngine(SETTINGS.engine_config()), HedgeEngine(SETTINGS.engine_config())
+    for fill in (mm_1, mm_2):
+        one.handle(fill)
+    for fill in (mm_2, mm_1):
+        other.handle(fill)
+    assert one.positions() == other.positions() == {("mm-1", "XYZ"): 100, ("mm-2", "ABC"): -300}
 
 
 def test_a_rearmed_book_hedges_again():
