@@ -39,6 +39,7 @@ from hedger.core.events import (
     TimerFired,
     VolUpdate,
 )
+from hedger.core.expiry_marks import ExpiryCalendar
 from hedger.core.instruments import (
     OptionContract,
     expiry_instant_ns,
@@ -178,10 +179,11 @@ class HedgeEngine:
     ) -> None:
         """`market` and `controls` carry market and control state over a rebuild of books."""
         self.config = config
-        self.market = market if market is not None else MarketState()
+        self._expiry_zone = ZoneInfo(config.expiry_timezone)
+        calendar = ExpiryCalendar(config.expiry_time, self._expiry_zone)
+        self.market = market if market is not None else MarketState(calendar)
         self.controls = controls if controls is not None else ControlState(config.controls)
         self.live = False
-        self._expiry_zone = ZoneInfo(config.expiry_timezone)
         self._options: dict[str, OptionColumns] = {}
         self._holdings: dict[tuple[str, str], Holding] = {}
         # The books holding each underlying, in the holdings' order: asked on every tick.
@@ -368,11 +370,7 @@ class HedgeEngine:
             return rejected
         # The guard sees the tick before any decision on it: a jump freezes at once.
         self.controls.guard.observe(tick.symbol, tick.ts_ns, tick.mark)
-        last = self.market.ticks.get(tick.symbol)
-        if last is not None and tick.ts_ns > last.ts_ns:
-            # Options that expired before this tick settle at the last mark before it;
-            # those expiring at its very instant, at its own price, as it is revalued on.
-            self.revaluation.settle(tick.symbol, tick.ts_ns - 1, last.mark)
+        # Accepted, it may reach expiry instants: their options settle as it is revalued.
         if not self.market.accept_tick(tick):
             return []
         return self._revalue_and_hedge(tick.symbol, tick.ts_ns, f"tick:{tick.symbol}:{tick.ts_ns}")
@@ -449,6 +447,8 @@ class HedgeEngine:
         holding = self._holding(fill.book, contract.root)
         holding.cash -= fill.side.sign * fill.qty * multiplier * fill.price
         holding.horizon_ns = max(holding.horizon_ns, expiry_ns)
+        # Read after a tick past its expiry, it settles as soon as it is revalued, at the
+        # mark its expiry settled at, as though read in time (`hedger.core.expiry_marks`).
         return None
 
     def _book_shares(self, fill: FillReport, symbol: str) -> None:

@@ -9,13 +9,17 @@ at, expiry settlement, option quotes turned into surface points, and scenario gr
   point arrives, when positions change, and when event time has moved
   ``SURFACE_REFRESH_NS`` since the last computation (total-variance interpolation drifts
   slowly with time).
-* Expiry: a row whose expiry instant has passed leaves the columns, settled at the last
-  mark before the event that passed it, or at the tick stamped at that very instant
-  (the expiry close itself) when there is one. Physical settlement (listed equity
-  options): an in-the-money call becomes +units shares bought at the strike, a put
-  −units sold at the strike; the rest lapses. Cash settlement (the configured cash-settled
-  underlyings, such as indices): the intrinsic value is paid in cash, no shares move.
-  Either way its intrinsic value is added to the book's settled value.
+* Expiry: a row leaves the columns once its underlying's market reaches its expiry
+  instant (a tick stamped at or after it), settled at the mark of the last tick stamped at
+  or before the instant (`hedger.core.expiry_marks`): a row booked after the market passed
+  it settles at once, as it would have on the tick that passed it. A fill, vol or quote
+  stamped after the instant does not settle: it can be read before a tick stamped before
+  the instant, which would change the mark; meanwhile the row is valued at no time left
+  (intrinsic value, delta ±1 or 0). Physical settlement (listed equity options): an
+  in-the-money call becomes +units shares bought at the strike, a put −units sold at the
+  strike; the rest lapses. Cash settlement (the configured cash-settled underlyings, such
+  as indices): the intrinsic value is paid in cash, no shares move. Either way its
+  intrinsic value is added to the book's settled value.
 * Quotes: the implied vol of the quote's mid under the underlying's model, at the last
   mark, becomes the surface point of the option's expiry and strike; a quote outside the
   no-arbitrage bounds, or without an underlying price, is refused with the reason.
@@ -41,7 +45,7 @@ from hedger.core.instruments import (
 from hedger.core.market import MarketState
 from hedger.core.pricing.european import CHARM, RHO, THETA, VANNA, VOLGA
 from hedger.core.pricing.implied_vol import SOLVED, STATUS_REASONS, implied_vol
-from hedger.core.risk import BookGreeks, MarketInputs, OptionColumns, PricingModel
+from hedger.core.risk import BookGreeks, MarketInputs, OptionColumns, PricingModel, Settlement
 from hedger.core.row_kernels import NANOS_PER_DAY
 from hedger.core.scenarios import ScenarioGrid, Shocks, scenario_grid
 
@@ -104,33 +108,40 @@ class Revaluation:
         dividend = config.rate if symbol in config.futures_underlyings else config.dividend_yield
         return vol, config.rate, dividend
 
-    def settle(self, symbol: str, ts_ns: int, spot: float) -> None:
-        """Take the rows expired by `ts_ns` out of the book, settled at `spot`."""
-        columns = self._options.get(symbol)
-        if columns is None or not columns.expiring_by(ts_ns):
+    def _settle(self, symbol: str, columns: OptionColumns) -> None:
+        """Take the rows whose expiry instant the market of `symbol` has reached out of the
+        book, each expiry's settled at its mark (`MarketState.settlement_mark`)."""
+        reached_ns = self._market.last_tick_ns(symbol)
+        if reached_ns is None:
             return
+        while (expiry_ns := columns.next_expiry_ns) is not None and expiry_ns <= reached_ns:
+            mark = self._market.settlement_mark(symbol, expiry_ns)
+            self._book_settlements(symbol, columns.settle_expired(expiry_ns, mark), mark)
+            self.book_greeks.pop(symbol, None)
+
+    def _book_settlements(self, symbol: str, settlements: list[Settlement], mark: float) -> None:
         cash_settled = symbol in self._config.cash_settled_underlyings
-        for settlement in columns.settle_expired(ts_ns, spot):
+        for settlement in settlements:
             holding = self._holdings[(settlement.book, symbol)]
             if cash_settled:
                 # The intrinsic value is paid (received) in cash; no shares change hands.
                 holding.cash += settlement.intrinsic_value
             else:
-                holding.move_shares(settlement.delivered_shares, spot)
+                # Delivered at the expiry instant: their P&L counts from its mark on.
+                holding.move_shares(settlement.delivered_shares, mark)
                 # The strike is paid for shares received (call) and received for shares
                 # delivered (put), so mark-to-model P&L does not jump at expiry.
                 holding.cash -= settlement.delivered_shares * settlement.strike
             key = (settlement.book, symbol)
             self.settled_value[key] = self.settled_value.get(key, 0.0) + settlement.intrinsic_value
-        self.book_greeks.pop(symbol, None)
 
     def revalue(self, symbol: str, spot: float, ts_ns: int) -> None:
         """Settle what expired, then revalue every book's options on `symbol` at `spot`."""
         columns = self._options.get(symbol)
         if columns is None:
             return
-        if columns.expiring_by(ts_ns):
-            self.settle(symbol, ts_ns, spot)
+        if columns.expiring_by(ts_ns):  # `ts_ns` is at or past the last tick
+            self._settle(symbol, columns)
         vol, rate, dividend = self._vol_and_carry(symbol)
         row_vols = self.row_vols(symbol, columns, ts_ns)
         greeks = columns.revalue_at(spot, vol, rate, dividend, ts_ns, row_vols)

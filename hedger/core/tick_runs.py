@@ -141,7 +141,8 @@ class TickRuns:
     def _apply(self, ticks: Sequence[PriceTick], start: int, end: int) -> None:
         """The state the steady ticks ``ticks[start:end]`` leave behind."""
         # The guard keeps the newest mark and the one before it, and when the mark last
-        # changed (found here: it is told only the last two ticks); the market the newest.
+        # changed (found here: it is told only the last two ticks); the market the newest,
+        # and the last before each expiry instant they pass.
         guard = self._guard
         before = guard.mark(ticks[start].symbol)
         guard.took_steady(
@@ -153,7 +154,7 @@ class TickRuns:
                 guard.moved(ticks[index].symbol, ticks[index].ts_ns)
                 break
         newest = ticks[end - 1]
-        self._market.accept_tick(newest)
+        self._market.accept_run(ticks[start:end])
         if self._is_live():
             for book in self._books_holding(newest.symbol):
                 if not self._desk.setup(book).policy.timed:

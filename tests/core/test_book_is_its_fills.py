@@ -5,7 +5,10 @@ rebuild from the whole fill topic holds, and the same books are latched for conf
 The fill topic is keyed by book: each book's fills are in one partition, in offset order,
 several books to a partition. Client trades are new fills, redeliveries (the same terms)
 and repeats of an earlier id with other terms, in its book (a conflict) or in another
-(another fill). Prices are one more partition, so the live engine hedges on the way, and
+(another fill), of shares and of options, some expiring during the history: settled in
+shares or in cash at the mark before the expiry instant, whether a fill of them is read
+before or after the tick that passed it. Prices are one more partition, so the live engine
+hedges on the way, and
 the venue fills its hedge orders by appending fills to their book's partition. The live
 engine reads any interleaving that keeps each partition's order; at a restart, a fresh
 engine is fed what each partition had been read to, in another interleaving, then goes on
@@ -19,7 +22,9 @@ import datetime as dt
 import random
 from collections import deque
 from collections.abc import Sequence
+from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,17 +32,24 @@ from hedger.config import Settings
 from hedger.core.actions import Action, InputRejected, LatchBook, SubmitHedgeOrder
 from hedger.core.engine import HedgeEngine
 from hedger.core.events import Event, FillReport, PriceTick, RecoveryCompleted, Side
-from hedger.core.instruments import OptionContract, is_underlying_symbol
+from hedger.core.instruments import OptionContract, expiry_instant_ns, is_underlying_symbol
 from tests.scenarios import market_maker as mm
 
 SECOND = mm.SECOND
 BOOKS = ("mm-1", "mm-2", "mm-3")
 SPOTS = {"XYZ": 100.0, "ABC": 50.0}
+# Options expiring during the history, a point in the money at its start: the ticks pass
+# the expiry instant (`prices_and_expiry`), which fills before it can trade.
+MID_EXPIRY = dt.date(2026, 11, 20)
+MID_EXPIRY_NS = expiry_instant_ns(MID_EXPIRY, dt.time(16, 0), ZoneInfo("America/New_York"))
 INSTRUMENTS = (
     "XYZ",
     "ABC",
     OptionContract("XYZ", mm.EXPIRY, True, 100.0).occ_symbol,
     OptionContract("ABC", mm.EXPIRY, False, 50.0).occ_symbol,
+    OptionContract("XYZ", MID_EXPIRY, True, 99.0).occ_symbol,
+    OptionContract("XYZ", MID_EXPIRY, False, 101.0).occ_symbol,
+    OptionContract("ABC", MID_EXPIRY, True, 49.0).occ_symbol,
     # Refused, whatever the order: expired before any fill; no configured underlying.
     OptionContract("XYZ", dt.date(2026, 10, 16), True, 100.0).occ_symbol,
     "QQQ",
@@ -48,6 +60,7 @@ CONFIG = Settings(
     lot_size=100.0,
     min_interval_ms=0,
     underlyings=frozenset(SPOTS),
+    cash_settled_underlyings=frozenset({"ABC"}),
 ).engine_config()
 VENUE = -1  # what `LiveRun` picks to let the venue fill a hedge order
 
@@ -69,6 +82,15 @@ venue_steps = st.lists(st.tuples(st.integers(0, 10), st.booleans()), max_size=10
 partition_of_books = st.lists(st.integers(0, 1), min_size=len(BOOKS), max_size=len(BOOKS))
 
 
+@st.composite
+def prices_and_expiry(draw: st.DrawFn) -> tuple[list[tuple[str, float]], int]:
+    """Price steps, and the quarter second from the start of the history of the mid-history
+    expiry instant: before the last tick, so that the ticks pass it, at one or between two."""
+    prices = draw(price_steps)
+    last_tick_quarters = 2 * (len(prices) - 1)
+    return prices, draw(st.integers(1, max(1, last_tick_quarters - 1)))
+
+
 def client_fill(
     fill_id: str, book: str, instrument: str, quantity: int, bought: bool, ts_ns: int
 ) -> FillReport:
@@ -80,10 +102,16 @@ def client_fill(
     )
 
 
-def client_fills(steps: Sequence[tuple[str, int, int, int, bool, int]]) -> list[FillReport]:
+def start_ns(expiry_after_quarters: int) -> int:
+    return MID_EXPIRY_NS - expiry_after_quarters * SECOND // 4
+
+
+def client_fills(
+    steps: Sequence[tuple[str, int, int, int, bool, int]], start: int
+) -> list[FillReport]:
     fills: list[FillReport] = []
     for n, step in enumerate(steps):
-        fills.append(client_trade(fills, mm.START_NS + n * SECOND, f"C-{n}", *step))
+        fills.append(client_trade(fills, start + n * SECOND // 2, f"C-{n}", *step))
     return fills
 
 
@@ -111,12 +139,12 @@ def client_trade(
     return client_fill(first.fill_id, other, INSTRUMENTS[instrument], quantity, bought, ts_ns)
 
 
-def ticks(steps: Sequence[tuple[str, float]]) -> list[PriceTick]:
+def ticks(steps: Sequence[tuple[str, float]], start: int) -> list[PriceTick]:
     spots = dict(SPOTS)
     made = []
     for n, (symbol, move) in enumerate(steps):
         spot = spots[symbol] = max(spots[symbol] + move, 1.0)
-        ts_ns = mm.START_NS + n * SECOND // 2
+        ts_ns = start + n * SECOND // 2
         made.append(PriceTick(symbol, ts_ns, spot - 0.01, spot + 0.01, None, spot))
     return made
 
@@ -145,6 +173,13 @@ def interleaving(partitions: Sequence[Sequence[Event]], rng: random.Random) -> l
         mixed.append(queue.popleft())
         queues = [queue for queue in queues if queue]
     return mixed
+
+
+def settled(engine: HedgeEngine) -> dict[tuple[str, str], float]:
+    """The intrinsic value settled so far per (book, underlying): for cash settlement, what
+    the positions do not show."""
+    values = {(e.book, e.underlying): round(e.settled_value, 6) for e in engine.exposures()}
+    return {key: value for key, value in values.items() if value}
 
 
 def conflict_latches(actions: list[Action]) -> set[str]:
@@ -226,29 +261,33 @@ class LiveRun:
 @settings(max_examples=300, deadline=None)
 @given(
     client_steps,
-    price_steps,
+    prices_and_expiry(),
     venue_steps,
     partition_of_books,
     st.sets(st.integers(0, 100), max_size=3),
     st.randoms(use_true_random=False),
 )
 def test_the_live_books_equal_a_rebuild_from_the_fill_topic(
-    clients, prices, venue, partition_of, restarts, rng
+    clients, prices_expiry, venue, partition_of, restarts, rng
 ):
-    topic = Topic(client_fills(clients), ticks(prices), partition_of)
+    prices, expiry_after_quarters = prices_expiry
+    start = start_ns(expiry_after_quarters)
+    topic = Topic(client_fills(clients, start), ticks(prices, start), partition_of)
     live = LiveRun(topic, venue, rng)
     live.run(restarts)
     rebuilt, latched = rebuild(topic.partitions, rng)
     assert live.engine.positions() == rebuilt.positions()
+    assert settled(live.engine) == pytest.approx(settled(rebuilt))
     assert live.latched == latched
 
 
 def test_the_histories_reach_hedge_orders_their_fills_refusals_and_conflicts():
     """The property above is only as good as the states it reaches."""
     kinds = ["new", "new", "conflicting", "new", "other_book", "redelivered"]
-    clients = [(kinds[n % 6], n % 3, n // 3 % 6, 5 + n, n % 4 != 1, 7 * n) for n in range(30)]
+    clients = [(kinds[n % 6], n % 3, 2 * n % 9, 5 + n, n % 4 != 1, 7 * n) for n in range(30)]
     prices = [(sorted(SPOTS)[n % 2], 0.5 if n % 3 else -1.0) for n in range(30)]
-    topic = Topic(client_fills(clients), ticks(prices), [0, 1, 1])
+    start = start_ns(30)
+    topic = Topic(client_fills(clients, start), ticks(prices, start), [0, 1, 1])
     live = LiveRun(topic, [(n, n % 2 == 0) for n in range(10)], random.Random(7))
     live.run({10, 30})
 
@@ -259,3 +298,6 @@ def test_the_histories_reach_hedge_orders_their_fills_refusals_and_conflicts():
     assert live.latched
     held = {instrument for _, instrument in live.engine.positions()}
     assert {"XYZ", "ABC", INSTRUMENTS[2], INSTRUMENTS[3]} <= held
+    # An option expiring during the history was booked, and settled in the money.
+    assert not held & set(INSTRUMENTS[4:7])
+    assert settled(live.engine)
