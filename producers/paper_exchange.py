@@ -1,4 +1,4 @@
-"""A paper exchange for demos and tests: fills every hedge order, at a cost.
+"""A paper exchange for demos and tests: fills hedge orders at a cost, and honours cancels.
 
 It reads the order topic in the consumer group `paper-exchange` and every partition of the
 prices topic from the beginning (manual assignment), keeping the marks per underlying
@@ -6,14 +6,26 @@ prices topic from the beginning (manual assignment), keeping the marks per under
 `producers.execution`: after a latency, at the mark as of the fill's time (or the order's
 `ref_price` when there is none) crossed by a half-spread and a linear price impact, with
 a commission per share and per order, in one fill or (optionally) in seeded partial fills.
-Fills carry the `order_id` and go to the fills topic keyed by book; order offsets are
-committed only after the fills are acknowledged. A restart may refill an order under the
-same fill ids, which the hedger ignores as duplicates.
+Fills carry the `order_id` and go to the fills topic keyed by book. Orders fill
+independently of each other; an order record is committed once it, and every record before
+it in its partition, is done (each of its fills acknowledged, or stopped by a cancel). A
+restart may refill an order under the same fill ids, which the hedger ignores as duplicates.
 
-An order waits (up to `mark_wait_ms`) until the exchange has read prices up to the time of
-its last fill, so a replay that floods both topics cannot fill it at a stale or future
-mark. An order that cannot be decoded is logged and skipped; this tool must not die of bad
-input.
+Event time: a fill goes once the exchange has read prices up to its time, so a replay that
+floods both topics cannot fill it at a stale or future mark. When a fill lies ahead of the
+prices and they stand still for `mark_wait_ms` (wall clock), event time is taken to have
+reached the earliest planned fill, one step at a time: a feed that stops must not hold fills
+for ever. A driver that knows how far the feed has got may say so (`advance_to`).
+
+Cancels, as a venue honours them: a cancel on the order topic (`{"type":"cancel",…}`,
+`hedger.control_codec`; a working-order timeout or a kill switch) stops the fills of its
+order planned after the cancel's time (event time). Fills at or before it are kept, as the
+backtest keeps a fill due at the very time of its order's cancel (`PathRun._fill` looks for
+the cancel before firing the timer due at the fill's time), and a fill already sent stays
+sent. So that a cancel is never read late by chance, before making fills the exchange reads
+the order topic to its end as of after reading the prices that reached their time: every
+cancel written before the feed got there is honoured. Records that cannot be decoded are
+logged and skipped; this tool must not die of bad input.
 
     python -m producers.paper_exchange --bootstrap HOST:PORT --half-spread 0.01 --commission 1.0
 """
@@ -27,18 +39,19 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import CommitFailedError
+from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from hedger.adapters.kafka import all_partitions, deliver, make_consumer, make_producer
-from hedger.codec import DecodeError, decode_order, decode_price, encode_fill
-from hedger.core.events import FillReport, PriceTick
-from producers.execution import CostModel, add_cost_arguments, cost_model, plan_fills, price_fill
+from hedger.adapters.topics import highwaters
+from hedger.codec import encode_fill
+from producers.execution import CostModel, add_cost_arguments, cost_model
 from producers.marks import MarkHistory
+from producers.venue import Venue
 
 BOOTSTRAP_ENV = "HEDGER_KAFKA_BOOTSTRAP"
 _TOPIC_RETRY_S = 2.0
@@ -49,7 +62,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class PaperExchangeConfig:
-    """Where the exchange reads and writes, and how it fills (`costs`)."""
+    """Where the exchange reads and writes, how it fills (`costs`), and how long fills
+    wait for a feed that stands still (`mark_wait_ms`)."""
 
     bootstrap: str
     orders_topic: str = "hedger.orders"
@@ -63,19 +77,45 @@ class PaperExchangeConfig:
 
 
 class PaperExchange:
-    """Fills hedge orders against the latest marks; see the module docstring."""
+    """Fills hedge orders at the marks of their time; see the module docstring."""
 
-    def __init__(self, config: PaperExchangeConfig) -> None:
+    def __init__(
+        self, config: PaperExchangeConfig, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.config = config
-        self.marks = MarkHistory()
-        self.orders_filled = 0
-        self.orders_skipped = 0
-        self.fees_charged = 0.0
-        self.ticks_seen = 0
-        self._filled_ids: set[str] = set()
-        self._pending: list[ConsumerRecord[bytes, bytes]] = []
-        self._prices_ts_ns = 0
-        self._waiting_since: float | None = None
+        self.venue = Venue(config.costs)
+        self._clock = clock  # seconds, only for how long the feed has stood still
+        self._committed: dict[TopicPartition, int] = {}
+
+    @property
+    def marks(self) -> MarkHistory:
+        return self.venue.marks
+
+    @property
+    def orders_filled(self) -> int:
+        return self.venue.orders_filled
+
+    @property
+    def orders_cancelled(self) -> int:
+        return self.venue.orders_cancelled
+
+    @property
+    def orders_skipped(self) -> int:
+        return self.venue.orders_skipped
+
+    @property
+    def fees_charged(self) -> float:
+        return self.venue.fees_charged
+
+    @property
+    def ticks_seen(self) -> int:
+        return self.venue.ticks_seen
+
+    def advance_to(self, ts_ns: int) -> None:
+        """Event time has reached `ts_ns` on the word of whoever drives the feed (a test
+        that sends it record by record, knowing the next one's time): fills up to it go
+        without waiting for a tick, after the cancels written so far are read."""
+        self.venue.reach(ts_ns)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fill orders until `stop` is set, then close the clients within a deadline."""
@@ -115,44 +155,74 @@ class PaperExchange:
     async def _cycle(
         self, prices: AIOKafkaConsumer, orders: AIOKafkaConsumer, producer: AIOKafkaProducer
     ) -> None:
-        batches = await orders.getmany(timeout_ms=self.config.poll_timeout_ms)
-        self._pending.extend(_records(batches))
+        venue = self.venue
+        venue.take_orders(_records(await orders.getmany(timeout_ms=self.config.poll_timeout_ms)))
         # Prices first: the tick that triggered an order is then already in the marks.
         await self._drain_prices(prices)
-        ready = self._ready_orders(time.monotonic())
-        if not ready:
-            return
-        fills = self.fills_for(ready)
-        await deliver(
-            [await producer.send(self.config.fills_topic, value, key=key) for key, value in fills],
-            self.config.deliver_timeout_s,
-        )
+        venue.stand_still(self._clock(), self.config.mark_wait_ms / 1e3)
+        # Taken now: the order topic, read to its end below, then holds every cancel
+        # written before the feed got this far.
+        reached_ns = venue.reached_ns
+        upcoming = venue.next_fill_ns()
+        if upcoming is not None and upcoming <= reached_ns:
+            await self._read_to_end(orders, self.config.orders_topic, venue.take_orders)
+            if reached_ns > venue.prices_ns:
+                # Event time moved on without a tick (told so, or the feed stood still):
+                # the ticks already written must be in the marks.
+                await self._read_to_end(prices, self.config.prices_topic, venue.apply_prices)
+            fills = venue.fills_due(reached_ns)
+            await deliver(
+                [
+                    await producer.send(
+                        self.config.fills_topic, encode_fill(fill), key=fill.book.encode()
+                    )
+                    for fill in fills
+                ],
+                self.config.deliver_timeout_s,
+            )
+        await self._commit(orders)
+
+    async def _commit(self, orders: AIOKafkaConsumer) -> None:
+        """Commit the order records done (their fills acknowledged), when that moved on."""
         assigned = orders.assignment()
-        offsets = {tp: offset for tp, offset in _next_offsets(ready).items() if tp in assigned}
+        offsets = {
+            tp: offset
+            for tp, offset in self.venue.finished().items()
+            if tp in assigned and offset > self._committed.get(tp, 0)
+        }
+        if not offsets:
+            return
         try:
             await orders.commit(offsets)
         except CommitFailedError as exc:
             # The orders will be read again and refilled under the same fill ids.
             log.warning("commit failed during a rebalance: %s", exc)
+            return
+        self._committed.update(offsets)
 
-    def _ready_orders(self, now_s: float) -> list[ConsumerRecord[bytes, bytes]]:
-        """The pending orders whose time the price feed has reached, or that waited
-        `mark_wait_ms` for it: a replay floods prices and orders, and an order must fill at
-        the mark as of its own time, not at whatever tick the exchange read last."""
-        if self._pending and self._waiting_since is None:
-            self._waiting_since = now_s
-        waited_ms = 0.0 if self._waiting_since is None else (now_s - self._waiting_since) * 1e3
-        count = 0
-        for record in self._pending:
-            ts_ns = self._last_fill_ts(record)
-            reached = ts_ns is None or ts_ns <= self._prices_ts_ns
-            if not reached and waited_ms < self.config.mark_wait_ms:
-                break
-            count += 1
-        ready, self._pending = self._pending[:count], self._pending[count:]
-        if count:
-            self._waiting_since = now_s if self._pending else None
-        return ready
+    async def _read_to_end(
+        self,
+        consumer: AIOKafkaConsumer,
+        topic: str,
+        take: Callable[[list[ConsumerRecord[bytes, bytes]]], None],
+    ) -> None:
+        """Hand `take` every record of `topic` on the consumer's partitions up to the
+        topic's end as of now; on a broker that cannot tell its end, or let it be read in
+        time, log and go on."""
+        config = self.config
+        try:
+            ends = await highwaters(config.bootstrap, topic)
+            async with asyncio.timeout(config.deliver_timeout_s):
+                behind = {tp: ends.get(tp.partition, 0) for tp in consumer.assignment()}
+                while behind:
+                    for tp, end in list(behind.items()):
+                        if tp not in consumer.assignment() or await consumer.position(tp) >= end:
+                            del behind[tp]
+                    if behind:
+                        batches = await consumer.getmany(*behind, timeout_ms=config.poll_timeout_ms)
+                        take(_records(batches))
+        except (TimeoutError, ValueError, KafkaError) as exc:
+            log.warning("going on without reading %s to its end: %r", topic, exc)
 
     async def _drain_prices(self, prices: AIOKafkaConsumer) -> None:
         # Bounded, so a flood of ticks cannot starve the orders.
@@ -160,61 +230,7 @@ class PaperExchange:
             batches = await prices.getmany(timeout_ms=0)
             if not batches:
                 return
-            self.apply_prices(_records(batches))
-
-    def apply_prices(self, records: Iterable[ConsumerRecord[bytes, bytes]]) -> None:
-        """Record the mark of every tick; anything else is ignored."""
-        for record in records:
-            try:
-                event = decode_price(record.value or b"")
-            except DecodeError:
-                continue  # vols, quotes and bad ticks carry no mark
-            if isinstance(event, PriceTick):
-                self.marks.record(event.symbol, event.ts_ns, event.mark)
-                self._prices_ts_ns = max(self._prices_ts_ns, event.ts_ns)
-                self.ticks_seen += 1
-
-    def _last_fill_ts(self, record: ConsumerRecord[bytes, bytes]) -> int | None:
-        try:
-            order = decode_order(record.value or b"")
-        except DecodeError:
-            return None  # skipped when its turn comes
-        return plan_fills(order, self.config.costs)[-1].ts_ns
-
-    def fills_for(
-        self, records: Iterable[ConsumerRecord[bytes, bytes]]
-    ) -> list[tuple[bytes, bytes]]:
-        """Encoded `(key, value)` fills for the decodable, not yet filled orders."""
-        return [
-            (fill.book.encode(), encode_fill(fill))
-            for record in records
-            for fill in self._fills(record)
-        ]
-
-    def _fills(self, record: ConsumerRecord[bytes, bytes]) -> list[FillReport]:
-        where = f"{record.topic}[{record.partition}]@{record.offset}"
-        try:
-            order = decode_order(record.value or b"")
-        except DecodeError as exc:
-            self.orders_skipped += 1
-            log.warning("skipping undecodable order at %s: %s", where, exc)
-            return []
-        if order.order_id in self._filled_ids:
-            return []
-        costs = self.config.costs
-        try:
-            fills = [
-                price_fill(order, planned, self.marks.at(order.symbol, planned.ts_ns), costs)
-                for planned in plan_fills(order, costs)
-            ]
-        except ValueError as exc:
-            self.orders_skipped += 1
-            log.warning("cannot fill order at %s: %s", where, exc)
-            return []
-        self._filled_ids.add(order.order_id)
-        self.orders_filled += 1
-        self.fees_charged += sum(fill.fee or 0.0 for fill in fills)
-        return fills
+            self.venue.apply_prices(_records(batches))
 
     async def _stop_all(self, clients: list[AIOKafkaProducer | AIOKafkaConsumer]) -> None:
         for client in reversed(clients):
@@ -223,10 +239,6 @@ class PaperExchange:
                     await client.stop()
             except TimeoutError:
                 log.warning("%s did not stop within the deadline", type(client).__name__)
-
-
-def _next_offsets(records: Iterable[ConsumerRecord[bytes, bytes]]) -> dict[TopicPartition, int]:
-    return {TopicPartition(r.topic, r.partition): r.offset + 1 for r in records}
 
 
 def _records(
@@ -283,8 +295,9 @@ def main(argv: list[str] | None = None) -> int:
     exchange = PaperExchange(_config(_parser().parse_args(argv)))
     asyncio.run(_serve(exchange))
     log.info(
-        "stopped: %d orders filled, %.2f fees charged, %d skipped",
+        "stopped: %d orders filled, %d cancelled, %.2f fees charged, %d skipped",
         exchange.orders_filled,
+        exchange.orders_cancelled,
         exchange.fees_charged,
         exchange.orders_skipped,
     )

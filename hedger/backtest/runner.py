@@ -99,6 +99,8 @@ class PathResult:
     attribution: dict[str, float]
     refusals: Counter[str]
     first_refusals: dict[str, list[Refused]]
+    # Every order and cancel sent, in the order sent (a cancel only drops fills still due).
+    sent: list[SubmitHedgeOrder | CancelHedgeOrder] = field(default_factory=list)
 
     @property
     def fills(self) -> int:
@@ -136,6 +138,7 @@ class PathRun:
         self.engine = HedgeEngine(pnl_grid)
         self.engine.pnl.series = []
         self.orders: list[SubmitHedgeOrder] = []
+        self.sent: list[SubmitHedgeOrder | CancelHedgeOrder] = []
         self.refusals: Counter[str] = Counter()
         self.first_refusals: dict[str, list[Refused]] = {}
         self.hedge_fills: list[FillReport] = []
@@ -190,6 +193,7 @@ class PathRun:
             if isinstance(action, SubmitHedgeOrder):
                 self._send(action)
             elif isinstance(action, CancelHedgeOrder):
+                self.sent.append(action)
                 self._cancelled.add(action.order_id)
             elif isinstance(action, HedgeDenied):
                 seen = Refused(action.ts_ns, action.book, action.symbol, action.detail)
@@ -208,6 +212,7 @@ class PathRun:
 
     def _send(self, order: SubmitHedgeOrder) -> None:
         self.orders.append(order)
+        self.sent.append(order)
         self._ref_prices[order.order_id] = order.ref_price
         for planned in plan_fills(order, self.config.costs):
             heapq.heappush(self._due, _Due(planned.ts_ns, next(self._sequence), planned, order))
@@ -294,6 +299,7 @@ class PathRun:
             attribution=pnl.attribution(last_ns),
             refusals=self.refusals,
             first_refusals=self.first_refusals,
+            sent=self.sent,
         )
 
 

@@ -13,23 +13,29 @@ same mark-to-model P&L and attribution (the backtest's final figures; the live s
 Over: a band policy; timed policies on two books with client trades into both at the same
 instant; Whalley–Wilmott bands with Leland's vol; gamma/vega hedging with listed options;
 a vol surface; American and futures underlyings; calls and puts through their expiry
-instant, settled physically or in cash.
+instant, settled physically or in cash; working-order timeouts cancelling the rest of
+partially filled orders, and orders whose latency outlasts the timeout. The cancels are
+compared with the orders, and the hedge fills too: the live paper exchange must stop
+the fills a cancel stops in the backtest.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections import Counter
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 
-from hedger.core.events import Event, FillReport, Side, VolUpdate
+from hedger.core.events import Event, FillReport, HedgeOrderRecorded, Side, VolUpdate
 from hedger.core.instruments import expiry_instant_ns
+from producers.execution import CostModel, plan_fills
 from tests.backtest import scenario as sc
 from tests.integration.parity import (
+    Outcome,
     parity_settings,
     recorded_session,
     replayed_both_ways,
@@ -122,11 +128,11 @@ async def test_backtest_and_live_service_send_identical_orders_and_report_the_sa
         (tmp_path / "policies.toml").write_text(str(policy))
         overrides["policy_file"] = str(tmp_path / "policies.toml")
     settings = await parity_settings(kafka_bootstrap, topic_prefix, **overrides)
-    orders, figures = await replayed_both_ways(session(), settings, tmp_path)  # type: ignore[operator]
-    assert len(orders) >= 5  # the scenario really hedges
+    outcome = await replayed_both_ways(session(), settings, tmp_path)  # type: ignore[operator]
+    assert len(outcome.orders) >= 5  # the scenario really hedges
     # Every term but vega (the flat vol stays put) is really exercised: the book moved,
     # aged, was financed, paid costs and had an edge.
-    assert all(figures[term] != 0.0 for term in figures if term != "vega")
+    assert all(outcome.figures[term] != 0.0 for term in outcome.figures if term != "vega")
 
 
 async def test_a_timed_policy_and_same_time_trades_give_identical_orders_and_pnl(
@@ -143,6 +149,84 @@ async def test_a_timed_policy_and_same_time_trades_give_identical_orders_and_pnl
     settings = await parity_settings(
         kafka_bootstrap, topic_prefix, policy_file=str(policies), pnl_interval_s=30.0
     )
-    orders, figures = await replayed_both_ways(timed_session(), settings, tmp_path)
-    assert len(orders) >= 12  # both books rebalance on their own timers
-    assert all(abs(amount) > 0.1 for amount in figures.values())
+    outcome = await replayed_both_ways(timed_session(), settings, tmp_path)
+    assert len(outcome.orders) >= 12  # both books rebalance on their own timers
+    assert all(abs(amount) > 0.1 for amount in outcome.figures.values())
+
+
+# Up to three slices, 2.345 s after the order and then 24.68 s apart: odd times, so that no
+# fill falls on the time of a recorded input (the backtest would price it at a tick the
+# live exchange has not yet been sent).
+SLICED = CostModel(
+    half_spread=0.01,
+    commission_per_order=1.0,
+    latency_ms=2_345,
+    max_slices=3,
+    slice_interval_ms=24_680,
+    seed=5,
+)
+# Filled whole 23.45 s after the order: after a 20 s working-order timeout.
+LATE = CostModel(half_spread=0.01, commission_per_order=1.0, latency_ms=23_450)
+
+
+def ten_second_session() -> list[Event]:
+    """Ticks every 10 s for 14 minutes, standing still for the last two; client trades of
+    calls at 1 s and at 301 s."""
+    moves = np.random.default_rng(31).choice([-0.25, 0.25], size=72)
+    spots = (100.0 + np.cumsum(moves)).round(2).tolist()
+    spots += [spots[-1]] * 12
+    ticks = [sc.tick(10 * (i + 1), spot) for i, spot in enumerate(spots)]
+    first = sc.client_buys_calls(1, 40, round(sc.call_value(1, 100.0), 2), "C-1")
+    second = sc.client_buys_calls(301, 25, round(sc.call_value(301, spots[29]), 2), "C-2")
+    return [sc.vol(0), sc.tick(0, 100.0), first, *ticks[:30], second, *ticks[30:]]
+
+
+def cancelled_orders(outcome: Outcome, costs: CostModel) -> list[tuple[int, int]]:
+    """Per cancelled order: how many fills it had, and how many it had planned."""
+    cancelled = {entry[1] for entry in outcome.orders if entry[0] == "cancel"}
+    had = Counter(fill[1] for fill in outcome.fills)
+    counts = []
+    for order_id, side, qty, ts_ns, ref_price in (o for o in outcome.orders if o[0] != "cancel"):
+        if order_id in cancelled:
+            order = HedgeOrderRecorded(order_id, "mm-1", "XYZ", Side(side), qty, ts_ns, ref_price)
+            counts.append((had[order_id], len(plan_fills(order, costs))))
+    return counts
+
+
+async def test_working_order_timeouts_stop_the_same_slices_live_as_in_the_backtest(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    """A 20 s working-order timeout and partial fills: an order sent on a tick is timed out
+    by the tick 20 s later, before its second slice, which neither tier fills; the client
+    trades' orders (at 1 s and 301 s) are timed out by the timer their second slice fires
+    (27.025 s on), so that slice is filled and only a third is stopped."""
+    settings = await parity_settings(
+        kafka_bootstrap, topic_prefix, band_shares=150.0, working_order_timeout_s=20.0
+    )
+    outcome = await replayed_both_ways(ten_second_session(), settings, tmp_path, SLICED)
+
+    cancelled = cancelled_orders(outcome, SLICED)
+    assert all(entry[3] == "timeout" for entry in outcome.orders if entry[0] == "cancel")
+    # Cancels stopped slices their orders had planned, after the first.
+    assert sum(0 < had < planned for had, planned in cancelled) >= 5
+    # The first client trade's order kept the slice whose timer timed it out: its last.
+    assert any(had == planned for had, planned in cancelled)
+    assert all(outcome.figures[term] != 0.0 for term in outcome.figures if term != "vega")
+
+
+async def test_a_latency_past_the_working_order_timeout_cancels_alike_live_and_backtest(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    """Orders fill 23.45 s after they are sent, the timeout cancels them after 20 s: those
+    sent on a tick are cancelled by the tick 20 s later and never filled; the client
+    trades' (at 1 s and 301 s), off the ticks' grid, are timed out by the timer of their
+    own fill, and so filled. The third timeout without a fill latches the book
+    (HEDGER_TIMEOUT_LATCH): no order after that, in either tier."""
+    settings = await parity_settings(
+        kafka_bootstrap, topic_prefix, band_shares=150.0, working_order_timeout_s=20.0
+    )
+    outcome = await replayed_both_ways(ten_second_session(), settings, tmp_path, LATE)
+
+    fills_of_cancelled = [had for had, _planned in cancelled_orders(outcome, LATE)]
+    assert fills_of_cancelled.count(0) >= 2
+    assert fills_of_cancelled.count(1) >= 1
