@@ -124,7 +124,10 @@ async def running_hedger(
 
 
 @contextlib.asynccontextmanager
-async def running_exchange(settings: Settings, **costs: Any) -> AsyncIterator[PaperExchange]:
+async def running_exchange(
+    settings: Settings, costs: CostModel | None = None, **config: Any
+) -> AsyncIterator[PaperExchange]:
+    """The paper exchange on `settings`' topics; `config`: other `PaperExchangeConfig` fields."""
     exchange = PaperExchange(
         PaperExchangeConfig(
             settings.require_bootstrap(),
@@ -132,8 +135,9 @@ async def running_exchange(settings: Settings, **costs: Any) -> AsyncIterator[Pa
             settings.prices_topic,
             settings.fills_topic,
             group_id=settings.group_id + ".exchange",
-            costs=CostModel(**costs),
+            costs=costs or CostModel(),
             poll_timeout_ms=20,
+            **config,
         )
     )
     stop = asyncio.Event()

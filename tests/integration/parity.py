@@ -17,12 +17,9 @@ exchange, not in timing. The exchange's wall-clock fallback is kept out of the w
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import functools
 import math
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +39,7 @@ from hedger.core.events import Event, FillReport, HedgeOrderRecorded, PriceTick,
 from hedger.core.pnl_attribution import ATTRIBUTION_TERMS
 from hedger.runtime import HedgerService
 from producers.execution import CostModel, plan_fills
-from producers.paper_exchange import PaperExchange, PaperExchangeConfig
+from producers.paper_exchange import PaperExchange
 from tests.backtest import scenario as sc
 from tests.integration.harness import (
     DEADLINE_S,
@@ -51,6 +48,7 @@ from tests.integration.harness import (
     hedger_settings,
     metric,
     records_now,
+    running_exchange,
     running_hedger,
     wait_until,
 )
@@ -120,38 +118,15 @@ async def live_figures(settings: Settings) -> Figures:
     return figures  # type: ignore[return-value]
 
 
-@contextlib.asynccontextmanager
-async def lock_step_exchange(settings: Settings, costs: CostModel) -> AsyncIterator[PaperExchange]:
-    """The paper exchange, its event time moved on by prices and by `advance_to` only: it
-    would wait longer than any test for a feed that stands still."""
-    config = PaperExchangeConfig(
-        settings.require_bootstrap(),
-        settings.orders_topic,
-        settings.prices_topic,
-        settings.fills_topic,
-        group_id=settings.group_id + ".exchange",
-        costs=costs,
-        poll_timeout_ms=20,
-        mark_wait_ms=round(10 * DEADLINE_S * 1e3),
-    )
-    exchange = PaperExchange(config)
-    stop = asyncio.Event()
-    task = asyncio.create_task(exchange.run(stop))
-    try:
-        yield exchange
-    finally:
-        stop.set()
-        async with asyncio.timeout(DEADLINE_S):
-            await task
-
-
 async def live_run(lines: list[bytes], settings: Settings, costs: CostModel = COSTS) -> Outcome:
     bootstrap = settings.require_bootstrap()
     messages = [orjson.loads(line) for line in lines]
     following = [*messages[1:], None]
     async with (
         running_hedger(settings) as service,
-        lock_step_exchange(settings, costs) as exchange,
+        # Its event time moved on by prices and by `advance_to` only: it would wait longer
+        # than any test for a feed that stands still.
+        running_exchange(settings, costs, mark_wait_ms=round(10 * DEADLINE_S * 1e3)) as exchange,
         Producer(bootstrap) as feed,
     ):
         fills_ahead = FillsAhead(settings, costs)

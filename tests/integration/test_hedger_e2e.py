@@ -11,6 +11,7 @@ import pytest
 from hedger.codec import encode_fill, encode_tick, encode_vol
 from hedger.config import Settings
 from hedger.runtime import HedgerService
+from producers.execution import CostModel
 from tests.integration.harness import (
     Producer,
     books,
@@ -54,7 +55,7 @@ async def test_market_maker_example_sells_6000_then_500_and_costs_100(
     settings = await example_settings(kafka_bootstrap, topic_prefix)
     async with (
         running_hedger(settings) as service,
-        running_exchange(settings, commission_per_order=50.0),
+        running_exchange(settings, CostModel(commission_per_order=50.0)),
         Producer(kafka_bootstrap) as feed,
     ):
         await send_position(feed, settings)

@@ -18,6 +18,7 @@ import pytest
 
 from hedger.config import Settings
 from hedger.demo import BUNDLED_FEED
+from producers.execution import CostModel
 from producers.replay import replay
 from tests.integration.harness import (
     Producer,
@@ -54,7 +55,7 @@ async def test_live_hedger_fills_every_dashboard_panel_and_passes_promtool_check
     async with (
         running_prometheus(target, tmp_path) as prometheus,
         running_hedger(settings),
-        running_exchange(settings, half_spread=0.01, commission_per_order=1.0),
+        running_exchange(settings, CostModel(half_spread=0.01, commission_per_order=1.0)),
     ):
         await wait_until(lambda: _returns_series(prometheus, 'up{job="hedger"} == 1'))
         await _replay_with_a_dead_letter(settings)
