@@ -197,8 +197,8 @@ class HedgeEngine:
         # of two partitions is read first differs live, on a rebuild and between instances
         # owning other books, so the same id in another book is another fill.
         self._seen_fills: dict[str, dict[str, FillTerms]] = {}
-        self.revaluation = Revaluation(config, self.market, self._options, self._holdings)
         self.pnl = PnlAttribution(config, self.market, self._holdings)
+        self.revaluation = Revaluation(config, self.market, self._options, self._holdings, self.pnl)
         valuation = EngineValuation(config, self.market, self.revaluation, self._holdings)
         self.desk = HedgeDesk(config, self.controls, self._known_orders, valuation)
         self.option_hedger = OptionHedger(config, self.desk)

@@ -11,8 +11,11 @@ at each valuation.
 Valuations happen on a grid of event time (`EngineConfig.pnl_interval_ns`): at the first
 market or fill event at or after each grid point, before it is handled; and just after
 each option fill, so a new position's Greeks count from its first moment (its edge over
-model value is a jump no Greek explains). Each step from one valuation to the next is
-attributed with the options' Greeks at its start:
+model value is a jump no Greek explains). An expiry's settlement (`hedger.core.revaluation`)
+is valued on either side, at its instant and mark, for the holdings in its underlying
+alone: the expiring options' Greeks explain the move up to the instant, the shares
+delivered (none in cash) the move after it, and neither the other's. Each step from one
+valuation to the next is attributed with the options' Greeks at its start:
 
 | term | amount |
 |---|---|
@@ -116,15 +119,20 @@ class PnlAttribution:
             if now is None:
                 continue
             holding.financing += self._financing(key, holding, now.spot, years)
-            terms = self._greek_terms.setdefault(key, [0.0] * len(_GREEK_TERMS))
-            for index, amount in enumerate(self._step(key, holding, now)):
-                terms[index] += amount
-            holding.shares_pnl = 0.0
-            holding.share_anchor = now.spot
-            self._valued[key] = now
+            self._take(key, holding, now)
         self._last_valued_ns = ts_ns
         if record and self.series is not None:
             self.series.append(self.total(ts_ns))
+
+    def value_underlying(self, symbol: str, ts_ns: int, spot: float) -> None:
+        """Make (`ts_ns`, `spot`) a valuation of the holdings in `symbol` alone: on either
+        side of a settlement. Financing waits for the next `value`, which credits every
+        holding over one period; a valuation never goes back in time."""
+        for key, holding in self._holdings.items():
+            if key[1] == symbol:
+                before = self._valued.get(key)
+                at_ns = ts_ns if before is None else max(ts_ns, before.ts_ns)
+                self._take(key, holding, self._valued_at(symbol, holding, at_ns, spot))
 
     def now(self, ts_ns: int | None = None) -> dict[tuple[str, str], HoldingPnl]:
         """Every holding's P&L and attribution as of `ts_ns` (default: the newest event),
@@ -161,14 +169,26 @@ class PnlAttribution:
                 terms[term] += amount
         return terms
 
+    def _take(self, key: tuple[str, str], holding: Holding, now: _Valued) -> None:
+        """Attribute the step to `now` and take `now` as the next step's start."""
+        terms = self._greek_terms.setdefault(key, [0.0] * len(_GREEK_TERMS))
+        for index, amount in enumerate(self._step(key, holding, now)):
+            terms[index] += amount
+        holding.shares_pnl = 0.0
+        holding.share_anchor = now.spot
+        self._valued[key] = now
+
     def _valued_now(self, key: tuple[str, str], holding: Holding, ts_ns: int) -> _Valued | None:
         tick = self._market.ticks.get(key[1])
         if tick is None:  # nothing to mark the shares at: valued from its first tick on
             return None
-        vol = self._market.vols.get(key[1], self._config.default_vol)
+        return self._valued_at(key[1], holding, ts_ns, tick.mark)
+
+    def _valued_at(self, symbol: str, holding: Holding, ts_ns: int, spot: float) -> _Valued:
+        vol = self._market.vols.get(symbol, self._config.default_vol)
         return _Valued(
             ts_ns,
-            tick.mark,
+            spot,
             vol,
             holding.option_delta,
             holding.option_gamma,

@@ -43,6 +43,7 @@ from hedger.core.instruments import (
     parse_occ,
 )
 from hedger.core.market import MarketState
+from hedger.core.pnl_attribution import PnlAttribution
 from hedger.core.pricing.european import CHARM, RHO, THETA, VANNA, VOLGA
 from hedger.core.pricing.implied_vol import SOLVED, STATUS_REASONS, implied_vol
 from hedger.core.risk import BookGreeks, MarketInputs, OptionColumns, PricingModel, Settlement
@@ -64,13 +65,16 @@ class Revaluation:
         market: MarketState,
         options: dict[str, OptionColumns],
         holdings: dict[tuple[str, str], Holding],
+        pnl: PnlAttribution,
     ) -> None:
         """`options` and `holdings` are the engine's, shared: every book with a row on an
-        underlying has its holding there (the engine creates it when it books the row)."""
+        underlying has its holding there (the engine creates it when it books the row).
+        `pnl` is the engine's too: it values the holdings on either side of a settlement."""
         self._config = config
         self._market = market
         self._options = options
         self._holdings = holdings
+        self._pnl = pnl
         self._zone = ZoneInfo(config.expiry_timezone)
         self.book_greeks: dict[str, BookGreeks] = {}
         self.settled_value: dict[tuple[str, str], float] = {}
@@ -116,7 +120,17 @@ class Revaluation:
             return
         while (expiry_ns := columns.next_expiry_ns) is not None and expiry_ns <= reached_ns:
             mark = self._market.settlement_mark(symbol, expiry_ns)
+            # The settled options' Greeks explain the P&L up to the instant, and the Greeks
+            # of what is left (revalued at the instant) the P&L after it: left in the P&L's
+            # Greeks, a settled option's delta would count the move of the shares it became
+            # (or, settled in cash, a move it no longer has) a second time.
+            self._pnl.value_underlying(symbol, expiry_ns, mark)
             self._book_settlements(symbol, columns.settle_expired(expiry_ns, mark), mark)
+            self._revalue_columns(symbol, columns, mark, expiry_ns)
+            # Priced at the instant for the P&L's Greeks alone: the revaluation at the
+            # event's time prices the surface afresh, as it did before the settlement.
+            columns.row_vols = None
+            self._pnl.value_underlying(symbol, expiry_ns, mark)
             self.book_greeks.pop(symbol, None)
 
     def _book_settlements(self, symbol: str, settlements: list[Settlement], mark: float) -> None:
@@ -142,6 +156,11 @@ class Revaluation:
             return
         if columns.expiring_by(ts_ns):  # `ts_ns` is at or past the last tick
             self._settle(symbol, columns)
+        self._revalue_columns(symbol, columns, spot, ts_ns)
+
+    def _revalue_columns(
+        self, symbol: str, columns: OptionColumns, spot: float, ts_ns: int
+    ) -> None:
         vol, rate, dividend = self._vol_and_carry(symbol)
         row_vols = self.row_vols(symbol, columns, ts_ns)
         greeks = columns.revalue_at(spot, vol, rate, dividend, ts_ns, row_vols)

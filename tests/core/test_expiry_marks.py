@@ -15,6 +15,7 @@ from hedger.core.engine import EngineConfig, HedgeEngine
 from hedger.core.events import Event, FillReport, PriceTick, Side, VolUpdate
 from hedger.core.expiry_marks import ExpiryCalendar
 from hedger.core.instruments import OptionContract, expiry_instant_ns
+from hedger.core.pnl_attribution import ATTRIBUTION_TERMS
 from hedger.core.policy import BandPolicy
 from hedger.engine_snapshot import dump_engine, load_engine
 from tests.scenarios import market_maker as mm
@@ -95,6 +96,36 @@ def test_expiry_marks_option_fill_read_late_settles_at_the_mark_before_expiry(
     engine = run([*ticks[:at], fill, *ticks[at:]], config)
 
     assert_holds(engine, expected(is_call, cash_settled, before, 100.5))
+
+
+@pytest.mark.parametrize("cash_settled", [False, True])
+@pytest.mark.parametrize("is_call", [True, False])
+@pytest.mark.parametrize(("before", "after"), [(101.0, 99.0), (99.0, 101.0)])
+def test_expiry_marks_attribution_is_the_same_whether_the_fill_was_read_in_time_or_late(
+    is_call: bool, cash_settled: bool, before: float, after: float
+) -> None:
+    """Read in time, the option is first valued at the last mark before its expiry, a minute
+    left: at its intrinsic value, delta ±1 or 0, so it explains no move; read late, it
+    settles at once. Either way the move after the expiry is the delivered shares' alone
+    (the settled option's delta does not count it again), and the rest of the P&L is the
+    option's intrinsic value over its premium."""
+    config = dataclasses.replace(
+        CONFIG, cash_settled_underlyings=frozenset({"XYZ"} if cash_settled else ())
+    )
+    ticks = [tick(-7200, 100.0), tick(-60, before), tick(60, after), tick(120, 100.5)]
+    read = {
+        at: run([*ticks[:at], option_fill(is_call), *ticks[at:]], config).pnl.attribution()
+        for at in (2, 3, 4)  # in time, after the crossing tick, at the end
+    }
+
+    assert read[3] == pytest.approx(read[2], abs=1e-9)
+    assert read[4] == pytest.approx(read[2], abs=1e-9)
+    positions, settled_value, _ = expected(is_call, cash_settled, before, 100.5)
+    delivered = positions.get(("mm-1", "XYZ"), 0.0)
+    wanted = dict.fromkeys(ATTRIBUTION_TERMS, 0.0)
+    wanted["delta"] = delivered * (100.5 - before)
+    wanted["residual"] = settled_value - PREMIUM * UNITS
+    assert read[2] == pytest.approx(wanted, abs=1e-6)
 
 
 @pytest.mark.parametrize("read", [2, 3, 4])

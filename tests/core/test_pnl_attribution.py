@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from itertools import pairwise
 
 import pytest
 
@@ -225,6 +226,37 @@ def test_settles_at_expiry_physically() -> None:
     # The delivered shares carry the move from the expiry close: −5,000 × (110 − 92).
     moved = engine.pnl.attribution()["delta"] - delta_at_expiry
     assert moved == pytest.approx(-UNITS * 18.0)
+
+
+@pytest.mark.parametrize("cash_settled", [False, True])
+def test_settlement_splits_the_move_between_the_expiring_calls_and_the_shares_delivered(
+    cash_settled: bool,
+) -> None:
+    """Each move while the calls live is explained by their delta (QuantLib's) at the tick
+    before it, and each move after their expiry by the shares they became (none in cash),
+    not by the calls' delta as well; the settlement adds to the residual only the time
+    value the calls had left at the last mark before the expiry."""
+    engine, _ = holding_calls(cash_settled_underlyings=frozenset({"XYZ"} if cash_settled else ()))
+    expiry_s = (sc.EXPIRY_NS - sc.T0) // sc.SECOND
+    lived = [(0, 100.0), (expiry_s - 2 * 86_400, 101.0), (expiry_s - 86_400, 100.5)]
+    lived.append((expiry_s - 600, 102.0))  # the settlement mark: 5,000 calls 2.00 in the money
+    for second, spot in lived[1:]:
+        engine.handle(sc.tick(second, spot))
+    crossing_s = expiry_s + 600
+    before = engine.pnl.attribution(sc.T0 + crossing_s * sc.SECOND)
+
+    engine.handle(sc.tick(crossing_s, 99.0))
+    engine.handle(sc.tick(crossing_s + 600, 98.5))
+
+    after = engine.pnl.attribution()
+    calls = sum(
+        UNITS * sc.call_delta(second, spot) * (next_spot - spot)
+        for (second, spot), (_, next_spot) in pairwise(lived)
+    )
+    delivered = 0.0 if cash_settled else UNITS
+    assert after["delta"] == pytest.approx(calls + delivered * (98.5 - 102.0), rel=1e-9)
+    time_value = UNITS * (sc.call_value(expiry_s - 600, 102.0) - 2.0)
+    assert after["residual"] - before["residual"] == pytest.approx(-time_value, abs=1e-4)
 
 
 def test_backtest_counts_an_option_hedge_fills_slippage_in_contract_units() -> None:
