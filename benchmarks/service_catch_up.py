@@ -8,8 +8,10 @@ a run, which no exchange fills).
 Timed from the first price record the service counts to the last: msg/s through the whole
 shell (fetch, decode, event-time merge, engine, orders, commits, metrics).
 
-Baseline: a bare consumer reading the same topic (`getmany` + `orjson.loads`), best of 3.
-ratio = ours / bare.
+Baseline: a bare consumer reading the same topic (`getmany` + `orjson.loads`), best of 3,
+on the same broker in the same run. ratio = ours / bare. Once on the embedded broker
+(Tansu: at least once, no transactions) and once on Apache Kafka (exactly once: each
+commit is a transaction), one entry each.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from benchmarks.broker_consume import (
 )
 from benchmarks.portfolio import MULTIPLIER, RATE, START_SPOT, VOL, make_portfolio
 from benchmarks.timing import progress, ratio
+from hedger.adapters.apache_kafka import ApacheKafka
 from hedger.adapters.embedded_broker import EmbeddedBroker, free_port
 from hedger.adapters.kafka import deliver, make_producer
 from hedger.adapters.topics import ensure_topics
@@ -78,8 +81,9 @@ async def book_fills(bootstrap: str, topic: str) -> float:
     return portfolio.band_shares(move=BAND_MOVE_FRACTION * START_SPOT)
 
 
-async def service_pass(config: Settings) -> tuple[float, float]:
-    """msg/s of the service over the whole topic, and the hedge orders it sent."""
+async def service_pass(config: Settings) -> tuple[float, float, str]:
+    """msg/s of the service over the whole topic, the hedge orders it sent, and how it
+    delivered them (exactly once where the broker has transactions)."""
     service = HedgerService(config)
     registry = service.metrics.registry
     # Only the one counter: the whole registry, collected every 2 ms, ran on the event
@@ -112,7 +116,7 @@ async def service_pass(config: Settings) -> tuple[float, float]:
         for sample in family.samples
         if sample.name == "hedger_hedge_orders_total"
     )
-    return rate, orders
+    return rate, orders, service.delivery.value
 
 
 async def _until(condition: Callable[[], bool]) -> None:
@@ -123,18 +127,19 @@ async def _until(condition: Callable[[], bool]) -> None:
         await asyncio.sleep(0.002)
 
 
-async def measure(bootstrap: str) -> dict[str, Any]:
+async def measure(broker: str, bootstrap: str) -> dict[str, Any]:
     config = settings(bootstrap, 0.0)
     await ensure_topics(bootstrap, config.topics)
     await produce(bootstrap)
     band = await book_fills(bootstrap, config.fills_topic)
     await consume_all(bootstrap, orjson.loads)  # warm-up: connections, page in the code
     bare = max([await consume_all(bootstrap, orjson.loads) for _ in range(BARE_REPEATS)])
-    ours, orders = await service_pass(settings(bootstrap, band))
+    ours, orders, delivery = await service_pass(settings(bootstrap, band))
     return {
-        "name": f"service_catch_up[messages={MESSAGES},positions={POSITIONS}]",
+        "name": f"service_catch_up[broker={broker},messages={MESSAGES},positions={POSITIONS}]",
         "ours": message_rate(ours),
         "orders_sent": orders,
+        "delivery": delivery,
         "baseline": {**message_rate(bare), "what": "bare getmany + orjson.loads"},
         "ratio": ratio(ours, bare),
     }
@@ -142,5 +147,11 @@ async def measure(bootstrap: str) -> dict[str, Any]:
 
 def run() -> list[dict[str, Any]]:
     progress(f"service_catch_up: {MESSAGES:,} ticks on the topic before the service starts")
+    results = []
     with EmbeddedBroker() as bootstrap:
-        return [asyncio.run(asyncio.wait_for(measure(bootstrap), DEADLINE_S))]
+        results.append(asyncio.run(asyncio.wait_for(measure("tansu", bootstrap), DEADLINE_S)))
+    with ApacheKafka() as bootstrap:
+        results.append(
+            asyncio.run(asyncio.wait_for(measure("apache_kafka", bootstrap), DEADLINE_S))
+        )
+    return results

@@ -133,7 +133,9 @@ class Settings:
         "HEDGER_MAX_MESSAGE_BYTES", 65536, "Larger messages go to the dead-letter topic."
     )
     batch_max_records: int = _setting(
-        "HEDGER_BATCH_MAX_RECORDS", 500, "Most records handled between two commits."
+        "HEDGER_BATCH_MAX_RECORDS",
+        500,
+        "Most records handled in one batch (one commit, or one of several while catching up).",
     )
     merge_wait_ms: int = _setting(
         "HEDGER_MERGE_WAIT_MS", 50, "Longest a fill waits for prices to reach its event time."

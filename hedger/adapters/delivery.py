@@ -125,6 +125,8 @@ class OffsetCommits:
     def __init__(self, own: AIOKafkaConsumer, shared: AIOKafkaConsumer) -> None:
         self._own, self._shared = own, shared
 
+    holds_output = False  # every send stands alone: nothing waits for a commit to show
+
     def owners_changed(self) -> None:
         """Nothing kept per owner."""
 
@@ -178,6 +180,11 @@ class TransactionalCommits:
     def use(self, producer: AIOKafkaProducer) -> None:
         """Commit with `producer` from now on (a new one, after fencing)."""
         self._producer, self._open = producer, False
+
+    @property
+    def holds_output(self) -> bool:
+        """A transaction is open: records sent in it show only once it commits."""
+        return self._open
 
     def owners_changed(self) -> None:
         """The fill partitions were reassigned: what was durable is another owner's now."""

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AsyncExitStack
 
@@ -56,6 +57,15 @@ _DRY_POLL_MS = 5
 # How long prices wait for the broker to say where a dry fill partition ends before
 # trying again at the next batch.
 _END_CHECK_TIMEOUT_S = 1.0
+# While more records wait after a batch (fetched, or on the broker: a catch-up, a burst),
+# its offsets (and, exactly once, its transaction, orders included) are committed at most
+# this often, else with the next batches'. Committing every batch of a catch-up cost a
+# transaction per 500 records on Apache Kafka (~30 ms, five round trips), and each batch
+# holding an order waited for the one in flight: 0.1 s still left a third of the time
+# with a commit in flight (benchmarks/service_catch_up.py). Live, with nothing waiting, a
+# batch is committed at once as before. A crash re-reads at most this much more (decisions
+# are deterministic: nothing is sent twice).
+_COMMIT_INTERVAL_S = 0.25
 # Stream keys of the merge: (kind, partition); at equal times a fill leaves first.
 _FILLS, _PRICES = 0, 1
 
@@ -92,11 +102,15 @@ class InputStreams:
         self._handled_to: dict[TopicPartition, int] = {}
         self._to_commit: dict[TopicPartition, int] = {}
         self._committing: asyncio.Task[None] | None = None
+        self._commit_started = -math.inf  # clock() when the last commit began
+        # As of the last batch: more records wait, fetched or on the broker (catching up).
+        self._behind = False
         self._merge: EventTimeMerge[tuple[int, int], Decoded] = EventTimeMerge()
-        # Fetches that brought prices, counted; per fill partition, the count when its end
-        # was last asked for and found reached (see _confirm_dry_fills).
-        self._price_fetches = 0
-        self._fills_end_asked: dict[int, int] = {}
+        # Per price partition, the offset after the newest record fetched; per fill
+        # partition, the price partitions' high watermarks known when its end was last
+        # asked for and found reached (see _confirm_dry_fills).
+        self._prices_fetched_to: dict[int, int] = {}
+        self._fills_end_covers: dict[int, dict[int, int]] = {}
         self._max_event_ahead_s = settings.max_event_ahead_s
         self._max_event_behind_s = settings.max_event_behind_s
         self._decoders: dict[str, Callable[[bytes], Event]] = {
@@ -203,7 +217,7 @@ class InputStreams:
 
     def forget_fetched_fills(self) -> None:
         """After a reassignment the fills are read again from the rebuilt position."""
-        self._fills_end_asked.clear()
+        self._fills_end_covers.clear()
         for stream in self._merge.streams():
             if stream[0] == _FILLS:
                 self._merge.clear(stream)
@@ -258,26 +272,49 @@ class InputStreams:
             for tp in self.prices.assignment()
         }
         settled = {key: self._price_partition_settled(key[1], done) for key, done in prices.items()}
-        return self._merge.pop_ready(
+        ready = self._merge.pop_ready(
             {**fills, **prices},
             self.settings.batch_max_records,
             settled={**fills, **settled},
             patient=fills.keys(),
         )
+        self._behind = not all(fills.values()) or not all(prices.values()) or self._held()
+        return ready
 
-    def commit_soon(self, offsets: dict[TopicPartition, int]) -> None:
+    def commit_soon(self, offsets: dict[TopicPartition, int], *, now: bool = False) -> None:
         """Commit `offsets` in the background, off the tick-to-order path: a commit is a
         broker round trip (10-130 ms measured on Apache Kafka) that the next tick would
         otherwise wait behind. Offsets handed in while one commit is in flight are merged
-        and go in the next; the error of a failed commit is raised here or by `drain`."""
+        and go in the next; so do those handed in while more records wait (the last batch
+        left some behind), within `_COMMIT_INTERVAL_S` of the last commit, unless `now`: a
+        later call commits them, and `drain` does. The error of a failed commit is raised
+        here or by `drain`."""
         self._raise_commit_error()
         self._to_commit.update(offsets)
-        if self._committing is None or self._committing.done():
-            self._committing = asyncio.create_task(self._commit_pending())
+        if self._committing is not None and not self._committing.done():
+            return
+        if not self._to_commit and not self.commits.holds_output:
+            return  # nothing to commit (a transaction may hold records of its own)
+        started = self._clock()
+        if not now and started - self._commit_started < _COMMIT_INTERVAL_S and self._behind:
+            return
+        self._commit_started = started
+        self._committing = asyncio.create_task(self._commit_pending())
+
+    def _held(self) -> bool:
+        """Records fetched and not yet handed out (the merge holds them)."""
+        return any(self._merge.buffered(stream) for stream in self._merge.streams())
 
     async def drain(self) -> None:
         """Wait until every offset handed to `commit_soon` is committed (before a rebuild
         or a stop, so the committed position is exactly the work delivered)."""
+        await self._commit_settled()
+        if self._to_commit or self.commits.holds_output:  # held back by commit_soon
+            self.commit_soon({}, now=True)
+            await self._commit_settled()
+
+    async def _commit_settled(self) -> None:
+        """Wait for the commit in flight, if any, and raise its error."""
         if self._committing is not None:
             # Waits without raising (nor cancelling the commit if this wait is cancelled):
             # the commit's error is raised, once, below.
@@ -302,10 +339,11 @@ class InputStreams:
             task.result()
 
     async def before_send(self) -> None:
-        """In a transaction, the batch's first send waits for the last batch's commit to
-        end and opens the next (one transaction at a time); otherwise it waits for nothing."""
+        """In a transaction, the batch's first send waits for the commit in flight to end
+        and opens the next (one transaction at a time), or sends in the one still open
+        (its commit held back by `commit_soon`); otherwise it waits for nothing."""
         if self.commits.mode is DeliveryMode.EXACTLY_ONCE:
-            await self.drain()
+            await self._commit_settled()
             if self.watch.changed:
                 # The last batch's commit found the partitions gone: this batch was decided
                 # on books another instance now owns.
@@ -378,9 +416,10 @@ class InputStreams:
                     *wanted, timeout_ms=timeout_ms, max_records=self.settings.batch_max_records
                 )
             for tp in sorted(batch):
-                self._merge.add((kind, tp.partition), map(self._timed, batch[tp]))
-            if kind == _PRICES and batch:
-                self._price_fetches += 1
+                records = batch[tp]
+                self._merge.add((kind, tp.partition), self._timed(tp.topic, records))
+                if kind == _PRICES and records:
+                    self._prices_fetched_to[tp.partition] = records[-1].offset + 1
 
     def _wanted(self, kind: int, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
         """The partitions of `consumer` to fetch: per partition, so one full buffer does not
@@ -390,10 +429,31 @@ class InputStreams:
             tp for tp in consumer.assignment() if self._merge.buffered((kind, tp.partition)) < limit
         ]
 
-    def _timed(self, record: Record) -> tuple[int | None, Decoded]:
-        decoded = self.decode(record)
-        ts_ns = None if isinstance(decoded, DecodeError) else decoded.ts_ns
-        return ts_ns, (record, decoded)
+    def _timed(self, topic: str, records: list[Record]) -> list[tuple[int | None, Decoded]]:
+        """Each of a partition's `records` decoded (as `decode` does), with its event time
+        for the merge (None when unreadable). One loop per fetched partition: a catch-up
+        spends here what the bare consumer spends on its whole record."""
+        decoder = self._decoders[topic]
+        ahead_limit, behind_limit = self._max_event_ahead_s, self._max_event_behind_s
+        timed: list[tuple[int | None, Decoded]] = []
+        append = timed.append
+        for record in records:
+            try:
+                event = decoder(record.value or b"")
+            except DecodeError as error:
+                append((None, (record, error)))
+                continue
+            # `_timely`'s test, inlined (per record); `_timely` says why one fails it.
+            stamp_ms = record.timestamp
+            if stamp_ms >= 0:
+                ahead_s = (event.ts_ns - stamp_ms * 1_000_000) / 1e9
+                if (ahead_limit and ahead_s > ahead_limit) or (
+                    behind_limit and -ahead_s > behind_limit
+                ):
+                    append((None, (record, self._timely(record, event))))
+                    continue
+            append((event.ts_ns, (record, event)))
+        return timed
 
     async def _confirm_dry_fills(self, fills: dict[tuple[int, int], bool]) -> None:
         """Asks the broker for the end of each fill partition that looks drained before
@@ -401,19 +461,25 @@ class InputStreams:
         fetch answer, which can predate a fill acknowledged before a tick was written:
         aiokafka holds a node's next fetch (100 ms) while records it fetched wait to be
         taken, a busy event loop sends the next fetch late, and on a cluster an answer can
-        precede the fill's high watermark. Asked after the prices were fetched, the end
-        includes every fill written before them, so a partition is asked again only after
-        prices were fetched since its last answer. Unanswered in time (a leader failing
-        over), the prices wait."""
-        asked = self._price_fetches
+        precede the fill's high watermark. Asked once a tick is on the broker, the end
+        includes every fill acknowledged before the tick was written. A price record below
+        a high watermark its partition's fetches reported before the ask was on the broker
+        then: so a partition is asked again only once prices past the high watermarks known
+        at its last answer were fetched. (Counting fetches instead, a catch-up asked before
+        each batch: a round trip per 500 records, for ticks written long before.)
+        Unanswered in time (a leader failing over), the prices wait."""
+        if not self._buffered(_PRICES):
+            return
         # Fills still buffered count too: the merge may take them all and pass on.
         dry = [
             TopicPartition(self.settings.fills_topic, key[1])
             for key, done in fills.items()
-            if done and self._fills_end_asked.get(key[1], -1) < asked
+            if done and not self._fill_end_covers_prices(key[1])
         ]
-        if not dry or not self._buffered(_PRICES):
+        if not dry:
             return
+        # Read before the ask: every price record below these was on the broker then.
+        known = {tp.partition: self.prices.highwater(tp) or 0 for tp in self.prices.assignment()}
         try:
             async with asyncio.timeout(_END_CHECK_TIMEOUT_S):
                 ends = await self._positions.end_offsets(dry)
@@ -425,7 +491,16 @@ class InputStreams:
             reached = end is not None and await self.fills.position(tp) >= end
             fills[(_FILLS, tp.partition)] = reached
             if reached:
-                self._fills_end_asked[tp.partition] = asked
+                self._fills_end_covers[tp.partition] = known
+
+    def _fill_end_covers_prices(self, partition: int) -> bool:
+        """The fill partition's last end found reached was asked after every price record
+        fetched so far was on the broker."""
+        covers = self._fills_end_covers.get(partition)
+        return covers is not None and all(
+            fetched_to <= covers.get(price_partition, 0)
+            for price_partition, fetched_to in self._prices_fetched_to.items()
+        )
 
     def _price_partition_settled(self, partition: int, drained: bool) -> bool:
         """Fills wait for each price partition to reach their time, up to `merge_wait_ms`
@@ -453,9 +528,18 @@ async def drained(consumer: AIOKafkaConsumer, *partitions: TopicPartition) -> bo
 
 
 def next_offsets(records: Iterable[Record]) -> dict[TopicPartition, int]:
+    """Per partition, the offset after its last record in `records`."""
+    # Records come in runs of one partition: a key is made once a run, not once a record.
     offsets = {}
+    topic, partition, last = None, -1, None
     for record in records:
-        offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
+        if record.partition != partition or record.topic != topic:
+            if last is not None:
+                offsets[TopicPartition(topic, partition)] = last.offset + 1
+            topic, partition = record.topic, record.partition
+        last = record
+    if last is not None:
+        offsets[TopicPartition(topic, partition)] = last.offset + 1
     return offsets
 
 
