@@ -308,9 +308,15 @@ class HedgeEngine:
             or scan[1] != next_ns
             or not scan[2] <= start <= scan[3]
         ):
-            # Once per grid point and list, not once per handled run of ticks.
+            # Once per grid point and list, not once per handled run of ticks. A shell may
+            # hand its whole batch, other inputs among the ticks (unreadable ones have no
+            # time): the scan stops at the first, which ends every run anyway.
             index = start
-            while index < len(ticks) and ticks[index].ts_ns < next_ns:
+            while (
+                index < len(ticks)
+                and type(tick := ticks[index]) is PriceTick
+                and tick.ts_ns < next_ns
+            ):
                 index += 1
             scan = self._valuation_scan = (ticks, next_ns, start, index)
         return min(scan[3], last)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hedger.codec import DecodeError
 from hedger.core.actions import Action
 from hedger.core.driver import EventDriver
 from hedger.core.engine import EngineConfig, HedgeEngine
@@ -124,3 +125,14 @@ def test_no_timer_interval_means_no_timers() -> None:
     driver = EventDriver(seen, 0)
     drive(driver, [tick(0.5), fill(3_600.0), tick(7_200.0)])
     assert not any(isinstance(event, TimerFired) for event in seen.seen)
+
+
+def test_a_run_in_a_batch_holding_unreadable_records_stops_before_them() -> None:
+    """The live service hands the driver its whole batch: an unreadable record (no time)
+    may follow a run of ticks, and nothing may read past the run into it."""
+    driver = EventDriver(engine(), SECOND)
+    batch: list[object] = [tick(0.1), tick(0.2), DecodeError("malformed", "not JSON"), tick(0.4)]
+    index = 0
+    while index < 2:
+        index = driver.step(batch, index).end
+    assert index == 2
