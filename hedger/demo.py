@@ -111,7 +111,7 @@ async def _until_settled(
         return (
             await service.caught_up()
             and not service.engine.working_orders()
-            and exchange.orders_filled >= orders_sent(service.metrics)
+            and exchange.venue.orders_filled >= orders_sent(service.metrics)
         )
 
     async with asyncio.timeout(_SETTLE_TIMEOUT_S):

@@ -59,7 +59,7 @@ def render_summary(report: DemoReport) -> str:
     sells = metric_total(registry, "hedger_hedge_orders_total", side="sell")
     w(
         f"hedge orders  {buys + sells:.0f} sent ({buys:.0f} buy, {sells:.0f} sell); "
-        f"{report.exchange.orders_filled} filled by the paper exchange\n"
+        f"{report.exchange.venue.orders_filled} filled by the paper exchange\n"
     )
     fees = sum(e.fees for e in exposures)
     slippage = sum(e.slippage for e in exposures)

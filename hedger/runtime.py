@@ -98,10 +98,6 @@ class HedgerService:
     def engine(self) -> HedgeEngine:
         return self._driver.engine
 
-    @engine.setter
-    def engine(self, engine: HedgeEngine) -> None:
-        self._driver.engine = engine
-
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until `stop` is set, then finish the batch in hand and close within a deadline."""
         async with AsyncExitStack() as stack:

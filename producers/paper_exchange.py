@@ -50,7 +50,6 @@ from hedger.adapters.kafka import all_partitions, deliver, make_consumer, make_p
 from hedger.adapters.topics import highwaters
 from hedger.codec import encode_fill
 from producers.execution import CostModel, add_cost_arguments, cost_model
-from producers.marks import MarkHistory
 from producers.venue import Venue
 
 BOOTSTRAP_ENV = "HEDGER_KAFKA_BOOTSTRAP"
@@ -86,30 +85,6 @@ class PaperExchange:
         self.venue = Venue(config.costs)
         self._clock = clock  # seconds, only for how long the feed has stood still
         self._committed: dict[TopicPartition, int] = {}
-
-    @property
-    def marks(self) -> MarkHistory:
-        return self.venue.marks
-
-    @property
-    def orders_filled(self) -> int:
-        return self.venue.orders_filled
-
-    @property
-    def orders_cancelled(self) -> int:
-        return self.venue.orders_cancelled
-
-    @property
-    def orders_skipped(self) -> int:
-        return self.venue.orders_skipped
-
-    @property
-    def fees_charged(self) -> float:
-        return self.venue.fees_charged
-
-    @property
-    def ticks_seen(self) -> int:
-        return self.venue.ticks_seen
 
     def advance_to(self, ts_ns: int) -> None:
         """Event time has reached `ts_ns` on the word of whoever drives the feed (a test
@@ -296,10 +271,10 @@ def main(argv: list[str] | None = None) -> int:
     asyncio.run(_serve(exchange))
     log.info(
         "stopped: %d orders filled, %d cancelled, %.2f fees charged, %d skipped",
-        exchange.orders_filled,
-        exchange.orders_cancelled,
-        exchange.fees_charged,
-        exchange.orders_skipped,
+        exchange.venue.orders_filled,
+        exchange.venue.orders_cancelled,
+        exchange.venue.fees_charged,
+        exchange.venue.orders_skipped,
     )
     return 0
 

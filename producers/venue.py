@@ -63,7 +63,6 @@ class Venue:
         self.orders_cancelled = 0  # a cancel stopped some of its planned fills
         self.orders_skipped = 0  # could not be decoded, or a fill could not be priced
         self.fees_charged = 0.0
-        self.ticks_seen = 0
         self._entries: list[_Entry] = []
         self._sequence = 0
         self._cancels: dict[str, int] = {}  # order id -> the earliest cancel's time
@@ -83,7 +82,6 @@ class Venue:
                 self.marks.record(event.symbol, event.ts_ns, event.mark)
                 self.prices_ns = max(self.prices_ns, event.ts_ns)
                 self.reached_ns = max(self.reached_ns, event.ts_ns)
-                self.ticks_seen += 1
 
     def take_orders(self, records: Iterable[Record]) -> None:
         """Orders start working; cancels stop fills; bad records are logged and skipped."""

@@ -35,17 +35,17 @@ class MarketState:
         self.ticks[tick.symbol] = tick
         return True
 
-    def accept_run(self, run: Sequence[PriceTick]) -> None:
-        """Record ticks of one underlying known to be in order and newer than its last one
-        (taken in one pass, `hedger.core.tick_runs`): only the newest is kept, and the last
-        before each expiry instant they pass."""
-        newest = run[-1]
+    def accept_run(self, ticks: Sequence[PriceTick], start: int, end: int) -> None:
+        """Record ``ticks[start:end]``, of one underlying, known to be in order and newer
+        than its last one (taken in one pass, `hedger.core.tick_runs`): only the newest is
+        kept, and the last before each expiry instant they pass."""
+        newest = ticks[end - 1]
         marks = self.expiry_marks[newest.symbol]
         if newest.ts_ns > marks.next_instant_ns:
             last = self.ticks[newest.symbol]
-            for tick in run:
-                marks.passed(last, tick, self.calendar)
-                last = tick
+            for index in range(start, end):
+                marks.passed(last, ticks[index], self.calendar)
+                last = ticks[index]
         self.ticks[newest.symbol] = newest
 
     def last_tick_ns(self, symbol: str) -> int | None:

@@ -154,7 +154,7 @@ class TickRuns:
                 guard.moved(ticks[index].symbol, ticks[index].ts_ns)
                 break
         newest = ticks[end - 1]
-        self._market.accept_run(ticks[start:end])
+        self._market.accept_run(ticks, start, end)
         if self._is_live():
             for book in self._books_holding(newest.symbol):
                 if not self._desk.setup(book).policy.timed:

@@ -194,7 +194,7 @@ async def test_paper_exchange_order_filled_at_mark_plus_half_spread_garbage_skip
     async with asyncio.timeout(DEADLINE_S), started(producer):
         await producer.send_and_wait(prices_topic, tick("XYZ", T0, 99.99, 100.01), key=b"XYZ")
         running = asyncio.create_task(exchange.run(stop))
-        await wait_running(running, lambda: "XYZ" in exchange.marks)
+        await wait_running(running, lambda: "XYZ" in exchange.venue.marks)
         for value in (
             b"garbage",
             order("O-1", "mm-1", "XYZ", "buy", 90.0),
@@ -202,7 +202,7 @@ async def test_paper_exchange_order_filled_at_mark_plus_half_spread_garbage_skip
         ):
             await producer.send_and_wait(orders_topic, value, key=b"mm-1")
         got = await read_topic(kafka_bootstrap, fills_topic, 2)
-        await wait_running(running, lambda: exchange.orders_skipped == 1)
+        await wait_running(running, lambda: exchange.venue.orders_skipped == 1)
         committed = await committed_offset(kafka_bootstrap, config.group_id, orders_topic, 3)
         stop.set()
         await running
@@ -227,8 +227,8 @@ async def test_paper_exchange_order_filled_at_mark_plus_half_spread_garbage_skip
         "sell",
         "PX-O-2",
     )
-    assert (exchange.orders_filled, exchange.orders_skipped) == (2, 1)
-    assert exchange.fees_charged == pytest.approx(3.0)
+    assert (exchange.venue.orders_filled, exchange.venue.orders_skipped) == (2, 1)
+    assert exchange.venue.fees_charged == pytest.approx(3.0)
     assert committed == 3
 
 
