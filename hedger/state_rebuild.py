@@ -89,6 +89,13 @@ class StateRebuild:
         if stop.is_set():
             return
         await inputs.drain()  # the commit in flight may still fail and move the assignment
+        if self._prices_rebuilt and inputs.handled_uncommitted():
+            # Kept, the market would be ahead of the committed state: its ticks would not
+            # be decided again as themselves, and the orders lost with them would come
+            # back under other ids, at other times.
+            log.warning("batches handled were not committed: prices are read again too")
+            self.start_over()
+            inputs.forget_handled()
         inputs.watch.changed = False
         inputs.forget_fetched_fills()
         assigned = inputs.fills.assignment()

@@ -103,6 +103,9 @@ class InputStreams:
         self._to_commit: dict[TopicPartition, int] = {}
         self._committing: asyncio.Task[None] | None = None
         self._commit_started = -math.inf  # clock() when the last commit began
+        # Batches handed out, handed back to `commit_soon`, and committed (counts): the
+        # engine has seen every batch handed out, whether or not its output was sent.
+        self._batches_handed = self._batches_queued = self._batches_committed = 0
         # As of the last batch: more records wait, fetched or on the broker (catching up).
         self._behind = False
         self._merge: EventTimeMerge[tuple[int, int], Decoded] = EventTimeMerge()
@@ -195,8 +198,10 @@ class InputStreams:
         return event
 
     async def caught_up(self) -> bool:
-        """True when every record on the assigned partitions has been handed out."""
-        if self._buffered(_FILLS) or self._buffered(_PRICES):
+        """True when every record on the assigned partitions has been handed out and what
+        was sent on them shows to a read_committed reader: no offsets wait to be committed
+        (`commit_soon` groups them while records wait) and no transaction is open."""
+        if self._buffered(_FILLS) or self._buffered(_PRICES) or self._commit_outstanding():
             return False
         for consumer in (self.fills, self.prices):
             for tp in consumer.assignment():
@@ -211,9 +216,17 @@ class InputStreams:
         rebuild reads it all again)."""
         if isinstance(self.commits, TransactionalCommits):
             self.commits.use(producer)
+        self.forget_handled()
+
+    def forget_handled(self) -> None:
+        """Nothing kept of what was fetched, handled or waiting to be committed since the
+        committed offsets: everything is read again from them."""
         self._merge = EventTimeMerge()
         self._handled_to.clear()
         self._to_commit.clear()
+        self._fills_end_covers.clear()
+        self._prices_fetched_to.clear()
+        self._batches_handed = self._batches_queued = self._batches_committed = 0
 
     def forget_fetched_fills(self) -> None:
         """After a reassignment the fills are read again from the rebuilt position."""
@@ -279,6 +292,7 @@ class InputStreams:
             patient=fills.keys(),
         )
         self._behind = not all(fills.values()) or not all(prices.values()) or self._held()
+        self._batches_handed += bool(ready)
         return ready
 
     def commit_soon(self, offsets: dict[TopicPartition, int], *, now: bool = False) -> None:
@@ -290,7 +304,9 @@ class InputStreams:
         later call commits them, and `drain` does. The error of a failed commit is raised
         here or by `drain`."""
         self._raise_commit_error()
-        self._to_commit.update(offsets)
+        if offsets:
+            self._to_commit.update(offsets)
+            self._batches_queued = self._batches_handed
         if self._committing is not None and not self._committing.done():
             return
         if not self._to_commit and not self.commits.holds_output:
@@ -300,6 +316,10 @@ class InputStreams:
             return
         self._commit_started = started
         self._committing = asyncio.create_task(self._commit_pending())
+
+    def _commit_outstanding(self) -> bool:
+        in_flight = self._committing is not None and not self._committing.done()
+        return in_flight or bool(self._to_commit) or self.commits.holds_output
 
     def _held(self) -> bool:
         """Records fetched and not yet handed out (the merge holds them)."""
@@ -354,11 +374,15 @@ class InputStreams:
         # Once even with no offsets: a transaction may hold records of its own (controls).
         while True:
             offsets, self._to_commit = self._to_commit, {}
-            await self.commit(offsets)
+            batches = self._batches_queued
+            if await self.commit(offsets):
+                self._batches_committed = batches
             if not self._to_commit:
                 return
 
-    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+    async def commit(self, offsets: dict[TopicPartition, int]) -> bool:
+        """Commit `offsets` (with the open transaction, if any); False when a rebalance
+        took the partitions first."""
         try:
             await self.commits.commit(offsets)
         except (CommitFailedError, OwnershipLostError) as error:
@@ -366,6 +390,14 @@ class InputStreams:
             # batch, and deterministic order ids keep that from sending anything twice.
             log.warning("commit lost to a rebalance: %s", error)
             self.watch.changed = True
+            return False
+        return True
+
+    def handled_uncommitted(self) -> bool:
+        """Since the last commit that landed, a batch was handed out and then dropped, or
+        its commit was lost: the market has seen prices whose decisions were not committed
+        (in a transaction, nothing of them shows). Asked once `drain` has returned."""
+        return self._batches_committed != self._batches_handed
 
     async def note_rebuilt(self) -> None:
         """After a rebuild: every fill before the consumer's position is handled, and the
