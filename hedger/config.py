@@ -62,7 +62,9 @@ class Settings:
         "HEDGER_KAFKA_BOOTSTRAP", None, "Kafka bootstrap servers, host:port[,host:port]. Required."
     )
     http_host: str = _setting(
-        "HEDGER_HTTP_HOST", "0.0.0.0", "Address for /metrics, /livez, /readyz."
+        "HEDGER_HTTP_HOST",
+        "127.0.0.1",
+        "Address of the HTTP endpoints (0.0.0.0: every interface, as in a container).",
     )
     metrics_port: int = _setting("HEDGER_METRICS_PORT", 9108, "Port of the HTTP endpoints.")
     prices_topic: str = _setting("HEDGER_TOPIC_PRICES", "md.prices", "Ticks and vols in.")
@@ -198,6 +200,11 @@ class Settings:
         "HEDGER_SNAPSHOT_INTERVAL_S",
         300.0,
         "Least time between two book-state snapshots (each after a rebuild too); 0 = none.",
+    )
+    control_tokens_file: str | None = _setting(
+        "HEDGER_CONTROL_TOKENS_FILE",
+        None,
+        "File of `principal token` lines allowed to POST /control/*; none = control off.",
     )
     policy_file: str | None = _setting(
         "HEDGER_POLICY_FILE", None, "TOML file of per-book policies and limits; none = env."

@@ -73,6 +73,12 @@ PARSED = [
     ("HEDGER_TOPIC_SNAPSHOTS", "c.snap", "snapshot_topic", "c.snap"),
     ("HEDGER_SNAPSHOT_INTERVAL_S", "0", "snapshot_interval_s", 0.0),
     ("HEDGER_POLICY_FILE", POLICY_EXAMPLE, "policy_file", POLICY_EXAMPLE),
+    (
+        "HEDGER_CONTROL_TOKENS_FILE",
+        "/run/secrets/control-tokens",
+        "control_tokens_file",
+        "/run/secrets/control-tokens",
+    ),
     ("HEDGER_TIMER_INTERVAL_MS", "250", "timer_interval_ms", 250),
     ("HEDGER_STALE_AFTER_MS", "3000", "stale_after_ms", 3000),
     ("HEDGER_JUMP_THRESHOLD", "0.25", "jump_threshold", 0.25),
@@ -183,7 +189,7 @@ def test_settings_from_empty_environment_gives_the_defaults():
     settings = Settings.from_env({})
     assert settings == Settings()
     assert settings.kafka_bootstrap is None
-    assert (settings.http_host, settings.metrics_port) == ("0.0.0.0", 9108)
+    assert (settings.http_host, settings.metrics_port) == ("127.0.0.1", 9108)
     assert (settings.prices_topic, settings.fills_topic) == ("md.prices", "exec.fills")
     assert (settings.orders_topic, settings.dlq_topic) == ("hedger.orders", "hedger.dlq")
     assert (settings.band_shares, settings.target_delta, settings.lot_size) == (100.0, 0.0, 1.0)

@@ -18,6 +18,7 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from hedger.adapters.control_tokens import ControlTokens, ControlTokensError
 from hedger.adapters.http_control import add_control_routes
 from hedger.startup import StartupError
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from hedger.runtime import HedgerService
 
 
-def build_app(service: HedgerService) -> web.Application:
+def build_app(service: HedgerService, tokens: ControlTokens | None) -> web.Application:
     async def livez(_: web.Request) -> web.Response:
         return web.Response(text="ok\n")
 
@@ -62,13 +63,18 @@ def build_app(service: HedgerService) -> web.Application:
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/books", books)
-    add_control_routes(app, service)
+    add_control_routes(app, service, tokens)
     return app
 
 
 @asynccontextmanager
 async def serve_http(service: HedgerService, settings: Settings) -> AsyncIterator[web.AppRunner]:
-    runner = web.AppRunner(build_app(service), access_log=None)
+    try:
+        path = settings.control_tokens_file
+        tokens = None if path is None else ControlTokens.read(path)
+    except ControlTokensError as error:
+        raise StartupError(str(error)) from None
+    runner = web.AppRunner(build_app(service, tokens), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.metrics_port)
     try:

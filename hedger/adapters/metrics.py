@@ -60,6 +60,12 @@ class Metrics:
             ["topic", "reason"],
             registry=r,
         )
+        self.control_refusals = Counter(
+            "hedger_control_refusals_total",
+            "Control requests refused: control_off, no_credential or bad_credential.",
+            ["reason"],
+            registry=r,
+        )
         self.dead_letters_lost = Counter(
             "hedger_dead_letters_lost_total",
             "Unusable records the dead-letter topic refused for good (logged, then skipped).",

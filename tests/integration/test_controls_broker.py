@@ -9,7 +9,9 @@ before reading the order topic: "no order" is then a fact, not a race.
 from __future__ import annotations
 
 import logging
+import secrets
 import signal
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -72,10 +74,20 @@ class Feed:
         await wait_committed(self.settings, self.prices_sent)
 
 
-async def control_settings(kafka_bootstrap: str, topic_prefix: str, **overrides: Any) -> Settings:
+OPERATOR = "desk-alice"
+TOKEN = secrets.token_hex(32)
+
+
+async def control_settings(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, **overrides: Any
+) -> Settings:
+    """The scenario's settings, with `OPERATOR`'s `TOKEN` the one allowed to control."""
+    tokens = tmp_path / "control-tokens"
+    tokens.write_text(f"# principal token\n{OPERATOR} {TOKEN}\n")
     return await hedger_settings(
         kafka_bootstrap,
         topic_prefix,
+        control_tokens_file=str(tokens),
         rate=mm.RATE,
         band_shares=100.0,
         lot_size=100.0,
@@ -84,9 +96,15 @@ async def control_settings(kafka_bootstrap: str, topic_prefix: str, **overrides:
     )
 
 
-async def post(settings: Settings, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+async def post(
+    settings: Settings, path: str, body: dict[str, Any], token: str | None = TOKEN
+) -> tuple[int, Any]:
     url = f"http://127.0.0.1:{settings.metrics_port}{path}"
-    async with aiohttp.ClientSession() as session, session.post(url, json=body) as response:
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, json=body, headers=headers) as response,
+    ):
         return response.status, await response.json()
 
 
@@ -108,9 +126,9 @@ async def kill_released(settings: Settings, scope: str) -> bool:
 
 
 async def test_kill_switch_stops_orders_survives_a_restart_and_releases(
-    kafka_bootstrap: str, topic_prefix: str
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
 ) -> None:
-    settings = await control_settings(kafka_bootstrap, topic_prefix)
+    settings = await control_settings(kafka_bootstrap, topic_prefix, tmp_path)
     async with Producer(kafka_bootstrap) as producer:
         feed = Feed(producer, settings)
         async with child_hedger(settings) as first:
@@ -118,7 +136,7 @@ async def test_kill_switch_stops_orders_survives_a_restart_and_releases(
             await feed.tick(100.0, 0)
             (opening,) = await read_messages(kafka_bootstrap, settings.orders_topic, 1)
             status, answer = await post(
-                settings, "/control/kill", {"book": "mm-1", "engaged": True, "by": "test"}
+                settings, "/control/kill", {"book": "mm-1", "engaged": True, "by": "mallory"}
             )
             assert status == 202
             assert answer["published"]["engaged"] is True
@@ -134,7 +152,8 @@ async def test_kill_switch_stops_orders_survives_a_restart_and_releases(
 
         async with child_hedger(settings):
             state = await books(settings)
-            assert state["kill_switches"] == {"mm-1": "test"}
+            # The token's principal, not the name in the body.
+            assert state["kill_switches"] == {"mm-1": OPERATOR}
             await feed.tick(102.5, 70)
             await feed.handled()
             assert await orders_on_topic(settings) == [opening, cancel]
@@ -158,13 +177,41 @@ async def test_kill_switch_stops_orders_survives_a_restart_and_releases(
 
 
 async def test_kill_switch_endpoint_bad_body_is_refused_and_nothing_published(
-    kafka_bootstrap: str, topic_prefix: str
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
 ) -> None:
-    settings = await control_settings(kafka_bootstrap, topic_prefix)
+    settings = await control_settings(kafka_bootstrap, topic_prefix, tmp_path)
     async with running_hedger(settings):
         status, answer = await post(settings, "/control/kill", {"book": "mm-1", "engaged": "yes"})
     assert (status, answer["error"]) == (400, "bad_value")
     assert await read_all(kafka_bootstrap, settings.control_topic) == []
+
+
+async def test_control_answers_only_a_known_token_and_is_off_without_a_tokens_file(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="hedger")
+    settings = await control_settings(kafka_bootstrap, topic_prefix, tmp_path)
+    forged = "canary-" + secrets.token_hex(16)
+    release = {"book": "*", "engaged": False, "by": OPERATOR}
+    async with running_hedger(settings):
+        missing = await post(settings, "/control/kill", release, token=None)
+        wrong = await post(settings, "/control/rearm", {"book": "mm-1"}, token=forged)
+        refused = {
+            reason: await metric(settings, "hedger_control_refusals_total", reason=reason)
+            for reason in ("no_credential", "bad_credential")
+        }
+    off = await hedger_settings(kafka_bootstrap, f"{topic_prefix}off.")
+    async with running_hedger(off):
+        disabled = await post(off, "/control/kill", release)
+    assert (missing[0], missing[1]["error"]) == (401, "no_credential")
+    assert (wrong[0], wrong[1]["error"]) == (401, "bad_credential")
+    assert (disabled[0], disabled[1]["error"]) == (403, "control_off")
+    assert refused == {"no_credential": 1.0, "bad_credential": 1.0}
+    assert await read_all(kafka_bootstrap, settings.control_topic) == []
+    assert await read_all(kafka_bootstrap, off.control_topic) == []
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "control request refused (bad_credential)" in logged
+    assert forged not in logged
 
 
 async def oscillate(feed: Feed, start_s: float, swings: int) -> None:
@@ -174,10 +221,10 @@ async def oscillate(feed: Feed, start_s: float, swings: int) -> None:
 
 
 async def test_flip_flop_latch_trips_on_oscillation_and_stays_latched_after_restart(
-    kafka_bootstrap: str, topic_prefix: str
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
 ) -> None:
     settings = await control_settings(
-        kafka_bootstrap, topic_prefix, latch_reversals=3, latch_window_s=60.0
+        kafka_bootstrap, topic_prefix, tmp_path, latch_reversals=3, latch_window_s=60.0
     )
     async with Producer(kafka_bootstrap) as producer:
         feed = Feed(producer, settings)
@@ -209,9 +256,11 @@ async def test_flip_flop_latch_trips_on_oscillation_and_stays_latched_after_rest
 
 
 async def test_stale_feed_no_order_for_that_underlying_after_the_limit(
-    kafka_bootstrap: str, topic_prefix: str
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
 ) -> None:
-    settings = await control_settings(kafka_bootstrap, topic_prefix, stale_after_ms=10_000)
+    settings = await control_settings(
+        kafka_bootstrap, topic_prefix, tmp_path, stale_after_ms=10_000
+    )
     async with Producer(kafka_bootstrap) as producer, running_hedger(settings):
         feed = Feed(producer, settings)
         await feed.position()
@@ -243,11 +292,11 @@ async def _refused_at_least(settings: Settings, reason: str, count: float) -> bo
 
 
 async def test_price_jump_of_25_percent_freezes_until_confirmed(
-    kafka_bootstrap: str, topic_prefix: str, caplog: pytest.LogCaptureFixture
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="hedger")
     settings = await control_settings(
-        kafka_bootstrap, topic_prefix, jump_threshold=0.10, confirm_ticks=3
+        kafka_bootstrap, topic_prefix, tmp_path, jump_threshold=0.10, confirm_ticks=3
     )
     async with Producer(kafka_bootstrap) as producer, running_hedger(settings):
         feed = Feed(producer, settings)
