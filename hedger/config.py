@@ -183,6 +183,11 @@ class Settings:
     books: frozenset[str] = _setting(
         "HEDGER_BOOKS", frozenset(), "Comma list of accepted books; empty = any."
     )
+    max_label_values: int = _setting(
+        "HEDGER_MAX_LABEL_VALUES",
+        1000,
+        "Distinct books, underlyings and scopes the metrics label; updates beyond are dropped.",
+    )
     broker_wait_s: float = _setting(
         "HEDGER_BROKER_WAIT_S",
         60.0,
@@ -300,6 +305,7 @@ class Settings:
             "max_price",
             "max_vol",
             "max_fill_qty",
+            "max_label_values",
             "pnl_interval_s",
             *_POSITIVE_CONTROLS,
         ):

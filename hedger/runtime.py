@@ -75,7 +75,7 @@ class HedgerService:
     ) -> None:
         self.settings = settings
         self.bootstrap = settings.require_bootstrap()
-        self.metrics = metrics if metrics is not None else Metrics()
+        self.metrics = metrics if metrics is not None else Metrics(None, settings.max_label_values)
         # Read once: the policy file is not read again on a rebuild.
         self._engine_config = settings.engine_config()
         # Timers from event time (not the wall clock), so a replay fires the same timers;

@@ -1,13 +1,20 @@
 """Every Prometheus metric of the hedger, named once, in base units.
 
 Labels are bounded: book, underlying, side, topic, partition, reason. Never order or fill
-ids. Money is in the book's currency. Exposure and cost gauges are derived from book state,
+ids. Books, underlyings and kill-switch scopes come from input records, so each of those
+labels keeps at most `max_label_values` distinct values (`HEDGER_MAX_LABEL_VALUES`): a
+feed of fills under random book names cannot grow /metrics and memory without bound.
+Updates of a series a new value beyond that would need are dropped and counted.
+
+Money is in the book's currency. Exposure and cost gauges are derived from book state,
 which is rebuilt from the fill topic on start, so they survive restarts; counters count
 this process's work.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -19,7 +26,56 @@ from hedger.core.engine import Exposure
 from hedger.core.pnl_attribution import HoldingPnl
 from hedger.core.scenarios import ScenarioGrid
 
+log = logging.getLogger(__name__)
+
 _BOOK = ("book", "underlying")
+# The labels whose values input records choose.
+_FROM_INPUT = frozenset({"book", "underlying", "scope"})
+
+
+class LabelBudget:
+    """The distinct values each input-chosen label has taken, up to `limit` per label."""
+
+    def __init__(self, limit: int, dropped: _Counter) -> None:
+        self._limit = limit
+        self._dropped = dropped
+        self._values: dict[str, set[str]] = {name: set() for name in _FROM_INPUT}
+        self._full: set[str] = set()
+
+    def admits(self, names: Iterable[str], values: Iterable[Any]) -> bool:
+        """True when every input-chosen value is known, or room is left for it (taken)."""
+        new = [
+            (name, str(value))
+            for name, value in zip(names, values, strict=True)
+            if name in _FROM_INPUT and str(value) not in self._values[name]
+        ]
+        for name, _ in new:
+            if len(self._values[name]) >= self._limit:
+                if name not in self._full:  # said once per label
+                    self._full.add(name)
+                    log.warning(
+                        "metrics keep %d values of label %r (HEDGER_MAX_LABEL_VALUES);"
+                        " series of more are dropped",
+                        self._limit,
+                        name,
+                    )
+                self._dropped.labels(name).inc()
+                return False
+        for name, value in new:
+            self._values[name].add(value)
+        return True
+
+
+class _Dropped:
+    """The series `labels()` gives beyond the label budget: every update is dropped."""
+
+    def _drop(self, *_: Any, **__: Any) -> None:
+        return None
+
+    inc = dec = set = set_to_current_time = observe = _drop
+
+
+_DROPPED = _Dropped()
 # Tick-to-order: two broker round trips and the price fetch's wait (~6 ms p50 on loopback).
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -31,11 +87,18 @@ class _KnownLabels:
     time. A first use, or values not all str, go the library's way (it creates the series
     and keys it by the str values, which is what is looked up here)."""
 
+    budget: LabelBudget | None = None
+
     def labels(self, *labelvalues: Any, **labelkwargs: Any) -> Any:
         if not labelkwargs:
             child = getattr(self, "_metrics", {}).get(labelvalues)
             if child is not None:
                 return child
+        if self.budget is not None:
+            names: tuple[str, ...] = self._labelnames  # type: ignore[attr-defined]
+            values = labelvalues or tuple(labelkwargs[name] for name in names)
+            if not self.budget.admits(names, values):
+                return _DROPPED
         return super().labels(*labelvalues, **labelkwargs)  # type: ignore[misc]
 
 
@@ -48,9 +111,21 @@ class Gauge(_KnownLabels, _Gauge):
 
 
 class Metrics:
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        max_label_values: int | None = None,
+    ) -> None:
+        """`max_label_values`: per input-chosen label (see above); None, unbounded."""
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
+        self.label_values_dropped = _Counter(
+            "hedger_metric_label_values_dropped_total",
+            "Metric updates dropped: their series would take a label past"
+            " HEDGER_MAX_LABEL_VALUES distinct values.",
+            ["label"],
+            registry=r,
+        )
         self.messages_consumed = Counter(
             "hedger_messages_consumed_total", "Records read, by topic.", ["topic"], registry=r
         )
@@ -256,6 +331,11 @@ class Metrics:
             registry=r,
         )
         self.risk = RiskGauges(r)
+        if max_label_values is not None:
+            budget = LabelBudget(max_label_values, self.label_values_dropped)
+            for metric in [*vars(self).values(), *vars(self.risk).values()]:
+                if isinstance(metric, _KnownLabels):
+                    metric.budget = budget
 
     def record_exposures(self, exposures: Iterable[Exposure]) -> None:
         for exposure in exposures:
@@ -294,7 +374,8 @@ class Metrics:
         """1 per untrusted underlying, labelled with why; its series goes once trusted."""
         now = set(blocks.items())
         for underlying, reason in self._price_blocks - now:
-            self.price_blocked.remove(underlying, reason)
+            with contextlib.suppress(KeyError):  # never made: beyond the label budget
+                self.price_blocked.remove(underlying, reason)
         for underlying, reason in now:
             self.price_blocked.labels(underlying, reason).set(1)
         self._price_blocks = now

@@ -24,6 +24,7 @@ COMPOSE_OWN_VALUES = {
     "HEDGER_KAFKA_BOOTSTRAP": "kafka:19092",
     "HEDGER_INSTANCE_ID": "hedger-1",
     "HEDGER_METRICS_PORT": "9108",
+    "HEDGER_HTTP_HOST": "0.0.0.0",  # inside the compose network; the host port is loopback
 }
 # Services with no endpoint to check: the paper exchange serves no HTTP, replay is one-shot.
 WITHOUT_HEALTHCHECK = {"paper-exchange", "replay", "topic-init"}
