@@ -1,45 +1,15 @@
 """The Dockerfile checked statically: no Docker engine runs here, so the image is never built
-in CI. What can be checked without building it is checked."""
+in CI. What can be checked without building it is checked; test_image_run.py installs and
+runs the package as the image does."""
 
 from __future__ import annotations
 
-import fnmatch
 import shlex
 import tomllib
 
 from hedger.config import Settings
+from tests.ops.dockerfile import dockerignored, final_stage, instructions
 from tests.ops.tools import REPO
-
-
-def instructions() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) per instruction, continuation lines joined, comments dropped."""
-    logical = REPO.joinpath("Dockerfile").read_text().replace("\\\n", " ")
-    lines = [line.strip() for line in logical.splitlines()]
-    return [
-        (line.split(None, 1)[0].upper(), line.split(None, 1)[1])
-        for line in lines
-        if line and not line.startswith("#")
-    ]
-
-
-def final_stage() -> list[tuple[str, str]]:
-    steps = instructions()
-    last_from = max(i for i, (name, _) in enumerate(steps) if name == "FROM")
-    return steps[last_from:]
-
-
-def dockerignored(path: str) -> bool:
-    """Whether .dockerignore keeps `path` out of the build context (last matching rule wins)."""
-    ignored = False
-    for rule in REPO.joinpath(".dockerignore").read_text().splitlines():
-        rule = rule.strip()
-        if not rule or rule.startswith("#"):
-            continue
-        negated = rule.startswith("!")
-        pattern = rule.removeprefix("!").rstrip("/")
-        if fnmatch.fnmatch(path, pattern) or path.startswith(pattern + "/"):
-            ignored = not negated
-    return ignored
 
 
 def test_dockerfile_copies_only_files_that_exist_and_reach_the_context() -> None:
