@@ -95,6 +95,18 @@ def test_image_user_loads_the_kernels_compiled_at_build_time(image: ImageInstall
     ]  # nothing compiled at start: all of it by the image's build
 
 
+def test_image_run_as_another_uid_compiles_without_a_cache(image: ImageInstall) -> None:
+    """`docker run --user` another uid: the build's cache is not its own to write, and with
+    no directory it may write numba refuses to cache. The kernels compile uncached, once a
+    start, said in one warning."""
+    unwritable = "/proc/hedger-numba-cache"  # nobody can make a directory there
+    loaded = image.run("python", "-c", LOAD_KERNELS, NUMBA_CACHE_DIR=unwritable)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.splitlines()[-1].startswith(str(image.prefix))
+    assert loaded.stderr.count("the compiled kernels are not cached") == 1, loaded.stderr
+    assert "Traceback" not in loaded.stderr
+
+
 def test_image_runs_every_command_of_the_compose_stack(image: ImageInstall) -> None:
     """Each service of docker-compose.yml built from this image starts (asked for --help:
     no broker here), with nothing but the image's install."""

@@ -15,6 +15,7 @@ cost is mostly exponentials.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -33,8 +34,27 @@ _FAR = 8.0
 
 def jit(function: Function) -> Function:
     """Compile `function` in nopython mode, cached on disk. IEEE semantics: no fastmath, and
-    division by zero gives inf or nan (numpy's error model) rather than raising."""
-    return cast(Function, numba.njit(cache=True, error_model="numpy")(function))
+    division by zero gives inf or nan (numpy's error model) rather than raising.
+
+    With no directory numba may write (a read-only install, no writable home, and no
+    NUMBA_CACHE_DIR: a container run as an unexpected uid), numba refuses to cache; the
+    kernels then compile in each process, slower to start but the same code."""
+    try:
+        compiled = numba.njit(cache=True, error_model="numpy")(function)
+    except RuntimeError:  # "cannot cache function ...: no locator available for file ..."
+        _warn_uncached()
+        compiled = numba.njit(error_model="numpy")(function)
+    return cast(Function, compiled)
+
+
+def _warn_uncached() -> None:
+    # One text from one line: Python's default filter shows it once, not once per kernel.
+    warnings.warn(
+        "numba has no directory it may write: the compiled kernels are not cached and each"
+        " start compiles them; NUMBA_CACHE_DIR names a directory to cache them in",
+        RuntimeWarning,
+        stacklevel=1,
+    )
 
 
 @jit
