@@ -1,6 +1,7 @@
 """`hedger` command line: `run` (the service), `demo` (everything on a local broker),
 `backtest` (strategies over recordings and simulations, no Kafka), `risk`, `kafka` (a local
-Apache Kafka) and `topics` (create or check the service's topics)."""
+Apache Kafka) and `topics` (create or check the service's topics). How each ends on an
+error or Ctrl-C: `hedger.console`."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
+from importlib import metadata
 from pathlib import Path
 
 from hedger.backtest.cli import add_backtest_parser, run_backtest
 from hedger.config import ConfigError, Settings
 from hedger.config_check import unknown_variables
+from hedger.console import CONVENTIONS, add_debug_argument, run_command, until_signalled
 from hedger.kafka_cli import add_kafka_parser, run_kafka
 from hedger.log_flood import RepeatLimiter
 from hedger.risk_report import add_risk_parser, run_risk
@@ -25,6 +27,15 @@ log = logging.getLogger("hedger")
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    return run_command(
+        f"hedger {args.command}",
+        lambda: _dispatch(args),
+        debug=args.debug,
+        bootstrap=args.bootstrap,
+    )
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "kafka":  # needs no settings: it is the broker they point at
         return run_kafka(args)
     try:
@@ -37,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging(settings.log_level)
     for line in unknown_variables(os.environ):
         log.warning(line)
+    return _subcommand(args, settings)
+
+
+def _subcommand(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "backtest":
         return run_backtest(args, settings)
     if args.command == "risk":
@@ -52,7 +67,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hedger", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="hedger", description=__doc__.partition("\n\n")[0], epilog=CONVENTIONS
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    add_debug_argument(parser)
+    # Only `hedger risk` takes --bootstrap: the others' errors name no broker of it.
+    parser.set_defaults(bootstrap=None)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run the hedger service (configured by HEDGER_* variables)")
     demo = commands.add_parser(
@@ -63,13 +84,33 @@ def _parser() -> argparse.ArgumentParser:
         "--speed", type=float, default=0.0, help="replay speed factor; 0 = as fast as possible"
     )
     demo.add_argument(
-        "--keep-running", action="store_true", help="keep serving /metrics until Ctrl-C"
+        "--keep-running",
+        action="store_true",
+        help="keep serving /metrics and the broker (its address printed) until Ctrl-C",
     )
     add_backtest_parser(commands)
     add_risk_parser(commands)
     add_kafka_parser(commands)
     add_topics_parser(commands)
+    _debug_after_subcommands(parser)
     return parser
+
+
+def _debug_after_subcommands(parser: argparse.ArgumentParser) -> None:
+    """`--debug` after a subcommand too (`hedger risk feed.jsonl --debug`). Absent there,
+    it leaves the value given before the subcommand alone."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in {id(p): p for p in action.choices.values()}.values():
+                add_debug_argument(subparser, default=argparse.SUPPRESS)
+                _debug_after_subcommands(subparser)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("hedger")
+    except metadata.PackageNotFoundError:  # run from a source tree, not installed
+        return "(not installed)"
 
 
 def _configure_logging(level: str) -> None:
@@ -111,16 +152,7 @@ async def _run(settings: Settings) -> int:
         log.debug("the error's traceback", exc_info=error)
         return 1
     log.info("stopped")
-    return 0
-
-
-def until_signalled() -> asyncio.Event:
-    """An event set by SIGTERM or SIGINT (Ctrl-C)."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    return stop
+    return stop.exit_status
 
 
 if __name__ == "__main__":

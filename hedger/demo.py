@@ -2,7 +2,9 @@
 
 Starts the embedded Kafka-compatible broker, creates the topics, runs the hedger and the
 paper exchange, replays the bundled recording (prices and client option trades), waits until
-every record is consumed and every hedge order filled, then prints what happened.
+every record is consumed and every hedge order filled, then prints what happened. The
+broker's address is printed first, for other tools (`hedger risk --bootstrap`, `python -m
+producers.replay`) to use while the demo runs, or after the summary with `--keep-running`.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from typing import TextIO
 
 from hedger.adapters.embedded_broker import EmbeddedBroker
 from hedger.adapters.topics import ensure_topics
-from hedger.cli import until_signalled
 from hedger.config import Settings
+from hedger.console import until_signalled
 from hedger.demo_summary import DemoReport, orders_sent, render_summary
 from hedger.runtime import HedgerService
 from producers.execution import CostModel
@@ -46,7 +48,15 @@ class DemoOptions:
 
 async def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.stdout) -> int:
     feed = options.feed or BUNDLED_FEED
+    if not feed.is_file():  # before the broker starts, not after
+        raise FileNotFoundError(f"no recording at {feed}")
+    status = 0
     with EmbeddedBroker() as bootstrap:
+        print(
+            f"embedded broker on {bootstrap}; clients: HEDGER_KAFKA_BOOTSTRAP={bootstrap}",
+            file=out,
+            flush=True,
+        )
         settings = dataclasses.replace(settings, kafka_bootstrap=bootstrap)
         await ensure_topics(bootstrap, settings.topics)
         service = HedgerService(settings)
@@ -76,16 +86,23 @@ async def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.s
             out.write(render_summary(report))
             out.flush()
             if options.keep_running:
-                print(
-                    f"serving http://127.0.0.1:{settings.metrics_port}/metrics; Ctrl-C stops",
-                    file=out,
-                    flush=True,
-                )
-                await until_signalled().wait()
+                status = await _serve_until_signalled(settings, out)
         finally:
             stop.set()
             await asyncio.gather(*tasks)
-    return 0
+    return status
+
+
+async def _serve_until_signalled(settings: Settings, out: TextIO) -> int:
+    signalled = until_signalled()
+    print(
+        f"serving http://127.0.0.1:{settings.metrics_port}/metrics and the broker on"
+        f" {settings.kafka_bootstrap}; Ctrl-C stops",
+        file=out,
+        flush=True,
+    )
+    await signalled.wait()
+    return signalled.exit_status
 
 
 def _check_alive(tasks: list[asyncio.Task[None]]) -> None:

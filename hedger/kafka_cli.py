@@ -1,7 +1,8 @@
 """`hedger kafka`: a local Apache Kafka (KRaft, one node) for development, in the foreground.
 
 The jars come from Maven Central on first use (cached); storage lives in `--data-dir`, so
-topics and committed offsets survive a restart. Ctrl-C (or SIGTERM) stops it cleanly.
+topics and committed offsets survive a restart. Ctrl-C (or SIGTERM) stops it cleanly; the
+exit status is then 130 (or 0).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import threading
 from pathlib import Path
 
 from hedger.adapters.apache_kafka import ApacheKafka, KafkaUnavailableError, kafka_version
+from hedger.console import INTERRUPTED
 
 DEFAULT_DATA_DIR = Path(".kafka")
 DEFAULT_PORT = 9092
@@ -44,8 +46,14 @@ def run_kafka(args: argparse.Namespace) -> int:
     # The first start fetches the jars (about a minute): say so rather than sit silent.
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     stop = threading.Event()
+    received: list[int] = []
+
+    def request_stop(signum: int, _frame: object) -> None:
+        received.append(signum)
+        stop.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, request_stop)
     broker = ApacheKafka(data_dir=args.data_dir.resolve(), port=args.port)
     try:
         bootstrap = broker.start()
@@ -66,4 +74,4 @@ def run_kafka(args: argparse.Namespace) -> int:
     finally:
         broker.stop()
     print("Apache Kafka stopped", flush=True)
-    return 0
+    return INTERRUPTED if received[:1] == [signal.SIGINT] else 0

@@ -14,12 +14,13 @@ import argparse
 import asyncio
 import dataclasses
 import io
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 
 from aiokafka.structs import TopicPartition
 
-from hedger.adapters.kafka import all_partitions, make_consumer
+from hedger.adapters.kafka import all_partitions, make_consumer, quiet
 from hedger.adapters.topics import highwaters
 from hedger.codec import DecodeError, decode_fill, decode_price
 from hedger.config import Settings
@@ -104,8 +105,10 @@ def _decoded(message: bytes) -> Event | None:
 async def read_topics(bootstrap: str, settings: Settings) -> list[bytes]:
     """Every record of the price and fill topics, up to their ends as of now."""
     consumer = make_consumer(bootstrap, "hedger-risk", None)
-    await consumer.start()
     try:
+        # aiokafka logs a broker that does not answer; the command line says it once.
+        with quiet(logging.getLogger("aiokafka")):
+            await consumer.start()
         targets: dict[TopicPartition, int] = {}
         for topic in (settings.prices_topic, settings.fills_topic):
             ends = await highwaters(bootstrap, topic)

@@ -28,6 +28,9 @@ cancel written before the feed got there is honoured. Records that cannot be dec
 logged and skipped; this tool must not die of bad input.
 
     python -m producers.paper_exchange --bootstrap HOST:PORT --half-spread 0.01 --commission 1.0
+
+It runs until SIGTERM (exit status 0) or Ctrl-C (130), then logs what it did; an error stops
+it with one line (`--debug`: its traceback).
 """
 
 from __future__ import annotations
@@ -37,7 +40,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,9 +48,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from hedger.adapters.kafka import all_partitions, deliver, make_consumer, make_producer
+from hedger.adapters.kafka import all_partitions, deliver, make_consumer, make_producer, quiet
 from hedger.adapters.topics import highwaters
 from hedger.codec import encode_fill
+from hedger.console import add_debug_argument, run_command, until_signalled
 from producers.execution import CostModel, add_cost_arguments, cost_model
 from producers.venue import Venue
 
@@ -100,17 +103,18 @@ class PaperExchange:
         orders = make_consumer(
             config.bootstrap, "paper-exchange-orders", config.group_id, config.orders_topic
         )
-        started: list[AIOKafkaProducer | AIOKafkaConsumer] = []
+        clients: list[AIOKafkaProducer | AIOKafkaConsumer] = [producer, prices, orders]
         try:
-            for client in (producer, prices, orders):
-                started.append(client)  # stopped even if its start fails half-way
-                await client.start()
+            if not await _started(clients, stop):
+                return
             if not await self._assign_prices(prices, stop):
                 return
             while not stop.is_set():
                 await self._cycle(prices, orders, producer)
         finally:
-            await self._stop_all(started)
+            # Every one, even those a failed start left unstarted: aiokafka logs an error
+            # for a client it finds unclosed.
+            await self._stop_all(clients)
 
     async def _assign_prices(self, prices: AIOKafkaConsumer, stop: asyncio.Event) -> bool:
         """Read every partition of the prices topic from the start, once the topic exists."""
@@ -216,6 +220,27 @@ class PaperExchange:
                 log.warning("%s did not stop within the deadline", type(client).__name__)
 
 
+async def _started(clients: list[AIOKafkaProducer | AIOKafkaConsumer], stop: asyncio.Event) -> bool:
+    """Start `clients`; False if `stop` is set first (a broker that accepts connections but
+    never answers would otherwise hold a Ctrl-C until aiokafka's request timeout)."""
+
+    async def start_all() -> None:
+        # aiokafka logs a broker that does not answer; the command line says it once.
+        with quiet(logging.getLogger("aiokafka")):
+            for client in clients:
+                await client.start()
+
+    starting, stopping = asyncio.create_task(start_all()), asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not starting.done():
+        starting.cancel()
+        await asyncio.gather(starting, return_exceptions=True)
+        return False
+    starting.result()  # raises the start's error, if it had one
+    return True
+
+
 def _records(
     batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
 ) -> list[ConsumerRecord[bytes, bytes]]:
@@ -234,6 +259,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--fills-topic", default="exec.fills")
     parser.add_argument("--group-id", default="paper-exchange")
     add_cost_arguments(parser)
+    add_debug_argument(parser)
     return parser
 
 
@@ -256,19 +282,9 @@ def _config(args: argparse.Namespace) -> PaperExchangeConfig:
         raise SystemExit(f"paper_exchange: {exc}") from None
 
 
-async def _serve(exchange: PaperExchange) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+async def _serve(exchange: PaperExchange) -> int:
+    stop = until_signalled()
     await exchange.run(stop)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command line entry point: run until SIGINT or SIGTERM; returns the exit status."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    exchange = PaperExchange(_config(_parser().parse_args(argv)))
-    asyncio.run(_serve(exchange))
     log.info(
         "stopped: %d orders filled, %d cancelled, %.2f fees charged, %d skipped",
         exchange.venue.orders_filled,
@@ -276,7 +292,22 @@ def main(argv: list[str] | None = None) -> int:
         exchange.venue.fees_charged,
         exchange.venue.orders_skipped,
     )
-    return 0
+    return stop.exit_status
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point: run until SIGINT or SIGTERM; returns the exit status."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # aiokafka's INFO lines are routine (subscriptions, group rebalances).
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    args = _parser().parse_args(argv)
+    exchange = PaperExchange(_config(args))
+    return run_command(
+        "paper_exchange",
+        lambda: asyncio.run(_serve(exchange)),
+        debug=args.debug,
+        bootstrap=exchange.config.bootstrap,
+    )
 
 
 if __name__ == "__main__":

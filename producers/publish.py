@@ -15,6 +15,7 @@ too when `include_invalid` is set.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import time
 from collections import Counter
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, Protocol
 
-from hedger.adapters.kafka import make_producer
+from hedger.adapters.kafka import make_producer, quiet
 from producers.kafka_sink import KafkaSink
 from producers.routing import Record, RoutedChunk, RoutedLine, chunks_of
 
@@ -66,6 +67,13 @@ class ReplayStats:
             self.first_ts_ns = next(stamps, None)
         last = next((ts_ns for *_, ts_ns in reversed(records) if ts_ns is not None), None)
         self.last_ts_ns = last if last is not None else self.last_ts_ns
+
+    def in_words(self) -> str:
+        """What was sent, in one line (`sent 120 records (md.prices 100, exec.fills 20)`)."""
+        topics = ", ".join(f"{topic} {sent}" for topic, sent in self.records_by_topic.items())
+        skipped = self.invalid_lines - self.invalid_forwarded
+        words = f"sent {self.records_sent} records" + (f" ({topics})" if topics else "")
+        return words + (f", skipped {skipped} invalid" if skipped else "")
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -146,7 +154,9 @@ class Sink(Protocol):
 class Publisher:
     """Sends routed messages to a `Sink`, paced by `clock` and `sleep` (injectable, so
     pacing is testable without time), acknowledged every `batch_size` messages and before
-    every pause. The progress bar advances by every message sent or skipped."""
+    every pause. The progress bar advances by every message sent or skipped; `stats`, when
+    given, is where the publisher counts what it sent (the caller's, so it has them even if
+    the sending is interrupted)."""
 
     def __init__(
         self,
@@ -157,9 +167,10 @@ class Publisher:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         report: Callable[[str], None] = report_to_stderr,
         progress: Progress | None = None,
+        stats: ReplayStats | None = None,
     ) -> None:
         self.options = options
-        self.stats = ReplayStats()
+        self.stats = stats if stats is not None else ReplayStats()
         self._sink = sink
         self._clock = clock
         self._sleep = sleep
@@ -231,10 +242,17 @@ class Publisher:
 
 
 async def publish(
-    lines: Iterable[RoutedLine], bootstrap: str, options: PublishOptions, *, client_id: str
+    lines: Iterable[RoutedLine],
+    bootstrap: str,
+    options: PublishOptions,
+    *,
+    client_id: str,
+    stats: ReplayStats | None = None,
 ) -> ReplayStats:
     """`publish_chunks` for messages one by one (the simulator's and the option flow's)."""
-    return await publish_chunks(chunks_of(lines), bootstrap, options, client_id=client_id)
+    return await publish_chunks(
+        chunks_of(lines), bootstrap, options, client_id=client_id, stats=stats
+    )
 
 
 async def publish_chunks(
@@ -245,14 +263,17 @@ async def publish_chunks(
     client_id: str,
     report: Callable[[str], None] = report_to_stderr,
     progress: Progress | None = None,
+    stats: ReplayStats | None = None,
 ) -> ReplayStats:
-    """Connect to `bootstrap`, send the messages of `chunks` with a `Publisher`, close within
-    the deadline."""
+    """Connect to `bootstrap`, send the messages of `chunks` with a `Publisher` (counted in
+    `stats`, when given), close within the deadline."""
     producer = make_producer(bootstrap, client_id=client_id)
     try:
-        await producer.start()
+        # aiokafka logs a broker that does not answer; the command line says it once.
+        with quiet(logging.getLogger("aiokafka")):
+            await producer.start()
         sink = KafkaSink(producer, options.deliver_timeout_s)
-        publisher = Publisher(sink, options, report=report, progress=progress)
+        publisher = Publisher(sink, options, report=report, progress=progress, stats=stats)
         return await publisher.send_chunks(chunks)
     finally:
         async with asyncio.timeout(options.deliver_timeout_s):

@@ -11,7 +11,8 @@ forwards them to exercise the hedger's dead-letter path.
 
 Pacing by event time with a speed factor, scheduled against absolute times so it does not
 drift (`producers.publish`): `--speed 1` is real time, 60 plays a minute in a second, 0 as
-fast as possible. A progress bar shows on a terminal.
+fast as possible. A progress bar shows on a terminal. Ctrl-C stops it with a line saying
+what was sent, and exit status 130; an error with one line (`--debug`: its traceback).
 
     python -m producers.replay producers/data/demo_feed.jsonl --bootstrap HOST:PORT --speed 60
     python -m producers.replay --map symbol=ric --map ts=time --ts-unit ms \\
@@ -33,6 +34,7 @@ from pathlib import Path
 import orjson
 from tqdm import tqdm
 
+from hedger.console import add_debug_argument, run_command
 from producers.publish import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_DELIVER_TIMEOUT_S,
@@ -107,8 +109,10 @@ async def replay(
     window: TimeWindow | None = None,
     report: Callable[[str], None] = report_to_stderr,
     progress: Progress | None = None,
+    stats: ReplayStats | None = None,
 ) -> ReplayStats:
-    """Send the recording(s) at `path` to the broker at `bootstrap`; return what was sent.
+    """Send the recording(s) at `path` to the broker at `bootstrap`; return what was sent
+    (counted in `stats`, when given, as it goes).
 
     The files are opened before connecting, so a wrong path fails fast.
     """
@@ -119,7 +123,13 @@ async def replay(
     chunks = recorded_chunks(paths, ReplayTopics(prices_topic, fills_topic), read_options, window)
     options = PublishOptions(speed, include_invalid, max(1, batch_size), deliver_timeout_s)
     return await publish_chunks(
-        chunks, bootstrap, options, client_id="hedger-replay", report=report, progress=progress
+        chunks,
+        bootstrap,
+        options,
+        client_id="hedger-replay",
+        report=report,
+        progress=progress,
+        stats=stats,
     )
 
 
@@ -155,6 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_debug_argument(parser)
     return parser
 
 
@@ -164,11 +175,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.speed < 0:
         raise SystemExit("replay: --speed must be >= 0")
     bootstrap = _bootstrap(args.bootstrap)
+    stats = ReplayStats()
+    return run_command(
+        "replay",
+        lambda: _replay(args, bootstrap, stats),
+        debug=args.debug,
+        bootstrap=bootstrap,
+        interrupted=lambda: f"interrupted; {stats.in_words()}",
+    )
+
+
+def _replay(args: argparse.Namespace, bootstrap: str, stats: ReplayStats) -> int:
     paths, read_with, window = recordings(args, "replay", args.files)
     show = not args.no_progress and sys.stderr.isatty()
     total = sum(map(count_rows, paths, read_with)) if show else None
     with tqdm(total=total, unit="msg", disable=not show, file=sys.stderr) as bar:
-        stats = asyncio.run(
+        asyncio.run(
             replay(
                 paths,
                 bootstrap,
@@ -180,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
                 read_options=read_with,
                 window=window,
                 progress=bar,
+                stats=stats,
             )
         )
     print(orjson.dumps(stats.summary()).decode())

@@ -33,10 +33,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hedger.codec import encode_fill, encode_tick, encode_vol
+from hedger.console import add_debug_argument, run_command
 from hedger.core.events import FillReport, PriceTick, VolUpdate
 from producers.models import GeometricBrownianMotion, Heston, MertonJumpDiffusion, Model
 from producers.option_flow import OptionFlow, client_trade, monthly_expiries, named_by_draw
-from producers.publish import PublishOptions, publish
+from producers.publish import PublishOptions, ReplayStats, publish
 from producers.routing import ReplayTopics, route_line
 from producers.timestamps import parse_timestamp
 
@@ -201,6 +202,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--speed", type=float, default=1.0, help="with --bootstrap (0 = flat out)")
     parser.add_argument("--prices-topic", default="md.prices")
     parser.add_argument("--fills-topic", default="exec.fills")
+    add_debug_argument(parser)
     return parser
 
 
@@ -246,6 +248,17 @@ def main(argv: list[str] | None = None) -> int:
         session = session_from(args)
     except ValueError as exc:
         raise SystemExit(f"simulate: {exc}") from None
+    stats = ReplayStats()
+    return run_command(
+        "simulate",
+        lambda: _simulate(args, session, stats),
+        debug=args.debug,
+        bootstrap=args.bootstrap,
+        interrupted=lambda: f"interrupted; {stats.in_words()}",
+    )
+
+
+def _simulate(args: argparse.Namespace, session: Session, stats: ReplayStats) -> int:
     events = simulate_session(PRESETS[args.preset], session, args.seed)
     messages = [encode(event) for event in events]
     if args.out is not None:
@@ -255,9 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     topics = ReplayTopics(args.prices_topic, args.fills_topic)
     lines = [route_line(message, n, topics) for n, message in enumerate(messages, start=1)]
-    stats = asyncio.run(
-        publish(lines, args.bootstrap, PublishOptions(speed=args.speed), client_id="simulator")
-    )
+    options = PublishOptions(speed=args.speed)
+    asyncio.run(publish(lines, args.bootstrap, options, client_id="simulator", stats=stats))
     print(f"sent {stats.records_sent} messages")
     return 0
 

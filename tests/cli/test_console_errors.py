@@ -1,0 +1,106 @@
+"""The console commands on what a user meets: no terminal, a missing file, a broker that is
+not there. Exit non-zero with one line on stderr, never a traceback (unless `--debug`)."""
+
+from __future__ import annotations
+
+import time
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from tests.cli.commands import REPLAY, closed_address, module, one_line, run
+
+# Well within: each fails at once, when nothing listens at the address.
+_UNREACHABLE_WITHIN_S = 15
+
+
+def test_version_is_the_installed_packages() -> None:
+    result = run(module("hedger.cli", "--version"))
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"hedger {metadata.version('hedger')}"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        module("hedger.cli", "--help"),
+        module("producers.replay", "--help"),
+        module("producers.simulate", "--help"),
+        module("producers.paper_exchange", "--help"),
+    ],
+    ids=["hedger", "replay", "simulate", "paper_exchange"],
+)
+def test_help_documents_the_debug_flag(argv: list[str]) -> None:
+    result = run(argv)
+
+    assert result.returncode == 0, result.stderr
+    assert "--debug" in result.stdout
+    assert "traceback" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (
+            module("hedger.cli", "risk", "{missing}"),
+            "hedger risk: {missing}: No such file or directory",
+        ),
+        (
+            module("hedger.cli", "demo", "--feed", "{missing}"),
+            "hedger demo: no recording at {missing}",
+        ),
+        (
+            module("producers.simulate", "--days", "0.01", "--out", "{missing}"),
+            "simulate: {missing}: No such file or directory",
+        ),
+    ],
+    ids=["hedger-risk", "hedger-demo", "simulate-out"],
+)
+def test_a_missing_file_is_one_line(argv: list[str], line: str, tmp_path: Path) -> None:
+    missing = str(tmp_path / "missing" / "feed.jsonl")  # in a folder that is not there
+    result = run([arg.format(missing=missing) for arg in argv])
+
+    assert result.returncode == 1
+    # One line: the demo, for one, says it before it starts a broker and a hedger that log.
+    assert one_line(result.stderr) == line.format(missing=missing)
+
+
+@pytest.mark.parametrize(
+    ("argv", "prog"),
+    [
+        (module(*REPLAY, "--speed", "0", "--bootstrap"), "replay"),
+        (module(*REPLAY, "--no-progress", "--bootstrap"), "replay"),
+        (module("producers.simulate", "--days", "0.01", "--bootstrap"), "simulate"),
+        (module("hedger.cli", "risk", "--bootstrap"), "hedger risk"),
+        (module("producers.paper_exchange", "--bootstrap"), "paper_exchange"),
+    ],
+    ids=["replay", "replay-no-progress", "simulate", "hedger-risk", "paper_exchange"],
+)
+def test_an_unreachable_broker_is_one_line_and_status_2(argv: list[str], prog: str) -> None:
+    bootstrap = closed_address()
+    started = time.monotonic()
+    result = run([*argv, bootstrap])
+
+    assert result.returncode == 2
+    assert (
+        one_line(result.stderr) == f"{prog}: cannot reach Kafka at {bootstrap}: no broker answered"
+    )
+    assert time.monotonic() - started < _UNREACHABLE_WITHIN_S
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        module("hedger.cli", "--debug", "risk", "no-such-folder/feed.jsonl"),
+        module("hedger.cli", "risk", "no-such-folder/feed.jsonl", "--debug"),
+        module(*REPLAY, "--debug", "--bootstrap", closed_address()),
+    ],
+    ids=["hedger-debug-risk", "hedger-risk-debug", "replay"],
+)
+def test_debug_shows_the_traceback(argv: list[str]) -> None:
+    result = run(argv)
+
+    assert result.returncode != 0
+    assert "Traceback (most recent call last)" in result.stderr
