@@ -14,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 
 from hedger.backtest.cli import add_backtest_parser, run_backtest
-from hedger.config import ConfigError, Settings
+from hedger.config import ConfigError, Settings, settings_table
 from hedger.config_check import unknown_variables
 from hedger.console import CONVENTIONS, add_debug_argument, run_command, until_signalled
 from hedger.kafka_cli import add_kafka_parser, run_kafka
@@ -75,7 +75,14 @@ def _parser() -> argparse.ArgumentParser:
     # Only `hedger risk` takes --bootstrap: the others' errors name no broker of it.
     parser.set_defaults(bootstrap=None)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="run the hedger service (configured by HEDGER_* variables)")
+    commands.add_parser(
+        "run",
+        help="run the hedger service (configured by HEDGER_* variables)",
+        description="Run the hedger service. It takes no options: every setting is an\n"
+        "environment variable, listed below with its default.",
+        epilog=settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     demo = commands.add_parser(
         "demo", help="start a local broker, replay the bundled feed, hedge it, print a summary"
     )
@@ -94,6 +101,15 @@ def _parser() -> argparse.ArgumentParser:
     add_topics_parser(commands)
     _debug_after_subcommands(parser)
     return parser
+
+
+def settings_help() -> str:
+    """Every setting with its default and meaning: the README's Configuration tables come
+    from the same `settings_table()`, so the two cannot drift."""
+    lines = ["settings (environment variables, default in brackets):"]
+    for variable, default, meaning in settings_table():
+        lines += [f"  {variable} [{default or 'none'}]", f"      {meaning}"]
+    return "\n".join(lines)
 
 
 def _debug_after_subcommands(parser: argparse.ArgumentParser) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from hedger.config import settings_table
 from tests.cli.commands import REPLAY, closed_address, module, one_line, run
 
 # Well within: each fails at once, when nothing listens at the address.
@@ -104,3 +105,10 @@ def test_debug_shows_the_traceback(argv: list[str]) -> None:
 
     assert result.returncode != 0
     assert "Traceback (most recent call last)" in result.stderr
+
+
+def test_run_help_lists_every_setting_with_its_default_and_meaning() -> None:
+    result = run(module("hedger.cli", "run", "--help"))
+    assert result.returncode == 0, result.stderr
+    for variable, default, meaning in settings_table():
+        assert f"  {variable} [{default or 'none'}]\n      {meaning}\n" in result.stdout + "\n"
