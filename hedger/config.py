@@ -211,6 +211,11 @@ class Settings:
         None,
         "File of `principal token` lines allowed to POST /control/*; none = control off.",
     )
+    record_key_file: str | None = _setting(
+        "HEDGER_RECORD_KEY_FILE",
+        None,
+        "Key (32+ bytes) signing the order and control records; others read back are ignored.",
+    )
     policy_file: str | None = _setting(
         "HEDGER_POLICY_FILE", None, "TOML file of per-book policies and limits; none = env."
     )

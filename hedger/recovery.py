@@ -100,14 +100,16 @@ async def rebuild_orders(
     engine: HedgeEngine,
     handled_to: dict[TopicPartition, int],
     starts: dict[int, int] | None = None,
+    believed: Callable[[Record], Awaitable[bool]] | None = None,
 ) -> tuple[int, SentAhead, dict[int, int]]:
     """Feed the engine every hedge order (and cancel) on `partitions` of the order topic,
     from `starts` (a snapshot's offsets; else the beginning), decided on an input before
     `handled_to` (per input partition, the first offset the rebuilt state lacks), in
     event-time order across the partitions: each order takes from the rate limits at its
     time, and a token bucket refilled out of time order (partition by partition) is left
-    deeply in debt, blocking hedges long after a restart. Returns how many were read, those
-    decided on later inputs, held, and the end of each partition read to."""
+    deeply in debt, blocking hedges long after a restart. A record `believed` says no to
+    (one the hedger did not sign) has no effect. Returns how many were read, those decided
+    on later inputs, held, and the end of each partition read to."""
     ends = await highwaters(bootstrap, topic)
     read_ends = {p: ends.get(p, 0) for p in sorted(partitions)}
     targets = {TopicPartition(topic, p): end for p, end in read_ends.items()}
@@ -121,6 +123,8 @@ async def rebuild_orders(
     held: dict[Source, list[OrderEvent]] = {}
 
     async def read_order(record: Record) -> None:
+        if believed is not None and not await believed(record):
+            return
         try:
             event = decode_order_event(record.value or b"")
         except DecodeError as error:

@@ -41,6 +41,7 @@ from hedger.adapters.kafka import DeliveryTimeoutError, know_topics, make_produc
 from hedger.adapters.metrics import Metrics
 from hedger.adapters.outbox import Outbox
 from hedger.adapters.receipt import ReceiptClock
+from hedger.adapters.record_signing import RecordKeyError, RecordSigner
 from hedger.adapters.snapshots import SnapshotSchedule
 from hedger.batches import BatchLoop
 from hedger.config import Settings
@@ -93,6 +94,7 @@ class HedgerService:
         self._output_topics = [settings.orders_topic, settings.dlq_topic, settings.control_topic]
         self._given_up_at: float | None = None  # monotonic time of the last transaction given up
         self._batches: BatchLoop | None = None  # run() wires it, with the rebuild
+        self._signer: RecordSigner | None = None  # run() reads HEDGER_RECORD_KEY_FILE
 
     @property
     def engine(self) -> HedgeEngine:
@@ -100,6 +102,11 @@ class HedgerService:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until `stop` is set, then finish the batch in hand and close within a deadline."""
+        try:
+            key_file = self.settings.record_key_file
+            self._signer = None if key_file is None else RecordSigner.read(key_file)
+        except RecordKeyError as error:
+            raise StartupError(str(error)) from None
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(serve_http(self, self.settings))
             stack.callback(self._readiness.serving_until(stop).cancel)
@@ -131,7 +138,9 @@ class HedgerService:
         """The parts the rebuild and the batches work on, their consumers started (and
         closed by `stack`), all writing through `producer`."""
         settings = self.settings
-        control = ControlTopic(self.bootstrap, settings.control_topic, settings.max_message_bytes)
+        control = ControlTopic(
+            self.bootstrap, settings.control_topic, settings.max_message_bytes, self._signer
+        )
         await control.start()
         stack.push_async_callback(self._close, control.consumer.stop)
         await self._inputs.start(stack, self._close_consumer, producer, self.delivery)
@@ -142,6 +151,7 @@ class HedgerService:
             settings.dlq_topic,
             settings.max_message_bytes,
             settings.send_timeout_s,
+            self._signer,
         )
         sink = ActionSink(
             self.metrics,
@@ -162,6 +172,7 @@ class HedgerService:
             sink,
             SnapshotSchedule(settings.snapshot_interval_s, self._clock),
             self.delivery,
+            self._signer,
         )
 
     async def _control_producer(
@@ -266,4 +277,5 @@ class HedgerService:
         if self._producer is None:
             raise KafkaConnectionError("the hedger has no producer yet (starting)")
         timeout_s = self.settings.send_timeout_s
-        await publish_control(self._producer, self.settings.control_topic, event, timeout_s)
+        topic = self.settings.control_topic
+        await publish_control(self._producer, topic, event, timeout_s, self._signer)

@@ -13,6 +13,7 @@ from hedger.adapters.inputs import InputStreams
 from hedger.adapters.metrics import Metrics
 from hedger.adapters.outbox import Outbox
 from hedger.adapters.receipt import ReceiptClock
+from hedger.adapters.record_signing import RecordSigner
 from hedger.adapters.snapshots import SnapshotSchedule
 from hedger.config import Settings
 from hedger.core.driver import EventDriver
@@ -34,3 +35,4 @@ class ServiceParts:
     sink: ActionSink  # where the engine's actions go
     snapshots: SnapshotSchedule
     delivery: DeliveryMode
+    signer: RecordSigner | None  # the key of the records read back, when configured

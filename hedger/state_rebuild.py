@@ -19,6 +19,7 @@ from aiokafka.structs import TopicPartition
 
 from hedger.adapters.delivery import DeliveryMode
 from hedger.adapters.kafka import DeliveryTimeoutError
+from hedger.adapters.record_signing import unbelieved
 from hedger.adapters.snapshots import (
     Snapshot,
     read_snapshot,
@@ -53,6 +54,7 @@ class StateRebuild:
         self._control = parts.control
         self._outbox = parts.outbox
         self._sink = parts.sink
+        self._signer = parts.signer
         self._snapshots = parts.snapshots
         self._delivery = parts.delivery
         self._prices_rebuilt = self._controls_rebuilt = False
@@ -124,6 +126,7 @@ class StateRebuild:
             engine,
             {**resume, **prices_to},
             None if snapshot is None else snapshot.orders,
+            self._believed,
         )
         self._outbox.orders_end.clear()
         await read_to(inputs.fills, resume, self._recover_record, starts)
@@ -153,6 +156,14 @@ class StateRebuild:
             len(engine.working_orders()),
             decided,
         )
+
+    async def _believed(self, record: Record) -> bool:
+        """An order read back is believed only with the hedger's signature, when a key is
+        configured; any other is dead-lettered at each rebuild that reads it."""
+        forged = unbelieved(self._signer, record)
+        if forged is not None:
+            await self._sink.dead_letter(record, forged.kind, forged.detail)
+        return forged is None
 
     async def _snapshot(
         self, resume: dict[TopicPartition, int], prices_to: dict[TopicPartition, int]

@@ -70,6 +70,7 @@ PARSED = [
     ("HEDGER_KAFKA_BOOTSTRAP", "[::1]:9092", "kafka_bootstrap", "[::1]:9092"),
     ("HEDGER_LOG_LEVEL", "debug", "log_level", "debug"),
     ("HEDGER_MAX_LABEL_VALUES", "50", "max_label_values", 50),
+    ("HEDGER_RECORD_KEY_FILE", "/run/secrets/key", "record_key_file", "/run/secrets/key"),
     ("HEDGER_TOPIC_CONTROL", "c.ctl", "control_topic", "c.ctl"),
     ("HEDGER_TOPIC_SNAPSHOTS", "c.snap", "snapshot_topic", "c.snap"),
     ("HEDGER_SNAPSHOT_INTERVAL_S", "0", "snapshot_interval_s", 0.0),

@@ -22,6 +22,7 @@ from aiokafka.structs import TopicPartition
 from hedger.adapters.kafka import all_partitions, make_consumer
 from hedger.adapters.metrics import Metrics
 from hedger.adapters.outbox import Outbox
+from hedger.adapters.record_signing import RecordSigner, unbelieved
 from hedger.adapters.topics import highwaters
 from hedger.codec import DecodeError
 from hedger.control_codec import (
@@ -42,10 +43,17 @@ log = logging.getLogger(__name__)
 
 
 class ControlTopic:
-    def __init__(self, bootstrap: str, topic: str, max_message_bytes: int) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        max_message_bytes: int,
+        signer: RecordSigner | None = None,
+    ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self._max_bytes = max_message_bytes
+        self._signer = signer  # when set, only records it signed count
         self.consumer: AIOKafkaConsumer = make_consumer(bootstrap, "hedger-control", None)
 
     async def start(self) -> None:
@@ -53,6 +61,9 @@ class ControlTopic:
         self.consumer.assign(await all_partitions(self.consumer, self.topic))
 
     def decode(self, record: Record) -> ControlEvent | DecodeError:
+        forged = unbelieved(self._signer, record)
+        if forged is not None:
+            return forged
         try:
             return decode_control(record.value or b"", self._max_bytes)
         except DecodeError as error:
@@ -82,11 +93,17 @@ class ControlTopic:
 
 
 async def publish_control(
-    producer: AIOKafkaProducer, topic: str, event: ControlEvent, timeout_s: float
+    producer: AIOKafkaProducer,
+    topic: str,
+    event: ControlEvent,
+    timeout_s: float,
+    signer: RecordSigner | None = None,
 ) -> None:
     """Write one control record (keyed by its book, or "*"), acknowledged within the deadline."""
+    value, key = encode_control(event), control_key(event).encode()
+    headers = None if signer is None else [signer.header(topic, key, value)]
     async with asyncio.timeout(timeout_s):
-        await producer.send_and_wait(topic, encode_control(event), key=control_key(event).encode())
+        await producer.send_and_wait(topic, value, key=key, headers=headers)
     log.warning("control published: %s", event)
 
 

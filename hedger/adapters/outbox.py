@@ -19,6 +19,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, RecordMetadata, TopicPartition
 
 from hedger.adapters.kafka import acknowledgements, deliver, queue_send
+from hedger.adapters.record_signing import RecordSigner
 from hedger.codec import encode_order
 from hedger.core.actions import SubmitHedgeOrder
 
@@ -42,8 +43,10 @@ class Outbox:
         dlq_topic: str,
         max_message_bytes: int,
         send_timeout_s: float,
+        signer: RecordSigner | None = None,
     ) -> None:
         self.producer = producer
+        self._signer = signer  # every record written carries the signature, when set
         self._before_send = before_send  # opens the batch's transaction, if any
         self._send_timeout_s = send_timeout_s
         self._orders_topic = orders_topic
@@ -114,6 +117,9 @@ class Outbox:
         self, topic: str, value: bytes, **options: Any
     ) -> asyncio.Future[RecordMetadata]:
         await self._before_send()
+        if self._signer is not None:
+            signature = self._signer.header(topic, options.get("key"), value)
+            options["headers"] = [*(options.get("headers") or []), signature]
         return await queue_send(self.producer, self._send_timeout_s, topic, value, **options)
 
     async def flush(self) -> int:
