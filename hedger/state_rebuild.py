@@ -179,6 +179,7 @@ class StateRebuild:
             self._settings.snapshot_topic,
             self._snapshot_name(),
             self._engine_config,
+            self._signer,
         )
         handled = {**resume, **prices_to}
         if isinstance(found, Snapshot) and (

@@ -30,6 +30,7 @@ from aiokafka.structs import ConsumerRecord, RecordMetadata, TopicPartition
 
 from hedger.adapters.kafka import make_consumer
 from hedger.adapters.receipt import ReceiptState
+from hedger.adapters.record_signing import RecordSigner, unbelieved
 from hedger.core.engine import EngineConfig, HedgeEngine
 from hedger.engine_snapshot import FINGERPRINT, SnapshotError, dump_engine, load_engine
 
@@ -88,18 +89,26 @@ async def write_snapshot(
 
 
 async def read_snapshot(
-    bootstrap: str, topic: str, name: str, config: EngineConfig
+    bootstrap: str,
+    topic: str,
+    name: str,
+    config: EngineConfig,
+    signer: RecordSigner | None = None,
 ) -> Snapshot | str:
-    """The last snapshot named `name`, or why there is none to use."""
+    """The last snapshot named `name`, or why there is none to use. With `signer`, its
+    manifest must carry the hedger's signature (the manifest's SHA-256 covers the chunks)."""
     consumer = make_consumer(bootstrap, "hedger-snapshots", None)
     await consumer.start()
     try:
         partition = TopicPartition(topic, 0)
         consumer.assign([partition])
         end = (await consumer.end_offsets([partition]))[partition]
-        manifest = await _last_manifest(consumer, partition, end, name.encode())
-        if manifest is None:
+        found = await _last_manifest(consumer, partition, end, name.encode())
+        if found is None:
             return "no snapshot"
+        if unbelieved(signer, found) is not None:
+            return "snapshot not signed with the key of HEDGER_RECORD_KEY_FILE"
+        manifest: dict[str, Any] = orjson.loads(found.value or b"")
         if manifest["fingerprint"] != FINGERPRINT or "receipts" not in manifest:
             return "snapshot written by other hedger code"
         chunks = [
@@ -122,15 +131,14 @@ async def read_snapshot(
 
 async def _last_manifest(
     consumer: AIOKafkaConsumer, partition: TopicPartition, end: int, key: bytes
-) -> dict[str, Any] | None:
-    """Going back from `end` a window at a time, the last record keyed `key`, decoded."""
+) -> Record | None:
+    """Going back from `end` a window at a time, the last record keyed `key`."""
     while end > 0:
         start = max(end - _WINDOW, 0)
         found = await _records(consumer, partition, start, end)
         manifests = [record for record in found if record.key == key]
         if manifests:
-            manifest: dict[str, Any] = orjson.loads(manifests[-1].value or b"")
-            return manifest
+            return manifests[-1]
         end = start
     return None
 

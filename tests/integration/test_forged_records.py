@@ -1,6 +1,8 @@
 """Records written to the hedger's order and control topics by another client, as anyone
 can on a broker without ACLs, have no effect when the hedger signs its records.
 
+A snapshot manifest written again by another client is not believed either.
+
 The README's market maker: the hedger sells 6,000 XYZ. Another client then writes a
 50,000-share "order" of mm-1 and a kill switch engaging every book. Tried without a key,
 the forged order came back as working on the restart (and the hedger then sent a real
@@ -25,6 +27,7 @@ from tests.integration.harness import (
     metric,
     read_all,
     read_messages,
+    read_topic,
     running_hedger,
     wait_until,
 )
@@ -50,9 +53,14 @@ async def test_forged_orders_and_controls_have_no_effect_and_are_dead_lettered(
         await forge(client, settings, opening)
         await wait_until(lambda: _dead_lettered(settings, 1))  # the control, read live
         live = await books(settings)
+        # The snapshot taken after the start's rebuild, its manifest written again unsigned.
+        written = await read_topic(kafka_bootstrap, settings.snapshot_topic, 1)
+        manifest = next(r for r in reversed(written) if r.key and b"#" not in r.key)
+        await client.send(settings.snapshot_topic, manifest.value or b"", manifest.key.decode())
 
     async with running_hedger(settings):
         rebuilt = await books(settings)
+        from_snapshot = await metric(settings, "hedger_rebuild_from_snapshot")
         await wait_until(lambda: _dead_lettered(settings, 1))  # the order, at the rebuild
         status, _ = await post(settings, "/control/kill", {"book": "mm-1", "engaged": True})
         await wait_until(lambda: _engaged(settings))
@@ -62,6 +70,7 @@ async def test_forged_orders_and_controls_have_no_effect_and_are_dead_lettered(
     assert live["kill_switches"] == {}
     assert list(rebuilt["working_orders"]) == [opening["order_id"]]
     assert rebuilt["kill_switches"] == {}
+    assert from_snapshot == 0.0  # the unsigned manifest, newest, is not believed
     assert status == 202
     assert signed["kill_switches"] == {"mm-1": "desk-alice"}
     dead_letters = await read_all(kafka_bootstrap, settings.dlq_topic)
