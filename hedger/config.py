@@ -18,6 +18,17 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from hedger.adapters.kafka_security import (
+    CA_FILE_ENV,
+    CERT_FILE_ENV,
+    KEY_FILE_ENV,
+    MECHANISM_ENV,
+    PASSWORD_FILE_ENV,
+    PROTOCOL_ENV,
+    USERNAME_ENV,
+    KafkaSecurity,
+    KafkaSecurityError,
+)
 from hedger.core.controls import ControlLimits, KillMode, OrderType
 from hedger.core.decisions import BookSetup
 from hedger.core.engine import EngineConfig
@@ -60,6 +71,30 @@ def _setting(env: str, default: Any, help: str) -> Any:
 class Settings:
     kafka_bootstrap: str | None = _setting(
         "HEDGER_KAFKA_BOOTSTRAP", None, "Kafka bootstrap servers, host:port[,host:port]. Required."
+    )
+    # Kafka security (README "Kafka over TLS and SASL"): every Kafka client of the process.
+    kafka_security_protocol: str = _setting(
+        PROTOCOL_ENV, "PLAINTEXT", "PLAINTEXT, SSL, SASL_SSL or SASL_PLAINTEXT."
+    )
+    kafka_ssl_ca_file: str | None = _setting(
+        CA_FILE_ENV,
+        None,
+        "PEM file of the CA(s) the broker's certificate must chain to; none = system's.",
+    )
+    kafka_ssl_cert_file: str | None = _setting(
+        CERT_FILE_ENV, None, "PEM client certificate (chain), for brokers that ask for one."
+    )
+    kafka_ssl_key_file: str | None = _setting(
+        KEY_FILE_ENV, None, "PEM private key of the client certificate (unencrypted)."
+    )
+    kafka_sasl_mechanism: str | None = _setting(
+        MECHANISM_ENV, None, "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (the SASL_* protocols)."
+    )
+    kafka_sasl_username: str | None = _setting(USERNAME_ENV, None, "SASL user name.")
+    kafka_sasl_password_file: str | None = _setting(
+        PASSWORD_FILE_ENV,
+        None,
+        "File holding the SASL password (one line); never the password itself.",
     )
     http_host: str = _setting(
         "HEDGER_HTTP_HOST",
@@ -348,6 +383,7 @@ class Settings:
                 raise ConfigError(f"{_env(name)} must not be negative")
         self._validate_controls()
         self._validate_crash_at()
+        self.kafka_client_options()
         if self.kafka_bootstrap is not None:
             bootstrap_servers(self.kafka_bootstrap)
         if self.metrics_port > _MAX_PORT:
@@ -359,6 +395,24 @@ class Settings:
         # OSError: a key naming a directory ("America") or too long for the file system.
         except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ConfigError(f"HEDGER_EXPIRY_TIMEZONE {self.expiry_timezone!r} unknown") from None
+
+    def kafka_security(self) -> KafkaSecurity:
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol,
+            ca_file=self.kafka_ssl_ca_file,
+            cert_file=self.kafka_ssl_cert_file,
+            key_file=self.kafka_ssl_key_file,
+            mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_sasl_username,
+            password_file=self.kafka_sasl_password_file,
+        )
+
+    def kafka_client_options(self) -> dict[str, Any]:
+        """aiokafka's security keyword arguments (files read now); `ConfigError` if wrong."""
+        try:
+            return self.kafka_security().client_options()
+        except KafkaSecurityError as error:
+            raise ConfigError(str(error)) from None
 
     def _validate_crash_at(self) -> None:
         try:
@@ -468,6 +522,29 @@ class Settings:
                 self.max_price, self.max_vol, self.max_fill_qty, self.books
             ),
         )
+
+
+_KAFKA_SECURITY_FIELDS = (
+    "kafka_security_protocol",
+    "kafka_ssl_ca_file",
+    "kafka_ssl_cert_file",
+    "kafka_ssl_key_file",
+    "kafka_sasl_mechanism",
+    "kafka_sasl_username",
+    "kafka_sasl_password_file",
+)
+
+
+def kafka_security_from_env(environ: Mapping[str, str]) -> Settings:
+    """Settings holding only the Kafka security variables of `environ` (the rest default,
+    unchecked): what every Kafka client of a process reads, the producers' tools included,
+    which have no other HEDGER_* settings to satisfy."""
+    values = {}
+    for setting in dataclasses.fields(Settings):
+        raw = environ.get(setting.metadata["env"], "").strip()
+        if raw and setting.name in _KAFKA_SECURITY_FIELDS:
+            values[setting.name] = _parse(setting, raw)
+    return Settings(**values)
 
 
 def bootstrap_servers(bootstrap: str) -> list[tuple[str, int]]:

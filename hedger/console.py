@@ -14,6 +14,8 @@ from collections.abc import Callable
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from hedger.adapters.kafka import DeliveryTimeoutError
+from hedger.adapters.kafka_security import KafkaRefusedError
+from hedger.config import ConfigError
 
 # As a shell reports a command that Ctrl-C ended (128 + SIGINT).
 INTERRUPTED = 128 + signal.SIGINT
@@ -58,6 +60,8 @@ def run_command(
 def explain(error: Exception, bootstrap: str | None = None) -> tuple[int, str]:
     """The exit status of a command ended by `error`, and the words that say why."""
     kafka = f"Kafka at {bootstrap}" if bootstrap else "Kafka"
+    if isinstance(error, KafkaRefusedError | ConfigError):  # each names what is wrong
+        return BROKER_UNREACHABLE, str(error)
     if isinstance(error, KafkaConnectionError):
         return BROKER_UNREACHABLE, f"cannot reach {kafka}: no broker answered"
     if isinstance(error, KafkaError | DeliveryTimeoutError):

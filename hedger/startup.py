@@ -3,6 +3,7 @@ HEDGER_BROKER_WAIT_S, and the six topics there, with fills and orders partitione
 
 Checked with one admin client, so a wrong address or a missing topic stops the service with
 one line (`StartupError`) instead of clients half started, failing later and less clearly.
+A broker that refuses the service's credentials or certificate stops it at once, unretried.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from hedger.adapters.kafka_security import KafkaRefusedError
 from hedger.adapters.topics import UNREACHABLE, describe_topics, unreachable_reason
 from hedger.config import Settings
 from hedger.topic_plan import FoundTopic, ProblemKind, plan_topics, topic_problems
@@ -60,6 +62,8 @@ async def _describe_when_reachable(
                 bootstrap, settings.topics, timeout_s=_ATTEMPT_TIMEOUT_S
             )
             return found
+        except KafkaRefusedError as error:  # wrong credentials or CA: no retry mends them
+            raise StartupError(str(error)) from None
         except UNREACHABLE as error:
             reason = unreachable_reason(error)
             left_s = deadline - time.monotonic()
@@ -67,7 +71,8 @@ async def _describe_when_reachable(
                 raise StartupError(
                     f"cannot reach Kafka at {bootstrap} ({reason}) after"
                     f" {settings.broker_wait_s:g} s (HEDGER_BROKER_WAIT_S): is the broker up,"
-                    " and HEDGER_KAFKA_BOOTSTRAP its address?"
+                    " HEDGER_KAFKA_BOOTSTRAP its address, and HEDGER_KAFKA_SECURITY_PROTOCOL"
+                    f"={settings.kafka_security_protocol} what that listener speaks?"
                 ) from None
             note(f"broker unreachable at {bootstrap} ({reason}), retrying for {left_s:.0f} s")
             log.warning(

@@ -4,6 +4,10 @@
 `kafka_broker/pom.xml`) into a cache folder; `ApacheKafka` formats fresh storage and starts
 one node, or a cluster of three, on free loopback ports. Used by `hedger kafka`, the test
 harness and the benchmarks, so all three run the same broker the same way.
+
+With a `SaslSslListener` each node also serves SASL_SSL (SCRAM-SHA-256/512; TLS from a PEM
+file holding the key and certificate chain) on a port of its own, `secure_bootstrap`,
+beside the PLAINTEXT listener that the nodes use between themselves and tests use to set up.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import subprocess
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -99,6 +104,20 @@ def _require_java() -> None:
         )
 
 
+_SECURE_LISTENER = "SECURE"
+SCRAM_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+@dataclass(frozen=True)
+class SaslSslListener:
+    """A SASL_SSL listener: `keystore_pem` holds the broker's PKCS#8 private key (not
+    encrypted) and its certificate chain; `users` (name: password) may log in with either
+    SCRAM mechanism. The users are created when the storage is formatted."""
+
+    keystore_pem: Path
+    users: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class KafkaNode:
     """One broker+controller process of an `ApacheKafka` cluster."""
@@ -108,10 +127,17 @@ class KafkaNode:
     controller_port: int
     folder: Path
     process: subprocess.Popen[bytes] | None = None
+    secure_port: int | None = None
 
     @property
     def bootstrap(self) -> str:
         return f"{HOST}:{self.port}"
+
+    @property
+    def secure_bootstrap(self) -> str:
+        if self.secure_port is None:
+            raise RuntimeError("this cluster has no SASL_SSL listener")
+        return f"{HOST}:{self.secure_port}"
 
     @property
     def pid(self) -> int | None:
@@ -132,7 +158,13 @@ class ApacheKafka:
     topic); otherwise in a temporary folder removed by `stop()`.
     """
 
-    def __init__(self, nodes: int = 1, data_dir: Path | None = None, port: int | None = None):
+    def __init__(
+        self,
+        nodes: int = 1,
+        data_dir: Path | None = None,
+        port: int | None = None,
+        secure: SaslSslListener | None = None,
+    ):
         if nodes not in _HEAP_MB:
             raise ValueError(f"nodes must be one of {sorted(_HEAP_MB)}, not {nodes}")
         if port is not None and nodes != 1:
@@ -140,6 +172,7 @@ class ApacheKafka:
         self._count = nodes
         self._port = port
         self._data_dir = data_dir
+        self._secure = secure
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self.nodes: list[KafkaNode] = []
         self.startup_duration_s: float | None = None
@@ -150,6 +183,13 @@ class ApacheKafka:
         if not self.nodes:
             raise RuntimeError("ApacheKafka is not running")
         return ",".join(node.bootstrap for node in self.nodes)
+
+    @property
+    def secure_bootstrap(self) -> str:
+        """Every node's SASL_SSL `host:port` (with a `SaslSslListener` only)."""
+        if not self.nodes:
+            raise RuntimeError("ApacheKafka is not running")
+        return ",".join(node.secure_bootstrap for node in self.nodes)
 
     def start(self, timeout_s: float = 120.0) -> str:
         """Start every node and return the bootstrap once all of them serve metadata."""
@@ -164,7 +204,7 @@ class ApacheKafka:
             cluster_id = _cluster_id(root)
             for node in self.nodes:
                 self._write_properties(node)
-                _format_storage(jars, node, cluster_id)
+                _format_storage(jars, node, cluster_id, self._secure)
             for node in self.nodes:
                 self._spawn(jars, node)
             self._wait_until_ready(began + timeout_s, timeout_s)
@@ -225,12 +265,14 @@ class ApacheKafka:
         folder = root / f"node-{node_id}"
         ports_file = folder / "ports"
         if ports_file.exists():  # a restart on kept storage keeps the quorum's addresses
-            port, controller_port = map(int, ports_file.read_text().split())
+            port, controller_port, *secure = map(int, ports_file.read_text().split())
         else:
             port, controller_port = self._port or free_port(), free_port()
+            secure = [free_port()] if self._secure else []
             folder.mkdir(parents=True, exist_ok=True)
-            ports_file.write_text(f"{port} {controller_port}\n")
-        return KafkaNode(node_id, port, controller_port, folder)
+            ports_file.write_text(" ".join(map(str, [port, controller_port, *secure])) + "\n")
+        secure_port = secure[0] if secure and self._secure else None
+        return KafkaNode(node_id, port, controller_port, folder, secure_port=secure_port)
 
     def _write_properties(self, node: KafkaNode) -> None:
         replicas = self._count
@@ -264,6 +306,8 @@ class ApacheKafka:
             "share.coordinator.state.topic.replication.factor": replicas,
             "share.coordinator.state.topic.min.isr": min(2, replicas),
         }
+        if self._secure is not None:
+            settings.update(_secure_listener(node, self._secure))
         text = "".join(f"{key}={value}\n" for key, value in settings.items())
         (node.folder / "server.properties").write_text(text)
 
@@ -344,10 +388,39 @@ def _new_cluster_id() -> str:
             return cluster_id
 
 
-def _format_storage(jars: Path, node: KafkaNode, cluster_id: str) -> None:
+def _secure_listener(node: KafkaNode, secure: SaslSslListener) -> dict[str, object]:
+    """The properties that add the SASL_SSL listener to the PLAINTEXT and CONTROLLER ones
+    (which stay the inter-broker and controller listeners)."""
+    assert node.secure_port is not None
+    name = _SECURE_LISTENER
+    prefix = f"listener.name.{name.lower()}"
+    served = f"PLAINTEXT://{HOST}:{node.port},{name}://{HOST}:{node.secure_port}"
+    settings: dict[str, object] = {
+        "listeners": f"{served},CONTROLLER://{HOST}:{node.controller_port}",
+        "advertised.listeners": served,
+        "listener.security.protocol.map": (
+            f"PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,{name}:SASL_SSL"
+        ),
+        f"{prefix}.sasl.enabled.mechanisms": ",".join(SCRAM_MECHANISMS),
+        f"{prefix}.ssl.keystore.type": "PEM",
+        f"{prefix}.ssl.keystore.location": secure.keystore_pem,
+    }
+    for mechanism in SCRAM_MECHANISMS:
+        settings[f"{prefix}.{mechanism.lower()}.sasl.jaas.config"] = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        )
+    return settings
+
+
+def _format_storage(
+    jars: Path, node: KafkaNode, cluster_id: str, secure: SaslSslListener | None
+) -> None:
     command = [*_java_command(jars, node, 1), "kafka.tools.StorageTool", "format"]
     command += ["--cluster-id", cluster_id, "--ignore-formatted"]
     command += ["--config", str(node.folder / "server.properties")]
+    for user, password in (secure.users if secure else {}).items():
+        for mechanism in SCRAM_MECHANISMS:  # a test broker's users: argv is fine here
+            command += ["--add-scram", f"{mechanism}=[name={user},password={password}]"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
         raise RuntimeError(

@@ -6,18 +6,29 @@ forgotten. Idempotent production is on only for the transactional producer of ex
 delivery (`hedger.adapters.delivery`): the embedded broker (Tansu) rejects InitProducerId,
 and there idempotence of hedge orders comes from deterministic order ids. Consumers read
 committed records only: an aborted transaction's orders were never sent.
+
+Every client also carries the process's Kafka security (TLS, SASL: `security_options`),
+read once from the HEDGER_KAFKA_* security variables, so no caller passes it along; its
+`start()` says when the broker refuses those credentials or that certificate.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import Awaitable, Iterable, Iterator
+import os
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, cast
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
 from aiokafka.structs import RecordMetadata, TopicPartition
+
+from hedger.adapters.kafka_security import refusal
+
+log = logging.getLogger(__name__)
 
 PRODUCER_SETTINGS = {"acks": "all", "enable_idempotence": False, "linger_ms": 1}
 # A fetch holds at most 1 MiB a partition and 8 MiB in all (aiokafka: 50 MiB), so a flood
@@ -32,12 +43,64 @@ CONSUMER_SETTINGS = {
 }
 
 
+@functools.cache
+def security_options() -> dict[str, Any]:
+    """The security keyword arguments of every Kafka client of this process, from the
+    environment on first use. Raises `ConfigError` (one line naming the variable) if the
+    settings are wrong; `hedger run` has refused to start on that before any client."""
+    from hedger.config import kafka_security_from_env  # config imports the core: not at load
+
+    settings = kafka_security_from_env(os.environ)
+    for variable in settings.kafka_security().unused():
+        log.warning(
+            "%s is set but HEDGER_KAFKA_SECURITY_PROTOCOL=%s does not use it",
+            variable,
+            settings.kafka_security_protocol,
+        )
+    return settings.kafka_client_options()
+
+
+async def start_explained(start: Callable[[], Awaitable[None]], bootstrap: str) -> None:
+    """`start()` of a client of `bootstrap`; a broker that answers but refuses the process's
+    credentials or certificate raises `KafkaRefusedError` saying so, where aiokafka says
+    only "Unable to bootstrap" (as for a broker that is down)."""
+    try:
+        await start()
+    except KafkaConnectionError:
+        refused = await refusal(bootstrap, security_options())
+        if refused is not None:
+            raise refused from None
+        raise
+
+
+class _Producer(AIOKafkaProducer):  # type: ignore[misc]  # aiokafka is untyped
+    def __init__(self, bootstrap: str, **options: Any) -> None:
+        super().__init__(bootstrap_servers=bootstrap, **options)
+        self._hedger_bootstrap = bootstrap
+
+    async def start(self) -> None:
+        await start_explained(super().start, self._hedger_bootstrap)
+
+
+class _Consumer(AIOKafkaConsumer):  # type: ignore[misc]  # aiokafka is untyped
+    def __init__(self, *topics: str, bootstrap: str, **options: Any) -> None:
+        super().__init__(*topics, bootstrap_servers=bootstrap, **options)
+        self._hedger_bootstrap = bootstrap
+
+    async def start(self) -> None:
+        await start_explained(super().start, self._hedger_bootstrap)
+
+
 def make_producer(bootstrap: str, client_id: str, **transactional: Any) -> AIOKafkaProducer:
     """A producer with the safe settings; `transactional` (transactional_id, its timeout)
     makes it transactional, which needs idempotence (and a broker that has both)."""
     settings = {**PRODUCER_SETTINGS, "enable_idempotence": bool(transactional)}
-    return AIOKafkaProducer(
-        bootstrap_servers=bootstrap, client_id=client_id, **settings, **transactional
+    return _Producer(
+        bootstrap,
+        client_id=client_id,
+        **settings,
+        **transactional,
+        **security_options(),
     )
 
 
@@ -56,15 +119,16 @@ def make_consumer(
     broker may hold a fetch that finds nothing (the embedded broker also holds it when
     records arrive meanwhile, so it bounds how stale "nothing more" can be).
     """
-    return AIOKafkaConsumer(
+    return _Consumer(
         *topics,
-        bootstrap_servers=bootstrap,
+        bootstrap=bootstrap,
         client_id=client_id,
         group_id=group_id,
         session_timeout_ms=session_timeout_ms,
         fetch_max_wait_ms=fetch_max_wait_ms,
         heartbeat_interval_ms=max(session_timeout_ms // 3, 100),
         **CONSUMER_SETTINGS,
+        **security_options(),
     )
 
 

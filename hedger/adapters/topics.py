@@ -12,7 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError, for_code
 
-from hedger.adapters.kafka import all_partitions, quiet
+from hedger.adapters.kafka import all_partitions, quiet, security_options, start_explained
 from hedger.topic_plan import FoundTopic
 
 _METADATA_POLL_INTERVAL_S = 0.05
@@ -38,11 +38,11 @@ async def ensure_topics(
     wanted = sorted(set(names))
     if not wanted:
         return
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security_options())
     not_ready = dict.fromkeys(wanted, "not created yet")
     try:
         async with asyncio.timeout(timeout_s):
-            await admin.start()
+            await start_explained(admin.start, bootstrap)
             new_topics = [
                 NewTopic(name, partitions, replication_factor, topic_configs=dict(configs or {}))
                 for name in wanted
@@ -112,15 +112,19 @@ async def describe_topics(
 ) -> tuple[dict[str, FoundTopic], dict[str, Any]]:
     """How the broker has those of `names` that exist, and the cluster's description
     (`brokers`, `cluster_id`). Raises one of `UNREACHABLE` when the broker cannot be asked
-    (`TimeoutError` after `timeout_s`); `unreachable_reason` says it in a few words."""
+    (`TimeoutError` after `timeout_s`); `unreachable_reason` says it in a few words. A
+    broker that answers but refuses this client's credentials or certificate raises
+    `KafkaRefusedError` (one of `UNREACHABLE` too) saying so: retrying will not help."""
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, request_timeout_ms=_BOOTSTRAP_REQUEST_TIMEOUT_MS
+        bootstrap_servers=bootstrap,
+        request_timeout_ms=_BOOTSTRAP_REQUEST_TIMEOUT_MS,
+        **security_options(),
     )
     # aiokafka logs every refused connection at ERROR; the caller reports it once.
     with quiet(logging.getLogger("aiokafka")):
         try:
             async with asyncio.timeout(timeout_s):
-                await admin.start()
+                await start_explained(admin.start, bootstrap)
                 # Metadata of every topic: asking for `names` alone auto-creates them on Tansu.
                 wanted = set(names)
                 topics = await admin.describe_topics()
@@ -183,10 +187,11 @@ async def highwaters(bootstrap: str, topic: str, *, timeout_s: float = 10.0) -> 
         # A bootstrap server that accepts the connection but never answers (a frozen node)
         # is given up on in time to ask the next before `timeout_s` (aiokafka: 40 s each).
         request_timeout_ms=_BOOTSTRAP_REQUEST_TIMEOUT_MS,
+        **security_options(),
     )
     try:
         async with asyncio.timeout(timeout_s):
-            await consumer.start()
+            await start_explained(consumer.start, bootstrap)
             return await _fetched_highwaters(consumer, topic)
     finally:
         await consumer.stop()
