@@ -1,4 +1,4 @@
-"""Wire contract v1: bytes <-> events and actions (see the README's "Wire format").
+"""Wire contract v1: bytes <-> events and actions (see docs/reference/wire-format.md).
 
 Every message is one JSON object with `type` and `ts` (event time, integer ns since the epoch,
 UTC). Unknown extra fields are ignored; a missing or malformed required field raises

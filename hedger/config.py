@@ -229,7 +229,7 @@ class Settings:
         "How long `hedger run` retries an unreachable broker at start before it exits.",
     )
     log_level: str = _setting("HEDGER_LOG_LEVEL", "INFO", "Python logging level.")
-    # Policies and controls (README "Hedging policies" and "Controls").
+    # Policies and controls (docs/concepts/policies.md and controls.md).
     control_topic: str = _setting(
         "HEDGER_TOPIC_CONTROL", "hedger.control", "Kill switches, latches, re-arms."
     )

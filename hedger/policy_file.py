@@ -3,7 +3,7 @@
 `[default]` applies to every book, `[books.<book>]` overrides it key by key for one book,
 and `[books.<book>.gamma_vega.<underlying>]` turns on gamma/vega hedging with listed
 options. Keys left out keep the value from the environment settings (band, target, lot,
-minimum interval) or the built-in default. The README's "Hedging policies" section lists
+minimum interval) or the built-in default. docs/concepts/policies.md lists
 every key; an unknown key, a wrong type or a bad value stops the service at start.
 """
 

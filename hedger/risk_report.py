@@ -3,9 +3,9 @@
 Reads fills and prices (ticks, vols, option quotes) as wire messages — JSONL files, in
 any order, or the fill and price topics from their start to their current end — and
 feeds them, in event-time order, to an engine that never goes live (so it sends nothing).
-Then prints, per book and underlying, the Greeks in the README's units and the P&L of
-every cell of the scenario grid (spot shocks down, vol shocks across). Unusable lines are
-counted and skipped, as the service would dead-letter them.
+Then prints, per book and underlying, the Greeks in the units of docs/reference/units.md
+and the P&L of every cell of the scenario grid (spot shocks down, vol shocks across).
+Unusable lines are counted and skipped, as the service would dead-letter them.
 """
 
 from __future__ import annotations

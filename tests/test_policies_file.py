@@ -17,7 +17,7 @@ from hedger.core.throttle import RateLimit
 from hedger.policy_file import parse_policy_file
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "policies.toml"
-README = Path(__file__).resolve().parents[1] / "README.md"
+POLICIES_PAGE = Path(__file__).resolve().parents[1] / "docs" / "concepts" / "policies.md"
 BASE = BookSetup(BandPolicy(band_shares=100.0, lot_size=1.0, min_interval_ns=1_000_000_000))
 SECOND = 1_000_000_000
 
@@ -47,9 +47,9 @@ def test_policy_file_example_gives_each_book_its_policy_and_limits():
     assert mm2.policy.lot_size == 100.0
 
 
-def test_policy_file_example_in_the_readme_is_the_example_file():
-    # The README shows the example; both must parse to the same setups.
-    text = README.read_text(encoding="utf-8")
+def test_policy_file_example_in_the_docs_is_the_example_file():
+    # The policies page shows the example; both must parse to the same setups.
+    text = POLICIES_PAGE.read_text(encoding="utf-8")
     start = text.index("```toml\n[default]") + len("```toml\n")
     block = text[start : text.index("```", start)]
     assert parse(block) == parse(EXAMPLE.read_text(encoding="utf-8"))

@@ -129,7 +129,7 @@ class EngineConfig:
 
 @dataclass(frozen=True, slots=True)
 class Exposure:
-    """A book's risk and hedging cost in one underlying; units in the README's units table."""
+    """A book's risk and hedging cost in one underlying; units in docs/reference/units.md."""
 
     book: str
     underlying: str

@@ -9,8 +9,8 @@ commission, per contract — subject to
     gamma_low ≤ Γ + Σ n_i · γ_i ≤ gamma_high
     vega_low  ≤ V + Σ n_i · ν_i ≤ vega_high
 
-with γ_i, ν_i the gamma and vega of one contract (multiplier included, units of the
-README's table). The trades' delta Σ n_i · δ_i is added to the book's before the share
+with γ_i, ν_i the gamma and vega of one contract (multiplier included, units of
+docs/reference/units.md). The trades' delta Σ n_i · δ_i is added to the book's before the share
 hedge, so the share order neutralises the book including the new options.
 """
 

@@ -7,7 +7,7 @@ temporary arrays. Per-row
 constants (strike, expiry, call/put, units, book) are packed into arrays once, when the
 positions change; the vols per row are set by the engine when the vol inputs change.
 
-Units (per book, for the positions on this underlying; see the README's units table):
+Units (per book, for the positions on this underlying; see docs/reference/units.md):
 value in currency; delta in shares; gamma in shares per 1.00 move of the underlying; vega
 in currency per vol point; theta in currency per calendar day; rho in currency per
 percentage point of rate; vanna in shares per vol point; volga in currency per vol point

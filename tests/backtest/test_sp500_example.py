@@ -39,7 +39,7 @@ def test_sp500_rolling_calls_backtest_as_computed_independently(
     unhedged, hedged = replicate(messages, hedge=False), replicate(messages, hedge=True)
     assert summary["no hedge"]["final_pnl"] == pytest.approx(unhedged, abs=0.01)
     assert summary[dynamic]["final_pnl"] == pytest.approx(hedged, abs=0.01)
-    # The figures the README quotes.
+    # The figures docs/how-to/backtest-a-policy.md quotes.
     assert round(unhedged) == 686_520
     assert round(hedged) == -9_460
 

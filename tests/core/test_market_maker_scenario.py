@@ -1,4 +1,4 @@
-"""The README's market-maker example is what it claims to be, by QuantLib's reckoning."""
+"""The market-maker example of docs/concepts/books.md is what it claims, by QuantLib."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 the live service on the real broker, each giving its orders (and cancels), its hedge fills
 and its P&L figures.
 
-The live service merges prices and fills only approximately by event time (README,
-"Delivery and recovery"), so the live feed is sent one record at a time, in lock-step: each
+The live service merges prices and fills only approximately by event time (docs/concepts/
+delivery-and-recovery.md), so the live feed is sent one record at a time, in lock-step: each
 record only after the hedger has committed the one before, and after every fill the
 exchange plans for a working order at or before the next record's time has been made and
 consumed by the hedger. The exchange is told how far the feed has got (`advance_to`): the

@@ -1,6 +1,6 @@
 """Controls through the real broker: kill switch, flip-flop latch, stale feed, price jump.
 
-The book is the README's market maker (mm-1 long 10,000 calls on XYZ, delta 0.60 at 100);
+The book is the docs' market maker (mm-1 long 10,000 calls on XYZ, delta 0.60 at 100);
 no exchange runs, so hedge orders stay working and count toward the book's delta. Each
 test waits for the hedger to commit every price record sent (so it has handled them)
 before reading the order topic: "no order" is then a fact, not a race.

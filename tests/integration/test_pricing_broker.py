@@ -76,6 +76,6 @@ async def test_risk_report_reads_the_topics_to_their_end(
     (exposure,) = engine.exposures()
     assert len(messages) == 3
     assert unusable == 0
-    # The README's example: delta 0.60 on 10,000 calls at spot 100.
+    # docs/concepts/books.md's market-maker example: delta 0.60 on 10,000 calls at spot 100.
     assert exposure.delta == pytest.approx(6_000.0, abs=0.5)
     assert "mm-1  XYZ at 100.00" in render(engine, len(messages), unusable)

@@ -1,6 +1,6 @@
 """Whatever the pace a feed arrives at, the live service decides what it decides on the
 feed already on the topics: each fill is booked against the market of its own time, never
-an older one (README, "Delivery and recovery": the event-time merge).
+an older one (docs/concepts/delivery-and-recovery.md: the event-time merge).
 
 The bundled feed is replayed while the service runs, at full speed, at 60x and in real
 time (80 s of it), and once onto fresh topics with the service starting as the replay

@@ -1,4 +1,4 @@
-"""The market-maker example from the README, shared by the pure and the broker tests.
+"""The market-maker example of docs/concepts/books.md, shared by the pure and the broker tests.
 
 Book mm-1 buys 10,000 calls (multiplier 1) on XYZ struck at 98 with 0.16386... years left
 and 37.07% vol at a 4% rate: delta 0.60 at spot 100 and 0.65 at spot 102 (solved once,
