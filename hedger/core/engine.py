@@ -265,6 +265,18 @@ class HedgeEngine:
         self._wire()
 
     def handle(self, event: Event) -> list[Action]:
+        """Apply one input and return what it calls for, in order: the engine's one entry.
+
+        Inputs (`hedger.core.events`): ticks, vol updates and option quotes; fills; the
+        hedge orders and cancels read back from the order topic; control records (kill
+        switches, latches, re-arms, crossed quotes, feed timing); timers; and the marker
+        that recovery is complete, after which the engine is live and decides. Actions
+        (`hedger.core.actions`): hedge orders, cancels, refusals, latches and rejected
+        inputs, for the shell to send or count. Pure and deterministic: the same inputs in
+        the same order give the same actions, order ids included, live, replayed or in the
+        backtest. An implausible input (a price, vol or fill size no feed can mean, a book
+        not configured) changes nothing and comes back as one `InputRejected`. Raises
+        `TypeError` for an object that is not an input."""
         handler = self._handlers.get(type(event))
         if handler is None:
             raise TypeError(f"not an engine event: {event!r}")
