@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from hedger.codec import encode_fill, encode_tick, encode_vol
+from hedger.console import add_debug_argument, run_command
 from hedger.core.events import FillReport, PriceTick, VolUpdate
 from producers.option_flow import OptionFlow, client_trade, draw_index, numbered
 
@@ -164,7 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
+    return run_command("make_demo_feed", lambda: _write(args), debug=args.debug)
+
+
+def _write(args: argparse.Namespace) -> int:
     data = generate(args.seed)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(data)

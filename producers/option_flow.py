@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from hedger.codec import DecodeError, decode_price, encode_fill
+from hedger.console import add_debug_argument, run_command
 from hedger.core.events import FillReport, OptionQuote, PriceTick, Side, VolUpdate
 from hedger.core.greeks import black_scholes
 from hedger.core.instruments import (
@@ -223,6 +224,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--fills-topic", default="exec.fills")
     parser.add_argument("--speed", type=float, default=0.0, help="with --bootstrap (0 = flat out)")
     add_reading_arguments(parser, per_file=False)
+    add_debug_argument(parser)
     return parser
 
 
@@ -231,6 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if (args.out is None) == (args.bootstrap is None):
         raise SystemExit("option_flow: pass exactly one of --out FILE and --bootstrap HOST:PORT")
+    return run_command(
+        "option_flow", lambda: _option_flow(args), debug=args.debug, bootstrap=args.bootstrap
+    )
+
+
+def _option_flow(args: argparse.Namespace) -> int:
     events = _recorded_prices(args.recording, args)
     if not events:
         raise SystemExit(f"option_flow: no ticks in {args.recording}")

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from hedger.codec import encode_fill
+from hedger.console import add_debug_argument, run_command
 from hedger.core.events import FillReport, Side
 from hedger.core.greeks import black_scholes
 from hedger.core.instruments import OptionContract, year_fraction
@@ -113,7 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vol", type=float, default=0.2)
     parser.add_argument("--rate", type=float, default=0.0)
     parser.add_argument("--out", type=Path, required=True, help="the recording (JSONL)")
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
+    return run_command("sp500_example", lambda: _write(args), debug=args.debug)
+
+
+def _write(args: argparse.Namespace) -> int:
     closes = [(day, close) for day, close in sp500_closes() if args.start <= day < args.end]
     if not closes:
         raise SystemExit(f"sp500_example: no close from {args.start} to {args.end}")

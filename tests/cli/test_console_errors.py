@@ -12,6 +12,7 @@ import pytest
 from hedger.config import settings_table
 from tests.cli.commands import REPLAY, closed_address, module, one_line, run
 
+FEED = REPLAY[1]  # the bundled recording
 # Well within: each fails at once, when nothing listens at the address.
 _UNREACHABLE_WITHIN_S = 15
 
@@ -56,8 +57,16 @@ def test_help_documents_the_debug_flag(argv: list[str]) -> None:
             module("producers.simulate", "--days", "0.01", "--out", "{missing}"),
             "simulate: {missing}: No such file or directory",
         ),
+        (
+            module("producers.option_flow", "{missing}", "--out", "fills.jsonl"),
+            "option_flow: {missing}: No such file or directory",
+        ),
+        (
+            module("producers.sp500_example", "--out", "{missing}"),
+            "sp500_example: {missing}: No such file or directory",
+        ),
     ],
-    ids=["hedger-risk", "hedger-demo", "simulate-out"],
+    ids=["hedger-risk", "hedger-demo", "simulate-out", "option_flow", "sp500_example-out"],
 )
 def test_a_missing_file_is_one_line(argv: list[str], line: str, tmp_path: Path) -> None:
     missing = str(tmp_path / "missing" / "feed.jsonl")  # in a folder that is not there
@@ -76,8 +85,16 @@ def test_a_missing_file_is_one_line(argv: list[str], line: str, tmp_path: Path) 
         (module("producers.simulate", "--days", "0.01", "--bootstrap"), "simulate"),
         (module("hedger.cli", "risk", "--bootstrap"), "hedger risk"),
         (module("producers.paper_exchange", "--bootstrap"), "paper_exchange"),
+        (module("producers.option_flow", FEED, "--bootstrap"), "option_flow"),
     ],
-    ids=["replay", "replay-no-progress", "simulate", "hedger-risk", "paper_exchange"],
+    ids=[
+        "replay",
+        "replay-no-progress",
+        "simulate",
+        "hedger-risk",
+        "paper_exchange",
+        "option_flow",
+    ],
 )
 def test_an_unreachable_broker_is_one_line_and_status_2(argv: list[str], prog: str) -> None:
     bootstrap = closed_address()
@@ -112,3 +129,12 @@ def test_run_help_lists_every_setting_with_its_default_and_meaning() -> None:
     assert result.returncode == 0, result.stderr
     for variable, default, meaning in settings_table():
         assert f"  {variable} [{default or 'none'}]\n      {meaning}\n" in result.stdout + "\n"
+
+
+def test_make_demo_feed_into_an_unusable_folder_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run(module("producers.make_demo_feed", "--out", str(blocker / "feed.jsonl")))
+
+    assert result.returncode == 1
+    assert one_line(result.stderr) == f"make_demo_feed: {blocker}: File exists"
