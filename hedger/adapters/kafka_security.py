@@ -154,11 +154,12 @@ def _require_readable(variable: str, path: str) -> None:
 
 
 def _read_password(path: str) -> str:
-    _require_readable(PASSWORD_FILE_ENV, path)
     try:
         with open(path, encoding="utf-8") as file:
             password = file.read().rstrip("\r\n")  # a file written by `echo` ends in one
-    except (OSError, UnicodeDecodeError):
+    except OSError as error:
+        raise KafkaSecurityError(f"{PASSWORD_FILE_ENV}={path!r}: {error.strerror}") from None
+    except UnicodeDecodeError:
         raise KafkaSecurityError(f"{PASSWORD_FILE_ENV}={path!r}: not readable UTF-8 text") from None
     if not password:
         raise KafkaSecurityError(f"{PASSWORD_FILE_ENV}={path!r} is empty")
