@@ -23,10 +23,11 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import IllegalStateError, KafkaConnectionError, ProducerFenced
+from aiokafka.errors import IllegalStateError, ProducerFenced
 
 from hedger.action_sink import ActionSink
-from hedger.adapters.controls import ControlActions, ControlTopic, publish_control
+from hedger.adapters.control_publisher import ControlNotPublishedError, ControlPublisher
+from hedger.adapters.controls import ControlActions, ControlTopic
 from hedger.adapters.delivery import (
     DeliveryMode,
     DeliveryUnavailableError,
@@ -37,7 +38,7 @@ from hedger.adapters.delivery import (
 )
 from hedger.adapters.http import serve_http
 from hedger.adapters.inputs import InputStreams
-from hedger.adapters.kafka import DeliveryTimeoutError, know_topics, make_producer
+from hedger.adapters.kafka import DeliveryTimeoutError, know_topics
 from hedger.adapters.metrics import Metrics
 from hedger.adapters.outbox import Outbox
 from hedger.adapters.receipt import ReceiptClock
@@ -84,7 +85,7 @@ class HedgerService:
         self._driver = EventDriver(
             HedgeEngine(self._engine_config), self._engine_config.timer_interval_ns
         )
-        self._producer: AIOKafkaProducer | None = None  # set by run(), used by HTTP controls
+        self._control: ControlPublisher | None = None  # set by run(), used by HTTP controls
         self.delivery = DeliveryMode.AT_LEAST_ONCE  # until run() knows the broker
         self._clock = clock
         self._inputs = InputStreams(settings, clock)
@@ -125,7 +126,7 @@ class HedgerService:
             self.metrics.delivery_mode.labels(self.delivery.value).set(1)
             await know_topics(producer, self._output_topics)
             # HTTP control requests write outside the batches' transactions.
-            self._producer = await self._control_producer(producer, stack)
+            self._control = await self._control_publisher(producer, stack)
             parts = await self._wire(producer, stack)
             self._outbox, self._state = parts.outbox, StateRebuild(parts)
             self._batches = BatchLoop(parts, self._state, self._clock)
@@ -175,15 +176,21 @@ class HedgerService:
             self._signer,
         )
 
-    async def _control_producer(
+    async def _control_publisher(
         self, producer: AIOKafkaProducer, stack: AsyncExitStack
-    ) -> AIOKafkaProducer:
-        if self.delivery is DeliveryMode.AT_LEAST_ONCE:
-            return producer
-        plain = make_producer(self.bootstrap, "hedger-control")
-        await plain.start()
-        stack.push_async_callback(self._close, plain.stop)
-        return plain
+    ) -> ControlPublisher:
+        exactly_once = self.delivery is DeliveryMode.EXACTLY_ONCE
+        publisher = ControlPublisher(
+            self.bootstrap,
+            self.settings.control_topic,
+            self.settings.send_timeout_s,
+            self._signer,
+            f"{self._transactional_id}.control" if exactly_once else None,
+            producer,
+        )
+        await publisher.start()
+        stack.push_async_callback(self._close, publisher.stop)
+        return publisher
 
     def _note_waiting(self, reason: str) -> None:
         self._readiness.waiting_for = reason
@@ -274,8 +281,6 @@ class HedgerService:
     async def publish_control(self, event: ControlEvent) -> None:
         """Write a control record (HTTP control endpoints): the engine applies it when it
         reads it back, so the topic stays the one source of truth."""
-        if self._producer is None:
-            raise KafkaConnectionError("the hedger has no producer yet (starting)")
-        timeout_s = self.settings.send_timeout_s
-        topic = self.settings.control_topic
-        await publish_control(self._producer, topic, event, timeout_s, self._signer)
+        if self._control is None:
+            raise ControlNotPublishedError("not sent: the hedger is starting")
+        await self._control.publish(event)

@@ -75,6 +75,13 @@ def kafka_cluster() -> Iterator[ApacheKafka]:
         yield cluster
 
 
+@pytest.fixture(scope="module")
+def kafka_node() -> Iterator[ApacheKafka]:
+    """One Apache Kafka node of this module's own, for fault tests that freeze or stop it."""
+    with _started(ApacheKafka()) as node:
+        yield node
+
+
 def _apache_kafka() -> Iterator[str]:
     with _started(ApacheKafka()) as broker:
         yield broker.bootstrap

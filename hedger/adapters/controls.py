@@ -5,18 +5,18 @@ The control topic is the single source of truth for kill switches, latches and r
 Every instance reads every partition (no consumer group, nothing committed): on start it
 reads the topic from the beginning into the engine before hedging, so a switch set before a
 restart is still set after it; then it polls for new records every cycle. Writers are the
-HTTP endpoint (`POST /control/kill`, `POST /control/rearm`) and the engine itself, when the
-flip-flop latch stops a book (via the outbox, with the batch's orders).
+HTTP endpoint (`POST /control/kill`, `POST /control/rearm`, `hedger.adapters.control_publisher`)
+and the engine itself, when the flip-flop latch stops a book (via the outbox, with the
+batch's orders).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
 from hedger.adapters.kafka import all_partitions, make_consumer
@@ -90,21 +90,6 @@ class ControlTopic:
         """Control records that arrived since the last poll (does not wait)."""
         batch = await self.consumer.getmany(timeout_ms=0)
         return [(record, self.decode(record)) for tp in sorted(batch) for record in batch[tp]]
-
-
-async def publish_control(
-    producer: AIOKafkaProducer,
-    topic: str,
-    event: ControlEvent,
-    timeout_s: float,
-    signer: RecordSigner | None = None,
-) -> None:
-    """Write one control record (keyed by its book, or "*"), acknowledged within the deadline."""
-    value, key = encode_control(event), control_key(event).encode()
-    headers = None if signer is None else [signer.header(topic, key, value)]
-    async with asyncio.timeout(timeout_s):
-        await producer.send_and_wait(topic, value, key=key, headers=headers)
-    log.warning("control published: %s", event)
 
 
 class ControlActions:

@@ -8,9 +8,10 @@ the credential. The record names the token's principal as `by`, whatever the bod
 
 The handler does not change the engine: it publishes the control record, and the engine
 applies it when it reads it back like any other instance, so the topic stays the one
-source of truth (and a restart finds the switch). 202 once the broker has the record;
-400 for a bad body (same checks as the topic's codec); 503 when the broker does not
-acknowledge within `HEDGER_SEND_TIMEOUT_S`.
+source of truth (and a restart finds the switch). 202 once the broker has the record
+(committed, where it has transactions); 400 for a bad body (same checks as the topic's
+codec); 503 when the broker does not acknowledge within `HEDGER_SEND_TIMEOUT_S`, and then
+the request is never carried out later (`hedger.adapters.control_publisher`).
 
     curl -X POST localhost:9108/control/kill -H "Authorization: Bearer $TOKEN" \
         -d '{"book":"*","engaged":true}'
@@ -26,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
-from aiokafka.errors import KafkaError
 
+from hedger.adapters.control_publisher import ControlNotPublishedError
 from hedger.adapters.control_tokens import ControlTokens
 from hedger.codec import DecodeError
 from hedger.control_codec import decode_control, encode_control
@@ -105,6 +106,6 @@ async def _publish(
         return _error(400, error.kind, error.detail)
     try:
         await service.publish_control(event)
-    except (TimeoutError, KafkaError) as error:
-        return _error(503, "not_published", f"the broker did not acknowledge: {error!r}")
+    except ControlNotPublishedError as error:
+        return _error(503, "not_published", str(error))
     return web.json_response({"published": orjson.loads(encode_control(event))}, status=202)
