@@ -150,9 +150,23 @@ def test_compose_topic_init_creates_every_topic_the_hedger_uses() -> None:
     environment = dict(interpolate_mapping(init["environment"]))
     hedger_environment = dict(interpolate_mapping(hedger["environment"]))
     topics = {v for v in setting_variables() if v.startswith("HEDGER_TOPIC_")}
-    assert set(environment) == topics | {"HEDGER_KAFKA_BOOTSTRAP"}
+    assert set(environment) == topics | {"HEDGER_KAFKA_BOOTSTRAP"} | kafka_security_variables()
     for variable, value in environment.items():
         assert value == hedger_environment[variable], variable
+
+
+def kafka_security_variables() -> set[str]:
+    prefixes = ("HEDGER_KAFKA_SECURITY_", "HEDGER_KAFKA_SSL_", "HEDGER_KAFKA_SASL_")
+    return {v for v in setting_variables() if v.startswith(prefixes)}
+
+
+def test_compose_every_kafka_client_gets_the_hedgers_kafka_security() -> None:
+    """The producers reach the same Kafka as the hedger, so over the same TLS and SASL."""
+    hedger = dict(interpolate_mapping(services()["hedger"]["environment"]))
+    for name in ("topic-init", "paper-exchange", "replay"):
+        environment = dict(interpolate_mapping(services()[name]["environment"]))
+        security = {v: environment.get(v) for v in kafka_security_variables()}
+        assert security == {v: hedger[v] for v in kafka_security_variables()}, name
 
 
 def test_compose_host_ports_are_bound_to_loopback_only() -> None:
