@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import tomllib
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -40,21 +41,26 @@ def services() -> dict[str, dict[str, Any]]:
     return dict(compose()["services"])
 
 
-def interpolate(value: Any) -> Any:
-    """`value` as compose gives it with no variable set: every `${VAR:-default}` -> default."""
+def interpolate(value: Any, variables: Mapping[str, str] | None = None) -> Any:
+    """`value` as compose gives it: every `${VAR:-default}` -> VAR's value in `variables`
+    (a user's `.env` or shell) when it is set and not empty, else the default (no variable
+    set by default)."""
     if isinstance(value, list):
-        return [interpolate(item) for item in value]
-    return _REFERENCE.sub(_default, str(value))
+        return [interpolate(item, variables) for item in value]
+    return _REFERENCE.sub(lambda reference: _value(reference, variables or {}), str(value))
 
 
-def _default(reference: re.Match[str]) -> str:
+def _value(reference: re.Match[str], variables: Mapping[str, str]) -> str:
     defaulted = _DEFAULTED.fullmatch(reference.group(1))
     assert defaulted, f"${{{reference.group(1)}}} has no default"
-    return defaulted.group(2)
+    name, default = defaulted.groups()
+    return variables.get(name) or default
 
 
-def interpolate_mapping(mapping: dict[str, Any]) -> list[tuple[str, Any]]:
-    return [(key, interpolate(value)) for key, value in mapping.items()]
+def interpolate_mapping(
+    mapping: dict[str, Any], variables: Mapping[str, str] | None = None
+) -> list[tuple[str, Any]]:
+    return [(key, interpolate(value, variables)) for key, value in mapping.items()]
 
 
 def setting_variables() -> dict[str, str]:
@@ -71,10 +77,11 @@ def setting_variables() -> dict[str, str]:
     return variables
 
 
-def argv(service: dict[str, Any]) -> list[str]:
+def argv(service: dict[str, Any], variables: Mapping[str, str] | None = None) -> list[str]:
     """The command line a container of the hedger image runs (ENTRYPOINT ["hedger"])."""
     entrypoint = service.get("entrypoint", ["hedger"])
-    return [str(part) for part in interpolate([*entrypoint, *service.get("command", [])])]
+    command = interpolate([*entrypoint, *service.get("command", [])], variables)
+    return [str(part) for part in command]
 
 
 def test_compose_file_passes_docker_compose_config_validation() -> None:

@@ -9,15 +9,10 @@ and finds none by itself there (`cannot cache function 'norm_pdf': no locator av
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
-import os
 import re
-import subprocess
-import tempfile
 import tomllib
-import weakref
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -25,17 +20,10 @@ import pytest
 
 from hedger.codec import encode_fill, encode_tick, encode_vol
 from hedger.config import Settings
-from tests.integration.harness import (
-    DEADLINE_S,
-    Producer,
-    environment,
-    hedger_settings,
-    is_ready,
-    read_messages,
-    wait_until,
-)
+from tests.integration.harness import Producer, environment, hedger_settings, read_messages
 from tests.ops.distributions import dependency_closure
 from tests.ops.image_install import ImageInstall, image_install
+from tests.ops.image_process import ImageProcess, reaped
 from tests.ops.test_compose import HEDGER_IMAGE, argv, services
 from tests.ops.tools import REPO
 from tests.scenarios import market_maker as mm
@@ -128,8 +116,7 @@ async def test_image_hedger_run_reaches_ready_and_hedges(
         await feed.send(settings.fills_topic, encode_fill(mm.client_buys_calls()), "mm-1")
         await feed.send(settings.prices_topic, encode_tick(mm.tick(100.0, 0)), "XYZ")
         (order,) = await read_messages(kafka_bootstrap, settings.orders_topic, 1)
-        hedger.terminate()
-        code = await asyncio.to_thread(hedger.wait, settings.shutdown_timeout_s + 10)
+        code = await hedger.stopped(settings.shutdown_timeout_s + 10)
 
     assert (order["book"], order["symbol"], order["side"], order["qty"]) == (
         "mm-1",
@@ -141,43 +128,11 @@ async def test_image_hedger_run_reaches_ready_and_hedges(
 
 
 @contextlib.asynccontextmanager
-async def image_hedger(image: ImageInstall, settings: Settings) -> AsyncIterator[ImageHedger]:
+async def image_hedger(image: ImageInstall, settings: Settings) -> AsyncIterator[ImageProcess]:
     """The image's default command (`hedger run`) configured like `settings`, as `docker run
     -e` would: ready when this yields, killed at the end if still running."""
-    process = ImageHedger(image, settings)
-    try:
+    names = {field.metadata["env"] for field in dataclasses.fields(Settings)}
+    variables = {k: v for k, v in environment(settings).items() if k in names}
+    with reaped(ImageProcess(image, image.default_command, variables)) as process:
         await process.wait_ready(settings)
         yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-
-
-class ImageHedger(subprocess.Popen[bytes]):
-    """The image's default command as a child process, its log in a file (see
-    tests/integration/harness.py, HedgerProcess)."""
-
-    def __init__(self, image: ImageInstall, settings: Settings) -> None:
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed with this object)
-        weakref.finalize(self, self._log.close)
-        names = {field.metadata["env"] for field in dataclasses.fields(Settings)}
-        variables = {k: v for k, v in environment(settings).items() if k in names}
-        super().__init__(
-            image.command(*image.default_command),
-            env=image.environment | variables,
-            cwd=image.workdir,
-            stdout=subprocess.DEVNULL,
-            stderr=self._log,
-        )
-
-    def said(self) -> str:
-        fd = self._log.fileno()
-        return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
-
-    async def wait_ready(self, settings: Settings) -> None:
-        try:
-            await wait_until(lambda: is_ready(settings) if self.poll() is None else True)
-        except TimeoutError:
-            raise AssertionError(f"not ready in {DEADLINE_S} s:\n{self.said()}") from None
-        assert self.poll() is None, f"stopped before it was ready:\n{self.said()}"
