@@ -9,6 +9,7 @@ kill switches and latches, JSON) and the control endpoints (`hedger.adapters.htt
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hedger.adapters.control_tokens import ControlTokens, ControlTokensError
@@ -25,6 +27,28 @@ from hedger.startup import StartupError
 if TYPE_CHECKING:
     from hedger.config import Settings
     from hedger.runtime import HedgerService
+
+
+class _UnquotedParseErrors(logging.Filter):
+    """aiohttp logs a request it cannot parse with the refused line quoted, at ERROR; that
+    line may be an `Authorization` header with a bearer token (a client's typo, a stray
+    control character), or a request line with one in its query. Such a record keeps its
+    message and the error's kind, not the error's text: a credential never reaches a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg = (
+                f"{record.msg}: a malformed request ({type(error).__name__} {error.code});"
+                " its text is not logged: it may hold a credential"
+            )
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+# aiohttp's server logger, for the requests of this server only (aiohttp's own is global).
+_server_log = logging.getLogger(f"{__name__}.server")
+_server_log.addFilter(_UnquotedParseErrors())
 
 
 def build_app(service: HedgerService, tokens: ControlTokens | None) -> web.Application:
@@ -74,7 +98,7 @@ async def serve_http(service: HedgerService, settings: Settings) -> AsyncIterato
         tokens = None if path is None else ControlTokens.read(path)
     except ControlTokensError as error:
         raise StartupError(str(error)) from None
-    runner = web.AppRunner(build_app(service, tokens), access_log=None)
+    runner = web.AppRunner(build_app(service, tokens), access_log=None, logger=_server_log)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.metrics_port)
     try:
