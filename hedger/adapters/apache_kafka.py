@@ -8,12 +8,15 @@ harness and the benchmarks, so all three run the same broker the same way.
 With a `SaslSslListener` each node also serves SASL_SSL (SCRAM-SHA-256/512; TLS from a PEM
 file holding the key and certificate chain) on a port of its own, `secure_bootstrap`,
 beside the PLAINTEXT listener that the nodes use between themselves and tests use to set up.
+With an `Authorizer` the nodes enforce ACLs on that listener's users
+(`hedger.adapters.apache_kafka_security`); `acl_tool` runs Kafka's own ACL command.
 """
 
 from __future__ import annotations
 
 import atexit
 import base64
+import hashlib
 import logging
 import os
 import re
@@ -23,11 +26,20 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from hedger.adapters.apache_kafka_security import (
+    Authorizer,
+    SaslSslListener,
+    authorizer_log_config,
+    authorizer_settings,
+    denials,
+    scram_user_arguments,
+    secure_listener_settings,
+)
+from hedger.adapters.apache_kafka_security import acl_tool as _acl_tool
 from hedger.adapters.broker_process import (
     HOST,
     answers_metadata,
@@ -65,20 +77,23 @@ def kafka_version() -> str:
 def kafka_jars(cache: Path | None = None) -> Path:
     """The folder of broker jars, fetched with Maven on first use.
 
-    The cache is `$HEDGER_KAFKA_CACHE` or `~/.cache/hedger`, one subfolder per release; a
-    fetch lands in a temporary folder and is renamed into place, so an interrupted fetch
-    never leaves a half-filled folder that looks complete.
+    The cache is `$HEDGER_KAFKA_CACHE` or `~/.cache/hedger`, one subfolder per release and
+    in it one per version of the descriptor (a changed dependency is fetched anew; a folder
+    of the old one is left to whoever may still run from it). A fetch lands in a temporary
+    folder and is renamed into place, so an interrupted fetch never leaves a half-filled
+    folder that looks complete.
     """
     _require_java()
     root = cache or Path(os.environ.get("HEDGER_KAFKA_CACHE", Path.home() / ".cache/hedger"))
-    jars = root / f"kafka-{kafka_version()}" / "libs"
+    descriptor = hashlib.sha256(POM.read_bytes()).hexdigest()[:12]
+    jars = root / f"kafka-{kafka_version()}" / f"libs-pom-{descriptor}"
     if jars.is_dir():
         return jars
     maven = shutil.which("mvn")
     if maven is None:
         raise KafkaUnavailableError("Maven (mvn) is not on PATH: it fetches the Kafka jars")
     jars.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix="libs-", dir=jars.parent))
+    staging = Path(tempfile.mkdtemp(prefix="fetching-", dir=jars.parent))
     log.info("fetching Apache Kafka %s jars with Maven into %s", kafka_version(), jars)
     command = [maven, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies"]
     command.append(f"-DoutputDirectory={staging}")
@@ -87,7 +102,12 @@ def kafka_jars(cache: Path | None = None) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         tail = (done.stdout + done.stderr).strip().splitlines()[-5:]
         raise KafkaUnavailableError("Maven could not fetch the Kafka jars: " + " | ".join(tail))
-    staging.rename(jars)
+    try:
+        staging.rename(jars)
+    except OSError:  # another process fetched the same jars meanwhile
+        shutil.rmtree(staging, ignore_errors=True)
+        if not jars.is_dir():
+            raise
     return jars
 
 
@@ -102,20 +122,6 @@ def _require_java() -> None:
             f"Apache Kafka needs Java {_MIN_JAVA}+; `java -version` says "
             f"{(shown.stderr or shown.stdout).splitlines()[:1]}"
         )
-
-
-_SECURE_LISTENER = "SECURE"
-SCRAM_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
-
-
-@dataclass(frozen=True)
-class SaslSslListener:
-    """A SASL_SSL listener: `keystore_pem` holds the broker's PKCS#8 private key (not
-    encrypted) and its certificate chain; `users` (name: password) may log in with either
-    SCRAM mechanism. The users are created when the storage is formatted."""
-
-    keystore_pem: Path
-    users: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -164,6 +170,7 @@ class ApacheKafka:
         data_dir: Path | None = None,
         port: int | None = None,
         secure: SaslSslListener | None = None,
+        authorizer: Authorizer | None = None,
     ):
         if nodes not in _HEAP_MB:
             raise ValueError(f"nodes must be one of {sorted(_HEAP_MB)}, not {nodes}")
@@ -173,6 +180,7 @@ class ApacheKafka:
         self._port = port
         self._data_dir = data_dir
         self._secure = secure
+        self._authorizer = authorizer
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self.nodes: list[KafkaNode] = []
         self.startup_duration_s: float | None = None
@@ -243,6 +251,15 @@ class ApacheKafka:
         if nodes:
             log.info("Apache Kafka stopped")
 
+    def denials(self) -> list[str]:
+        """Every request the authorizer denied so far, as the nodes logged it."""
+        return [line for node in self.nodes for line in denials(node.folder / "server.log")]
+
+    @staticmethod
+    def acl_tool() -> list[str]:
+        """`kafka-acls.sh`, from this broker's jars: append its arguments."""
+        return _acl_tool(kafka_jars())
+
     def __enter__(self) -> str:
         return self.start()
 
@@ -307,12 +324,17 @@ class ApacheKafka:
             "share.coordinator.state.topic.min.isr": min(2, replicas),
         }
         if self._secure is not None:
-            settings.update(_secure_listener(node, self._secure))
+            settings.update(secure_listener_settings(node, self._secure))
+        if self._authorizer is not None:
+            settings.update(authorizer_settings(self._authorizer))
         text = "".join(f"{key}={value}\n" for key, value in settings.items())
         (node.folder / "server.properties").write_text(text)
 
     def _spawn(self, jars: Path, node: KafkaNode) -> None:
-        command = [*_java_command(jars, node, self._count), "kafka.Kafka"]
+        log_config = _LOG4J_CONFIG
+        if self._authorizer is not None:
+            log_config = authorizer_log_config(_LOG4J_CONFIG, node.folder)
+        command = [*_java_command(jars, node, self._count, log_config), "kafka.Kafka"]
         command.append(str(node.folder / "server.properties"))
         with open(node.folder / "console.log", "ab") as console:
             node.process = subprocess.Popen(
@@ -353,7 +375,9 @@ class ApacheKafka:
             time.sleep(_POLL_INTERVAL_S)
 
 
-def _java_command(jars: Path, node: KafkaNode, nodes: int) -> list[str]:
+def _java_command(
+    jars: Path, node: KafkaNode, nodes: int, log_config: Path = _LOG4J_CONFIG
+) -> list[str]:
     java = shutil.which("java") or "java"
     heap = _HEAP_MB[nodes]
     return [
@@ -363,7 +387,7 @@ def _java_command(jars: Path, node: KafkaNode, nodes: int) -> list[str]:
         "-XX:+UseG1GC",
         "-XX:MaxGCPauseMillis=20",
         "-Djava.awt.headless=true",
-        f"-Dlog4j2.configurationFile={_LOG4J_CONFIG}",
+        f"-Dlog4j2.configurationFile={log_config}",
         f"-Dhedger.kafka.log={node.folder / 'server.log'}",
         "-cp",
         f"{jars}/*",
@@ -388,39 +412,13 @@ def _new_cluster_id() -> str:
             return cluster_id
 
 
-def _secure_listener(node: KafkaNode, secure: SaslSslListener) -> dict[str, object]:
-    """The properties that add the SASL_SSL listener to the PLAINTEXT and CONTROLLER ones
-    (which stay the inter-broker and controller listeners)."""
-    assert node.secure_port is not None
-    name = _SECURE_LISTENER
-    prefix = f"listener.name.{name.lower()}"
-    served = f"PLAINTEXT://{HOST}:{node.port},{name}://{HOST}:{node.secure_port}"
-    settings: dict[str, object] = {
-        "listeners": f"{served},CONTROLLER://{HOST}:{node.controller_port}",
-        "advertised.listeners": served,
-        "listener.security.protocol.map": (
-            f"PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,{name}:SASL_SSL"
-        ),
-        f"{prefix}.sasl.enabled.mechanisms": ",".join(SCRAM_MECHANISMS),
-        f"{prefix}.ssl.keystore.type": "PEM",
-        f"{prefix}.ssl.keystore.location": secure.keystore_pem,
-    }
-    for mechanism in SCRAM_MECHANISMS:
-        settings[f"{prefix}.{mechanism.lower()}.sasl.jaas.config"] = (
-            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
-        )
-    return settings
-
-
 def _format_storage(
     jars: Path, node: KafkaNode, cluster_id: str, secure: SaslSslListener | None
 ) -> None:
     command = [*_java_command(jars, node, 1), "kafka.tools.StorageTool", "format"]
     command += ["--cluster-id", cluster_id, "--ignore-formatted"]
     command += ["--config", str(node.folder / "server.properties")]
-    for user, password in (secure.users if secure else {}).items():
-        for mechanism in SCRAM_MECHANISMS:  # a test broker's users: argv is fine here
-            command += ["--add-scram", f"{mechanism}=[name={user},password={password}]"]
+    command += scram_user_arguments(secure)
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
         raise RuntimeError(
