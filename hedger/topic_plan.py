@@ -89,6 +89,10 @@ class ProblemKind(enum.Enum):
     WEAKER = "weaker"  # it runs, with less room, safety or durability than planned
 
 
+# Under ACLs a topic the client's principal may not describe is absent from the metadata.
+_OR_NOT_DESCRIBED = " (or this client's principal may not describe it)"
+
+
 @dataclasses.dataclass(frozen=True)
 class TopicProblem:
     line: str
@@ -107,7 +111,7 @@ def topic_problems(
     for spec in specs:
         topic = found.get(spec.name)
         if topic is None:
-            line = f"{spec.role} topic {spec.name!r} does not exist"
+            line = f"{spec.role} topic {spec.name!r} does not exist" + _OR_NOT_DESCRIBED
             problems.append(TopicProblem(line, ProblemKind.MISSING))
             continue
         lines = _config_problems(spec, topic)

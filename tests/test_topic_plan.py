@@ -79,7 +79,10 @@ def test_a_missing_topic_is_a_problem_that_stops_the_service():
     del found[SETTINGS.control_topic]
     (problem,) = topic_problems(specs, found, strict_partitions=False)
     assert problem.kind is ProblemKind.MISSING
-    assert problem.line == "control topic 'hedger.control' does not exist"
+    assert problem.line == (
+        "control topic 'hedger.control' does not exist"
+        " (or this client's principal may not describe it)"
+    )
 
 
 def test_fills_and_orders_partitioned_differently_stop_the_service_even_when_not_strict():

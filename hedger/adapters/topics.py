@@ -15,6 +15,8 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExists
 from hedger.adapters.kafka import all_partitions, quiet, security_options, start_explained
 from hedger.topic_plan import FoundTopic
 
+log = logging.getLogger(__name__)
+
 _METADATA_POLL_INTERVAL_S = 0.05
 # What `describe_topics` raises when the broker cannot be asked.
 UNREACHABLE = (KafkaError, OSError, TimeoutError)
@@ -157,7 +159,7 @@ async def _topic_configs(admin: AIOKafkaAdminClient, names: list[str]) -> dict[s
     if not names:
         return {}
     resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in names]
-    configs = {}
+    configs, refused = {}, {}
     for response in await admin.describe_configs(resources):
         for resource in response.to_object()["resources"]:
             if resource["error_code"] == 0:
@@ -165,6 +167,15 @@ async def _topic_configs(admin: AIOKafkaAdminClient, names: list[str]) -> dict[s
                     entry["config_names"]: entry["config_value"]
                     for entry in resource["config_entries"]
                 }
+            else:
+                refused[resource["resource_name"]] = for_code(resource["error_code"]).__name__
+    if refused:
+        # Under ACLs: DescribeConfigs not granted. The check goes on without them.
+        log.warning(
+            "the broker would not give the configs of %s: their compaction and size limits"
+            " are not checked",
+            ", ".join(f"{name!r} ({error})" for name, error in sorted(refused.items())),
+        )
     return configs
 
 

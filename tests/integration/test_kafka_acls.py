@@ -377,3 +377,18 @@ async def test_without_its_transactional_id_the_hedger_refuses_to_start_with_one
         f" TransactionalIdAuthorizationFailed({transactional_id!r})"
     ], done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.broker
+async def test_without_describe_configs_the_hedger_runs_and_says_what_it_did_not_check(
+    acl_kafka: AclKafka, topic_prefix: str, tmp_path: Path
+) -> None:
+    settings = await service_settings(acl_kafka, topic_prefix, tmp_path)
+    commands = [c for c in readme_acl_commands() if "DescribeConfigs" not in c]
+    await grant(acl_kafka, settings, commands)
+    async with child_hedger(settings) as hedger:
+        said = hedger.said()
+    (warning,) = [line for line in said.splitlines() if "would not give the configs" in line]
+    for topic in settings.topics:
+        assert f"{topic!r} (TopicAuthorizationFailedError)" in warning, warning
+    assert warning.endswith("their compaction and size limits are not checked"), warning
