@@ -16,7 +16,9 @@ minutes of event time, 3,636 records) plays in about 2.5 s at speed 0 (measured 
 tiers), so the test replays all of it.
 
 Two things a container has that a process here has not, each stood in for:
-- a bind mount: a path under the mount's target in the command is the host directory's;
+- a bind mount: a path under the mount's target in the command is the host directory's,
+  copied where the image's user can read it (a mount shows the directory whatever the
+  modes of the host's folders above it; a checkout in a 0700 folder is closed to the user);
 - a network namespace of its own: in it the hedger listens on 0.0.0.0:9108, which compose's
   `ports:` publishes on the host's 127.0.0.1:HEDGER_HOST_PORT. Here every service shares
   the host's, so the hedger listens on the published address itself (a free port).
@@ -27,6 +29,8 @@ from __future__ import annotations
 import collections
 import dataclasses
 import shlex
+import shutil
+import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -67,6 +71,17 @@ def image() -> Iterator[ImageInstall]:
         yield install
 
 
+@pytest.fixture(scope="module")
+def mounted_feeds() -> Iterator[Path]:
+    """The bundled feeds as the replay's bind mount shows them to the image's user."""
+    folder = Path(tempfile.mkdtemp(prefix="hedger-feeds-"))
+    try:
+        folder.chmod(0o755)  # mkdtemp's 0700 would hide them as the checkout's folder may
+        yield Path(shutil.copytree(FEEDS, folder / FEEDS.name))
+    finally:
+        shutil.rmtree(folder)
+
+
 @dataclasses.dataclass(frozen=True)
 class ComposeStack:
     """The hedger image's services of docker-compose.yml, with `variables` set as a user's
@@ -90,9 +105,9 @@ class ComposeStack:
         return Settings.from_env(self.image.environment | environment)
 
 
-def user_variables(bootstrap: str, prefix: str) -> dict[str, str]:
+def user_variables(bootstrap: str, prefix: str, feeds: Path) -> dict[str, str]:
     """A `.env` for this test: its own topics and groups, the test broker, the replay as
-    fast as possible (speed 0) from this checkout's feeds, the hedger's port a free one."""
+    fast as possible (speed 0) from `feeds` (the mount's source), the hedger's port free."""
     topics = {
         variable: prefix + default
         for variable, default in setting_variables().items()
@@ -103,7 +118,7 @@ def user_variables(bootstrap: str, prefix: str) -> dict[str, str]:
         "HEDGER_GROUP_ID": prefix + "hedger",
         "HEDGER_HOST_PORT": str(free_port()),
         "REPLAY_SPEED": "0",
-        "REPLAY_DIR": str(FEEDS),
+        "REPLAY_DIR": str(feeds),
     }
 
 
@@ -151,9 +166,10 @@ def published_listener(
 
 
 async def test_compose_stack_in_compose_order_hedges_the_bundled_feed_and_fills_the_hedges(
-    image: ImageInstall, kafka_bootstrap: str, topic_prefix: str
+    image: ImageInstall, mounted_feeds: Path, kafka_bootstrap: str, topic_prefix: str
 ) -> None:
-    stack = ComposeStack(image, user_variables(kafka_bootstrap, topic_prefix))
+    variables = user_variables(kafka_bootstrap, topic_prefix, mounted_feeds)
+    stack = ComposeStack(image, variables)
     settings = stack.settings("hedger")
     assert settings.metrics_port == int(stack.variables["HEDGER_HOST_PORT"])
 
