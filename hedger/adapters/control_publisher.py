@@ -23,21 +23,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from hedger.adapters.kafka import make_producer
+from hedger.adapters.delivery import (
+    DeliveryMode,
+    DeliveryUnavailableError,
+    renew_producer,
+    start_producer,
+)
+from hedger.adapters.kafka import DeliveryTimeoutError
 from hedger.adapters.record_signing import RecordSigner
 from hedger.control_codec import control_key, encode_control
 from hedger.core.events import ControlEvent
 
 log = logging.getLogger(__name__)
-
-# The broker aborts a control transaction left open this long (the hedger killed between
-# its record and its commit); read-committed readers of the control topic wait until then.
-CONTROL_TRANSACTION_TIMEOUT_MS = 10_000
-
 
 _REPLACE_RETRY_S = 1.0
 
@@ -72,7 +74,9 @@ class ControlPublisher:
 
     async def start(self) -> None:
         if self._transactional_id is not None:
-            self._producer = await self._transactional_producer()
+            self._producer, _ = await start_producer(
+                self._bootstrap, DeliveryMode.EXACTLY_ONCE, self._transactional_id
+            )
 
     async def stop(self) -> None:
         """Stops the producers this publisher made (the shared one is not its to stop)."""
@@ -137,31 +141,30 @@ class ControlPublisher:
         task.add_done_callback(self._replacing.discard)
 
     async def _replace(self, retired: AIOKafkaProducer) -> None:
+        assert self._transactional_id is not None  # only a transaction is withdrawn
         try:
-            # Stopped in the background: its record may wait for the broker, then be refused.
-            stopping = asyncio.create_task(_quietly_stop(retired))
-            self._replacing.add(stopping)
-            stopping.add_done_callback(self._replacing.discard)
             while True:
                 try:
-                    self._producer = await self._transactional_producer()
+                    self._producer = await renew_producer(
+                        retired,
+                        self._bootstrap,
+                        self._transactional_id,
+                        self._stop_retired,
+                        self._timeout_s,
+                    )
                     break
-                except KafkaError as error:
-                    log.warning("control producer not replaced yet (%r); retrying", error)
+                except (DeliveryTimeoutError, DeliveryUnavailableError) as error:
+                    log.warning("control producer not replaced yet (%s); retrying", error)
                     await asyncio.sleep(_REPLACE_RETRY_S)
             log.warning("control request withdrawn: its transaction is aborted")
         finally:
             self._turn.release()
 
-    async def _transactional_producer(self) -> AIOKafkaProducer:
-        producer = make_producer(
-            self._bootstrap,
-            "hedger-control",
-            transactional_id=self._transactional_id,
-            transaction_timeout_ms=CONTROL_TRANSACTION_TIMEOUT_MS,
-        )
-        await producer.start()
-        return producer
+    async def _stop_retired(self, stop: Callable[[], Awaitable[None]]) -> None:
+        """Fenced, its record is refused; a broker slow to say so does not hold the turn."""
+        with contextlib.suppress(TimeoutError, KafkaError):
+            async with asyncio.timeout(self._timeout_s):
+                await stop()
 
 
 async def _quietly_stop(producer: AIOKafkaProducer) -> None:
