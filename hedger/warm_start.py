@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import gc
 
-from hedger.core.risk import load_kernels
+from hedger.core import band_check, risk
 
 
 def warm_start() -> None:
-    """Load the revaluation kernels, then exempt everything alive (modules, caches,
+    """Load the revaluation and band-test kernels, then exempt everything alive (modules, caches,
     settings) from later collections: a full collection then walks only what the
     service allocated since."""
-    load_kernels()
+    risk.load_kernels()
+    band_check.load_kernels()
     gc.collect()
     gc.freeze()

@@ -169,15 +169,23 @@ class HedgeDesk:
             self.back_inside_band(situation.book, situation.symbol)
             return []
         wanted = goal - net_delta
-        last_ns = situation.holding.last_order_ts_ns
-        if last_ns is not None and situation.ts_ns - last_ns < policy.min_interval_ns:
-            waited = (situation.ts_ns - last_ns) / 1e9
-            return [self.deny(situation, "min_interval", f"last order {waited:.3f} s ago")]
+        too_soon = self.too_soon(situation, policy)
+        if too_soon is not None:
+            return [too_soon]
         quantity = policy.whole_lots(wanted)
         if quantity == 0.0 or abs(quantity) < policy.min_order_shares:
             detail = f"{wanted:,.2f} shares is under a lot or the minimum order"
             return [self.deny(situation, "below_minimum", detail)]
         return self._order(situation, setup, quantity, net_delta, goal)
+
+    def too_soon(self, situation: Situation, policy: BandPolicy) -> HedgeDenied | None:
+        """The refusal of an order wanted within the policy's minimum interval of the
+        book's last one, if it is."""
+        last_ns = situation.holding.last_order_ts_ns
+        if last_ns is None or situation.ts_ns - last_ns >= policy.min_interval_ns:
+            return None
+        waited = (situation.ts_ns - last_ns) / 1e9
+        return self.deny(situation, "min_interval", f"last order {waited:.3f} s ago")
 
     def inside_fixed_band(self, book: str, symbol: str, holding: Holding) -> bool:
         """True when `decide` on a band trigger would find the book inside a fixed band

@@ -11,9 +11,10 @@ The rules, kept here once:
   the grid point, not as of the input past it. The first input only starts the clock.
 * **Runs of ticks.** Consecutive ticks of one underlying, with no timer due among them and
   nothing else due before them (`before_ns`: the backtest's next exchange fill), go to
-  `HedgeEngine.handle_ticks` up to the first tick with actions: the same results as one at
-  a time, the steady ones in one pass. A shell may end a run sooner (`joins`): the live
-  service ends it where the wall-clock judgment of its ticks changes.
+  `HedgeEngine.handle_ticks` up to the first tick with actions (but refusals within the
+  minimum interval): the same results as one at a time, the steady ones in one pass. A
+  shell may end a run sooner (`joins`): the live service ends it where the wall-clock
+  judgment of its ticks changes.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ class EventDriver:
         joins: Callable[[int], bool] | None = None,
     ) -> Step:
         """Handle ``inputs[start]`` (an `Event`), after the timer it crosses; a tick with
-        the rest of its run (see `run_end`) up to the first tick with actions."""
+        the rest of its run (see `run_end`) up to the first tick with actions (but refusals
+        within the minimum interval, which it returns with them, in order)."""
         event = cast(Event, inputs[start])
         timer = self.fire_timer(event.ts_ns)
         if type(event) is not PriceTick:

@@ -55,7 +55,7 @@ from hedger.core.policy import BandPolicy
 from hedger.core.revaluation import Revaluation
 from hedger.core.risk import OptionColumns
 from hedger.core.scenarios import ScenarioGrid, Shocks
-from hedger.core.tick_runs import TickRuns
+from hedger.core.tick_runs import TickRuns, tick_trigger
 from hedger.core.triggers import DecisionTriggers
 from hedger.core.valuation import EngineValuation
 
@@ -291,21 +291,25 @@ class HedgeEngine:
         self, ticks: Sequence[PriceTick], start: int = 0, stop: int | None = None
     ) -> tuple[int, list[Action]]:
         """`handle` the ticks from ``ticks[start]`` on (one underlying, before ``stop``) up
-        to the first that has actions; return the index after it and its actions.
+        to the first that has actions other than a refusal within the minimum interval;
+        return the index after it and the actions of the ticks handled, in order.
 
         Exactly what calling `handle` on each in turn does, faster: the ticks before it
-        that only move the market are taken in one pass (`hedger.core.tick_runs`).
+        that only move the market, or are refused as too soon after the last order, are
+        taken in one pass (`hedger.core.tick_runs`).
         """
         last = len(ticks) - 1 if stop is None else stop - 1
         last = self._before_valuation(ticks, start, last)
         index = start
+        refusals: list[Action] = []
         # After a tick with actions the next likely has some too (a book outside its band
-        # stays outside while its orders are refused): not worth looking ahead then.
+        # whose orders are refused for other reasons than the interval): not worth looking
+        # ahead then.
         if self._rejected_symbol(ticks[start].symbol) is None and not self._acted_on_tick:
-            index = self._tick_runs.pass_steady(ticks, start, last)
+            index, refusals = self._tick_runs.pass_steady(ticks, start, last)
         actions = self.handle(ticks[index])
         self._acted_on_tick = bool(actions)
-        return index + 1, actions
+        return index + 1, refusals + actions
 
     def _before_valuation(self, ticks: Sequence[PriceTick], start: int, last: int) -> int:
         """`last`, or the first tick from `start` at or past the next P&L valuation, if
@@ -391,7 +395,8 @@ class HedgeEngine:
         # Accepted, it may reach expiry instants: their options settle as it is revalued.
         if not self.market.accept_tick(tick):
             return []
-        return self._revalue_and_hedge(tick.symbol, tick.ts_ns, f"tick:{tick.symbol}:{tick.ts_ns}")
+        trigger = tick_trigger(tick.symbol, tick.ts_ns)
+        return self._revalue_and_hedge(tick.symbol, tick.ts_ns, trigger)
 
     def _on_vol(self, update: VolUpdate) -> list[Action]:
         rejected = self._rejected_symbol(update.symbol)

@@ -17,7 +17,12 @@ after it, goes the one-by-one way:
 * while live, every book holding the underlying either has a timed policy (ticks never
   trade it) or has a band that depends on the mark alone (shares or currency width), no
   Leland adjustment and no working option orders, and its net delta at the tick is inside
-  that band.
+  that band, or outside it within the policy's minimum interval of the book's last order.
+
+Such a refused tick does what it does one by one: its refusal (`HedgeDesk.too_soon`, the
+same action and episode) is returned, in the order of the ticks and of the books. A book
+outside its band stays outside while its orders wait out the interval, tick after tick: the
+pass takes those ticks too, rather than one at a time.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from hedger.core.actions import Action, HedgeDenied
+from hedger.core.band_check import BookBand, outside_bands
 from hedger.core.book import Holding
-from hedger.core.decisions import HedgeDesk
-from hedger.core.delta_path import book_deltas_along
+from hedger.core.decisions import HedgeDesk, Situation
 from hedger.core.events import PriceTick
 from hedger.core.market import MarketState
 from hedger.core.option_orders import OptionHedger
@@ -36,9 +42,19 @@ from hedger.core.price_guard import PriceGuard
 from hedger.core.revaluation import Revaluation
 from hedger.core.risk import OptionColumns
 
-# Ticks examined in the first look ahead; each look that finds all of them steady doubles
-# it, so a long steady run costs few compiled calls.
-FIRST_LOOK = 16
+# Ticks examined in the first look ahead of a pass: twice as many as the last pass took
+# (a busy feed's runs are long), within these bounds; each look that finds all of them
+# steady doubles it, so a long steady run costs few compiled calls, and a run that ends at
+# once (every tick trades) wastes little.
+FIRST_LOOK, LONGEST_FIRST_LOOK = 16, 1024
+
+# Per book holding the underlying (and not timed), which ticks of a run it is refused on.
+Refused = list[tuple[str, np.ndarray]]
+
+
+def tick_trigger(symbol: str, ts_ns: int) -> str:
+    """What a decision on a tick names as its trigger (and its order id derives from)."""
+    return f"tick:{symbol}:{ts_ns}"
 
 
 class TickRuns:
@@ -63,16 +79,21 @@ class TickRuns:
         self._option_hedger = option_hedger
         self._books_holding = books_holding
         self._is_live = is_live
+        self._first_look = FIRST_LOOK
 
-    def pass_steady(self, ticks: Sequence[PriceTick], start: int, stop: int) -> int:
+    def pass_steady(
+        self, ticks: Sequence[PriceTick], start: int, stop: int
+    ) -> tuple[int, list[Action]]:
         """Take the steady ticks from ``ticks[start]`` on, before ``stop``; return the index
-        of the first tick not taken (``stop`` when all were)."""
-        index, look = start, FIRST_LOOK
+        of the first tick not taken (``stop`` when all were) and the refusals of those
+        taken, in order."""
+        index, look = start, self._first_look
+        refusals: list[Action] = []
         while index < stop:
             end = min(stop, index + look)
-            steady = self._steady_count(ticks, index, end)
+            steady, refused = self._steady_count(ticks, index, end)
             if steady:
-                self._apply(ticks, index, index + steady)
+                refusals += self._apply(ticks, index, index + steady, refused)
             index += steady
             if index < end:
                 break
@@ -82,16 +103,19 @@ class TickRuns:
             # one, another underlying's, or none).
             newest = ticks[index - 1]
             self._revaluation.revalue(newest.symbol, newest.mark, newest.ts_ns)
-        return index
+        self._first_look = min(max(2 * (index - start), FIRST_LOOK), LONGEST_FIRST_LOOK)
+        return index, refusals
 
-    def _steady_count(self, ticks: Sequence[PriceTick], start: int, end: int) -> int:
+    def _steady_count(
+        self, ticks: Sequence[PriceTick], start: int, end: int
+    ) -> tuple[int, Refused]:
         symbol = ticks[start].symbol
         last = self._market.ticks.get(symbol)
         columns = self._revaluation.columns_of(symbol)
         if last is None or symbol in self._market.surfaces:
-            return 0
+            return 0, []
         if columns is not None and columns.model.american:
-            return 0
+            return 0, []
         run = ticks[start:end]
         marks = np.array([tick.mark for tick in run])
         times = np.array([tick.ts_ns for tick in run], dtype=np.int64)
@@ -105,41 +129,48 @@ class TickRuns:
         highest = [max(t.bid or 0.0, t.ask or 0.0, t.last or 0.0) for t in run[:count]]
         count = min(count, _leading(np.array(highest) <= self._max_price))
         if count and self._is_live():
-            count = self._inside_bands(symbol, columns, marks[:count], times[:count])
-        return count
+            return self._inside_bands(symbol, columns, marks[:count], times[:count])
+        return count, []
 
     def _inside_bands(
         self, symbol: str, columns: OptionColumns | None, marks: np.ndarray, times: np.ndarray
-    ) -> int:
-        """How many leading ticks keep every book's net delta inside its band."""
+    ) -> tuple[int, Refused]:
+        """How many leading ticks keep every book's net delta inside its band, or outside
+        it within its policy's minimum interval of its last order; and per book, which of
+        those ticks it is refused on."""
         books = [
             book for book in self._books_holding(symbol) if not self._desk.setup(book).policy.timed
         ]
-        if not books:
-            return len(marks)
-        deltas = None
-        if columns is not None and len(columns):
-            market = self._revaluation.market_inputs(symbol, marks[0], int(times[0]))
-            deltas = book_deltas_along(
-                columns, marks, times, market.vol, market.rate, market.dividend_yield
-            )
-        count = len(marks)
+        tests = []
         for book in books:
             policy = self._desk.setup(book).policy
             band = policy.band_at_marks(marks)
             if band is None or policy.leland_cost or self._option_hedger.any_working(book, symbol):
-                return 0
+                return 0, []
             holding = self._holdings[(book, symbol)]
-            option_delta: np.ndarray | float = holding.option_delta
-            if columns is not None and deltas is not None and book in columns.books:
-                option_delta = deltas[:, columns.book_index(book)]
-            # As `Holding.delta_with_working` adds them: (options + shares) + working.
-            net = (option_delta + holding.shares) + holding.working_shares
-            count = min(count, _leading(~policy.outside(np.broadcast_to(net, marks.shape), band)))
-        return count
+            column = None
+            if columns is not None and book in columns.books:
+                column = columns.book_index(book)
+            low, high = policy.target_range
+            held = (holding.option_delta, holding.shares, holding.working_shares)
+            tests.append(BookBand(column, *held, low, high, band))
+        market = self._revaluation.market_inputs(symbol, marks[0], int(times[0]))
+        outsides = outside_bands(columns, market, marks, times, tests)
+        count = len(marks)
+        for book, outside in zip(books, outsides, strict=True):
+            holding = self._holdings[(book, symbol)]
+            refusable = np.zeros_like(outside)  # no order yet: no interval to wait out
+            if holding.last_order_ts_ns is not None:
+                interval = self._desk.setup(book).policy.min_interval_ns
+                refusable = outside & (times - holding.last_order_ts_ns < interval)
+            count = min(count, _leading(~outside | refusable))
+        refused = zip(books, outsides, strict=True)
+        return count, [(book, outside[:count]) for book, outside in refused]
 
-    def _apply(self, ticks: Sequence[PriceTick], start: int, end: int) -> None:
-        """The state the steady ticks ``ticks[start:end]`` leave behind."""
+    def _apply(
+        self, ticks: Sequence[PriceTick], start: int, end: int, refused: Refused
+    ) -> list[Action]:
+        """The state the steady ticks ``ticks[start:end]`` leave behind, and their refusals."""
         # The guard keeps the newest mark and the one before it, and when the mark last
         # changed (found here: it is told only the last two ticks); the market the newest,
         # and the last before each expiry instant they pass.
@@ -153,12 +184,33 @@ class TickRuns:
             if ticks[index].mark != previous:
                 guard.moved(ticks[index].symbol, ticks[index].ts_ns)
                 break
-        newest = ticks[end - 1]
         self._market.accept_run(ticks, start, end)
-        if self._is_live():
-            for book in self._books_holding(newest.symbol):
-                if not self._desk.setup(book).policy.timed:
-                    self._desk.back_inside_band(book, newest.symbol)
+        return self._refuse(ticks, start, refused)
+
+    def _refuse(self, ticks: Sequence[PriceTick], start: int, refused: Refused) -> list[Action]:
+        """Each book's refusals on the ticks from ``ticks[start]``, tick by tick in the order
+        decisions are made; a book back inside its band ends its episode of refusals."""
+        steps = []  # (tick, book's place, book, refused there)
+        for place, (book, outside) in enumerate(refused):
+            after_refusal = np.concatenate(([True], outside[:-1]))
+            for tick in np.flatnonzero(outside | after_refusal).tolist():
+                steps.append((tick, place, book, bool(outside[tick])))
+        steps.sort()
+        refusals: list[Action] = []
+        for tick, _, book, is_refused in steps:
+            if not is_refused:
+                self._desk.back_inside_band(book, ticks[start].symbol)
+                continue
+            refusals.append(self._too_soon(book, ticks[start + tick]))
+        return refusals
+
+    def _too_soon(self, book: str, tick: PriceTick) -> HedgeDenied:
+        holding = self._holdings[(book, tick.symbol)]
+        trigger = tick_trigger(tick.symbol, tick.ts_ns)
+        situation = Situation(book, tick.symbol, holding, tick.mark, tick.ts_ns, trigger, "band")
+        refusal = self._desk.too_soon(situation, self._desk.setup(book).policy)
+        assert refusal is not None, "the pass takes only ticks inside the minimum interval"
+        return refusal
 
 
 def _leading(flags: np.ndarray) -> int:

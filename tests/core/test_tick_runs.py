@@ -47,6 +47,9 @@ policies = st.one_of(
         band_shares=st.sampled_from([0.0, 5.0, 50.0, 400.0, 5_000.0]),
         target_delta=st.sampled_from([0.0, -100.0, 250.0]),
         lot_size=st.sampled_from([1.0, 100.0]),
+        # Longer than the ticks' spacing: a book outside its band is refused tick after
+        # tick, which the pass takes.
+        min_interval_ns=st.sampled_from([SECOND, 5 * SECOND, 40 * SECOND]),
     ),
     st.builds(
         BandPolicy,
@@ -237,3 +240,38 @@ def test_book_deltas_along_each_tick_equals_revaluation_delta_to_the_bit(strikes
     for tick, (spot, ts_ns) in enumerate(zip(spots, times.tolist(), strict=True)):
         greeks = columns.revalue(MarketInputs(spot, vol, 0.03, 0.01, ts_ns))
         assert deltas[tick].tolist() == greeks.values[:, DELTA].tolist()
+
+
+def test_refusals_within_the_interval_are_taken_in_one_pass_with_their_episodes():
+    """A book sent an order, then pushed out of its band and back twice within its minimum
+    interval: one `handle_ticks` call takes every tick, refusing the ticks outside as one
+    by one, and a new episode starts each time it leaves the band again."""
+    config = EngineConfig(
+        policy=BandPolicy(band_shares=50.0, min_interval_ns=40 * SECOND), rate=0.03
+    )
+    contract = OptionContract("XYZ", LATER[0], True, 100.0)
+    trade = FillReport("C-1", "b1", contract.occ_symbol, Side.BUY, 10.0, 2.0, START_NS)
+    marks = [100.0, 100.1, 102.5, 102.6, 100.0, 100.1, 102.5, 102.7, 100.2]
+    ticks = [
+        PriceTick("XYZ", START_NS + step * SECOND, None, None, mark, mark)
+        for step, mark in enumerate(marks, start=1)
+    ]
+    reference, ours = HedgeEngine(config), HedgeEngine(config)
+    for engine in (reference, ours):
+        engine.handle(trade)
+        engine.handle(RecoveryCompleted(START_NS))
+    expected = [one_by_one(reference, [tick]) for tick in ticks]
+    assert [type(actions[0]).__name__ if actions else None for actions in expected[:2]] == [
+        "SubmitHedgeOrder",
+        None,
+    ]
+    refusals = [action for actions in expected[2:] for action in actions]
+    assert [(a.reason, a.new_episode) for a in refusals] == [  # type: ignore[attr-defined]
+        ("min_interval", True),
+        ("min_interval", False),
+        ("min_interval", True),
+        ("min_interval", False),
+    ]
+    one_by_one(ours, ticks[:2])
+    assert ours.handle_ticks(ticks, 2) == (len(ticks), refusals)
+    assert repr(list(reference.exposures())) == repr(list(ours.exposures()))

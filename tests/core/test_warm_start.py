@@ -10,13 +10,14 @@ import textwrap
 _SCRIPT = textwrap.dedent(
     """
     import gc
+    from hedger.core.delta_path import _delta_bounds, _deltas_along
     from hedger.core.engine import EngineConfig, HedgeEngine
     from hedger.core.policy import BandPolicy
     from hedger.core.row_kernels import revalue_american, revalue_european
     from hedger.warm_start import warm_start
     from tests.scenarios import market_maker as mm
 
-    kernels = (revalue_european, revalue_american)
+    kernels = (revalue_european, revalue_american, _deltas_along, _delta_bounds)
     before = [len(kernel.signatures) for kernel in kernels]
     warm_start()
     warmed = [len(kernel.signatures) for kernel in kernels]
@@ -25,6 +26,9 @@ _SCRIPT = textwrap.dedent(
     engine.handle(mm.vol())
     engine.handle(mm.client_buys_calls())
     engine.handle(mm.tick(100.0, 0))
+    # A run of ticks long enough for the band test's bound (the fast path of a catch-up).
+    ticks = [mm.tick(100.0 + step / 100, step) for step in range(1, 60)]
+    engine.handle_ticks(ticks)
     after = [len(kernel.signatures) for kernel in kernels]
     print(before, warmed, after, frozen > 0)
     """
@@ -35,4 +39,4 @@ def test_warm_start_loads_the_kernels_a_tick_uses_and_freezes_the_heap():
     shown = subprocess.run(
         [sys.executable, "-c", _SCRIPT], capture_output=True, text=True, timeout=120, check=True
     )
-    assert shown.stdout.split("\n")[0] == "[0, 0] [1, 1] [1, 1] True"
+    assert shown.stdout.split("\n")[0] == "[0, 0, 0, 0] [1, 1, 1, 1] [1, 1, 1, 1] True"
