@@ -39,6 +39,7 @@ class BatchLoop:
         self._clock = clock
         self._scenarios_at = -math.inf
         self.in_hand = False  # fetched records being handed to the engine
+        self._judged_alike = False  # every record of the batch judged alike on receipt
 
     async def _poll_controls(self) -> None:
         """Apply new control records at once, even while the feeds are quiet."""
@@ -68,6 +69,7 @@ class BatchLoop:
             self._inputs.record_lag(self._metrics, {})
             return
         self._receipt.tick_now()
+        self._judged_alike = self._receipt.judged_alike([record.timestamp for record, _ in handled])
         tick_stamps_ms: list[int] = []  # per tick-driven order, its tick's Kafka timestamp
         events: list[object] = [decoded for _, decoded in handled]
         index = 0
@@ -133,10 +135,12 @@ class BatchLoop:
         # Looked up per tick only while something sent before a restart is still held.
         held = self._state.sent_ahead.holds if self._state.sent_ahead else None
 
-        def joins(index: int) -> bool:
+        def joins_run(index: int) -> bool:
             record = handled[index][0]
             return kind(record) == untimely and (held is None or not held(record))
 
+        # Judged per tick only where a run could end on a judgment (or something held).
+        joins = None if held is None and self._judged_alike else joins_run
         stop = driver.run_end(events, start, joins=joins)
         ticks = cast("list[PriceTick]", events)
         topic, symbol = first.topic, ticks[start].symbol

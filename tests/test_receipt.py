@@ -37,6 +37,18 @@ def test_off_at_zero():
     assert receipt.kind(record(NOW_MS * 2)) is None
 
 
+def test_a_batch_is_judged_alike_only_when_no_tick_of_it_is_judged_otherwise():
+    receipt = clock([NOW_MS])
+    on_time = [NOW_MS - 2_000, NOW_MS, NOW_MS + 1_000]
+    assert receipt.judged_alike(on_time)
+    assert receipt.judged_alike([NOW_MS - 9_000, NOW_MS - 2_001])  # all late
+    assert not receipt.judged_alike([*on_time, NOW_MS - 2_001])
+    assert not receipt.judged_alike([NOW_MS + 1_001, *on_time])
+    # Late at one end and ahead at the other, on time between: the ends differ.
+    assert not receipt.judged_alike([NOW_MS - 5_000, NOW_MS + 5_000])
+    assert not receipt.judged_alike([-1, NOW_MS])  # one without a timestamp
+
+
 def test_only_a_change_of_judgment_is_told():
     receipt = clock([NOW_MS])
     assert receipt.tell(tick(), record(NOW_MS)) is None  # on time, as assumed

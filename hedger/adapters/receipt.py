@@ -12,7 +12,7 @@ tick held back by the event-time merge is as old as it is when it would trade.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypedDict
 
 from hedger.core.events import FeedTiming, PriceTick
@@ -55,6 +55,13 @@ class ReceiptClock:
         if self._max_skew_ms and -age_ms > self._max_skew_ms:
             return "clock_skew"
         return None
+
+    def judged_alike(self, stamps_ms: Sequence[int]) -> bool:
+        """Every tick stamped `stamps_ms` (none without a timestamp) is judged the same now:
+        then a run of them is not judged tick by tick. The judgment only changes twice as
+        the stamp grows (late, on time, ahead): the oldest and the newest tell."""
+        oldest, newest = min(stamps_ms, default=0), max(stamps_ms, default=0)
+        return oldest >= 0 and self._kind(oldest) == self._kind(newest)
 
     def tell(self, tick: PriceTick, record: Record) -> FeedTiming | None:
         """What the engine must be told before `tick`, if its judgment changed."""
