@@ -192,12 +192,6 @@ class BandPolicy:
         edge = band if self.hedge_to is HedgeTo.EDGE else 0.0
         return high + edge if net_delta - high > band else low - edge
 
-    def outside(self, net_delta: FloatArray, band: FloatArray | float) -> BoolArray:
-        """Where `goal` is not None, for arrays of net deltas (and bands)."""
-        low, high = self.target_range
-        outside: BoolArray = beyond_band(net_delta, low, high, band)
-        return outside
-
     @property
     def fixed_band(self) -> tuple[float, float, float] | None:
         """(low, high, band) when a band decision depends on the net delta alone: a band in
