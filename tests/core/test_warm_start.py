@@ -22,6 +22,7 @@ _SCRIPT = textwrap.dedent(
     warm_start()
     warmed = [len(kernel.signatures) for kernel in kernels]
     frozen = gc.get_freeze_count()
+    young = gc.get_threshold()[0]
     engine = HedgeEngine(EngineConfig(policy=BandPolicy(band_shares=100, lot_size=1)))
     engine.handle(mm.vol())
     engine.handle(mm.client_buys_calls())
@@ -30,13 +31,13 @@ _SCRIPT = textwrap.dedent(
     ticks = [mm.tick(100.0 + step / 100, step) for step in range(1, 60)]
     engine.handle_ticks(ticks)
     after = [len(kernel.signatures) for kernel in kernels]
-    print(before, warmed, after, frozen > 0)
+    print(before, warmed, after, frozen > 0, young)
     """
 )
 
 
-def test_warm_start_loads_the_kernels_a_tick_uses_and_freezes_the_heap():
+def test_warm_start_loads_the_kernels_a_tick_uses_freezes_the_heap_and_spaces_collections():
     shown = subprocess.run(
         [sys.executable, "-c", _SCRIPT], capture_output=True, text=True, timeout=120, check=True
     )
-    assert shown.stdout.split("\n")[0] == "[0, 0, 0, 0] [1, 1, 1, 1] [1, 1, 1, 1] True"
+    assert shown.stdout.split("\n")[0] == "[0, 0, 0, 0] [1, 1, 1, 1] [1, 1, 1, 1] True 50000"
