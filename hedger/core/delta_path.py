@@ -14,7 +14,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from hedger.core.pricing.european import MIN_STANDARD_DEVIATION, european_delta
+from hedger.core.pricing.european import MIN_STANDARD_DEVIATION, d1_term, european_delta
 from hedger.core.pricing.jit import jit, norm_pdf
 from hedger.core.risk import OptionColumns
 from hedger.core.row_kernels import (
@@ -142,7 +142,7 @@ def _log_mark_slope(
     deviation = vol * sqrt_time
     if not (time > 0.0 and deviation >= MIN_STANDARD_DEVIATION):
         return 0.0
-    d1 = (log_moneyness + (rate - dividend) * time) / deviation + 0.5 * deviation
+    d1 = d1_term(log_moneyness, time, rate, dividend, deviation, 1.0 / deviation)
     return dividend_discount * norm_pdf(d1) / deviation
 
 

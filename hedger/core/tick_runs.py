@@ -138,16 +138,16 @@ class TickRuns:
         """How many leading ticks keep every book's net delta inside its band, or outside
         it within its policy's minimum interval of its last order; and per book, which of
         those ticks it is refused on."""
-        books = [
-            book for book in self._books_holding(symbol) if not self._desk.setup(book).policy.timed
-        ]
-        tests = []
-        for book in books:
+        books = []  # (book, its policy, its holding), for the books a tick may trade
+        for book in self._books_holding(symbol):
             policy = self._desk.setup(book).policy
+            if not policy.timed:
+                books.append((book, policy, self._holdings[(book, symbol)]))
+        tests = []
+        for book, policy, holding in books:
             band = policy.band_at_marks(marks)
             if band is None or policy.leland_cost or self._option_hedger.any_working(book, symbol):
                 return 0, []
-            holding = self._holdings[(book, symbol)]
             column = None
             if columns is not None and book in columns.books:
                 column = columns.book_index(book)
@@ -157,15 +157,13 @@ class TickRuns:
         market = self._revaluation.market_inputs(symbol, marks[0], int(times[0]))
         outsides = outside_bands(columns, market, marks, times, tests)
         count = len(marks)
-        for book, outside in zip(books, outsides, strict=True):
-            holding = self._holdings[(book, symbol)]
+        for (_, policy, holding), outside in zip(books, outsides, strict=True):
             refusable = np.zeros_like(outside)  # no order yet: no interval to wait out
             if holding.last_order_ts_ns is not None:
-                interval = self._desk.setup(book).policy.min_interval_ns
-                refusable = outside & (times - holding.last_order_ts_ns < interval)
+                refusable = outside & (times - holding.last_order_ts_ns < policy.min_interval_ns)
             count = min(count, _leading(~outside | refusable))
         refused = zip(books, outsides, strict=True)
-        return count, [(book, outside[:count]) for book, outside in refused]
+        return count, [(book, outside[:count]) for (book, _, _), outside in refused]
 
     def _apply(
         self, ticks: Sequence[PriceTick], start: int, end: int, refused: Refused

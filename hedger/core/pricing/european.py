@@ -114,7 +114,7 @@ def european_at(
             rate_discount,
         )
     inverse_deviation = 1.0 / deviation
-    d1 = _d1(log_moneyness, time, rate, dividend, deviation, inverse_deviation)
+    d1 = d1_term(log_moneyness, time, rate, dividend, deviation, inverse_deviation)
     d2 = d1 - deviation
     pdf_d1 = norm_pdf(d1)
     discounted_strike = strike * rate_discount
@@ -174,13 +174,13 @@ def european_delta(
             spot, strike, log_moneyness, horizon, vol, rate, dividend, sign, futures, per_day
         )
         return edge[DELTA]
-    d1 = _d1(log_moneyness, time, rate, dividend, deviation, 1.0 / deviation)
+    d1 = d1_term(log_moneyness, time, rate, dividend, deviation, 1.0 / deviation)
     # N(x) takes φ(x) for x = ±d1: (−d1)² = d1², so the same bits as `european_at`'s.
     return sign * (dividend_discount * norm_cdf(sign * d1))
 
 
 @jit
-def _d1(
+def d1_term(
     log_moneyness: float,
     time: float,
     rate: float,
@@ -188,6 +188,7 @@ def _d1(
     deviation: float,
     inverse_deviation: float,
 ) -> float:
+    """d1 = (ln(S/K) + (r − q)τ)/(σ√τ) + σ√τ/2, with ``deviation`` σ√τ and its inverse."""
     return (log_moneyness + (rate - dividend) * time) * inverse_deviation + 0.5 * deviation
 
 
