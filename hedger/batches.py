@@ -1,11 +1,12 @@
 """The live service's batches: each cycle applies new control records, takes the next
 batch of fills and prices the event-time merge hands out, lets the engine decide through
 the driver (`hedger.core.driver`, the order the backtest follows too), queues what it
-sends, waits for the broker to acknowledge it, and commits the batch in the background
-(see `hedger.runtime` for the delivery guarantees)."""
+sends, and commits the batch in the background once the broker has acknowledged that
+(`hedger.action_sink`; see `hedger.runtime` for the delivery guarantees)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -80,12 +81,10 @@ class BatchLoop:
                 tick_stamps_ms += stamps_ms
         finally:
             self.in_hand = False
-        await self._sink.flush()
-        # Wall clock, as the producer's CreateTime: includes the broker and the fetch wait.
-        delivered_ms = time.time() * 1000
-        for stamp_ms in tick_stamps_ms:
-            latency_s = max(delivered_ms - stamp_ms, 0.0) / 1000
-            self._metrics.tick_to_order_latency.observe(latency_s)
+        # Acknowledged in the background: the commit of the batch's offsets waits for it.
+        self._sink.end_batch(
+            functools.partial(self._observe_latency, tick_stamps_ms) if tick_stamps_ms else None
+        )
         offsets = next_offsets(record for record, _ in handled)
         self._snapshots.moved()
         await self._state.snapshot_if_due(offsets)
@@ -165,6 +164,15 @@ class BatchLoop:
         if market.get(symbol) is not accepted_before:
             self._metrics.last_tick_received.labels(symbol).set_to_current_time()
         return stop, stamps_ms
+
+    def _observe_latency(self, tick_stamps_ms: list[int]) -> None:
+        """The batch's orders are answered: each order's latency from its tick's Kafka
+        timestamp. Wall clock, as the producer's CreateTime: includes the broker and the
+        fetch wait."""
+        answered_ms = time.time() * 1000
+        for stamp_ms in tick_stamps_ms:
+            latency_s = max(answered_ms - stamp_ms, 0.0) / 1000
+            self._metrics.tick_to_order_latency.observe(latency_s)
 
     def _record_scenarios(self) -> None:
         """Scenario grids revalue every position once per cell: at most once a second."""

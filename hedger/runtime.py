@@ -7,9 +7,9 @@ partitions assigned, else running the next batch (`hedger.batches`); readiness i
 `hedger.readiness`, and a transaction given up starts delivery over.
 
 Each cycle: read a batch of fills and prices, decode, let the engine decide, queue the orders
-and dead letters, wait for the broker to acknowledge all of them, then commit `offset + 1`
-for every partition the batch touched, in the background (the next batch does not wait for
-it). A crash between acknowledgement and commit re-reads the batch: a restart rebuilds the
+and dead letters; in the background (the next batch does not wait for it), wait for the
+broker to acknowledge all of them, then commit `offset + 1` for every partition the batch
+touched. A crash between acknowledgement and commit re-reads the batch: a restart rebuilds the
 state the last committed batch left and handles what follows again, and what was sent on
 it before the crash is not sent again (`SentAhead`: same input, same decision, same id).
 """
@@ -160,6 +160,7 @@ class HedgerService:
             ControlActions(self.metrics, outbox, settings),
             CrashPoints(settings.crash_at),
         )
+        self._inputs.commit_after(sink)
         return ServiceParts(
             settings,
             self._engine_config,

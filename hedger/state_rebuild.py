@@ -68,6 +68,7 @@ class StateRebuild:
         self._readiness.unready()
         self._prices_rebuilt = self._controls_rebuilt = False
         self._driver.engine = HedgeEngine(self._engine_config)  # a fresh market and controls
+        self._sink.forget_unsettled()
 
     async def rebuild_or_retry(self, stop: asyncio.Event) -> None:
         """A rebuild, or a line saying why it starts over: a read of a topic's end times
@@ -206,6 +207,7 @@ class StateRebuild:
         state lacks them, while the order topic, read to its end, has them."""
         if not self._snapshots.due() or self.sent_ahead:
             return False
+        await self._sink.settle()  # the offsets of every order the state has seen
         started = time.perf_counter()
         orders = {
             partition: max(end, self._outbox.orders_end.get(partition, 0))

@@ -17,6 +17,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AsyncExitStack
+from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
@@ -71,6 +72,26 @@ _FILLS, _PRICES = 0, 1
 Decoded = tuple[Record, Event | DecodeError]
 
 
+class SentBatches(Protocol):
+    """The records batches sent, acknowledged in the background (`ActionSink`)."""
+
+    @property
+    def unsettled(self) -> bool:
+        """Some batch's records were not yet waited for."""
+
+    async def settle(self) -> None:
+        """Wait until every batch's records are acknowledged; raise if one was not."""
+
+
+class _NothingSent:
+    """Until `InputStreams.commit_after` names the batches' sink."""
+
+    unsettled = False
+
+    async def settle(self) -> None:
+        return None
+
+
 class AssignmentWatch(ConsumerRebalanceListener):  # type: ignore[misc]
     """Notes a new assignment of fill partitions; the loop rebuilds before its next batch.
 
@@ -101,6 +122,7 @@ class InputStreams:
         self._handled_to: dict[TopicPartition, int] = {}
         self._to_commit: dict[TopicPartition, int] = {}
         self._committing: asyncio.Task[None] | None = None
+        self._sent: SentBatches = _NothingSent()
         self._commit_started = -math.inf  # clock() when the last commit began
         # Batches handed out, handed back to `commit_soon`, and committed (counts): the
         # engine has seen every batch handed out, whether or not its output was sent.
@@ -165,6 +187,10 @@ class InputStreams:
         self.track_fills(set())
         # Runs before the consumers close (the stack unwinds last in, first out).
         stack.push_async_callback(self._settle_commit)
+
+    def commit_after(self, sent: SentBatches) -> None:
+        """Commit a batch's offsets only once `sent` has settled its records."""
+        self._sent = sent
 
     def decode(self, record: Record) -> Event | DecodeError:
         try:
@@ -309,7 +335,7 @@ class InputStreams:
             self._batches_queued = self._batches_handed
         if self._committing is not None and not self._committing.done():
             return
-        if not self._to_commit and not self.commits.holds_output:
+        if not self._to_commit and not self.commits.holds_output and not self._sent.unsettled:
             return  # nothing to commit (a transaction may hold records of its own)
         started = self._clock()
         if not now and started - self._commit_started < _COMMIT_INTERVAL_S and self._behind:
@@ -319,7 +345,8 @@ class InputStreams:
 
     def _commit_outstanding(self) -> bool:
         in_flight = self._committing is not None and not self._committing.done()
-        return in_flight or bool(self._to_commit) or self.commits.holds_output
+        held = bool(self._to_commit) or self.commits.holds_output or self._sent.unsettled
+        return in_flight or held
 
     def _held(self) -> bool:
         """Records fetched and not yet handed out (the merge holds them)."""
@@ -329,7 +356,7 @@ class InputStreams:
         """Wait until every offset handed to `commit_soon` is committed (before a rebuild
         or a stop, so the committed position is exactly the work delivered)."""
         await self._commit_settled()
-        if self._to_commit or self.commits.holds_output:  # held back by commit_soon
+        if self._commit_outstanding():  # held back by commit_soon
             self.commit_soon({}, now=True)
             await self._commit_settled()
 
@@ -375,9 +402,11 @@ class InputStreams:
         while True:
             offsets, self._to_commit = self._to_commit, {}
             batches = self._batches_queued
+            # The batches' records were all sent before their offsets were handed in.
+            await self._sent.settle()
             if await self.commit(offsets):
                 self._batches_committed = batches
-            if not self._to_commit:
+            if not self._to_commit and not self._sent.unsettled:
                 return
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> bool:

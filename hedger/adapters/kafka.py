@@ -19,7 +19,7 @@ import contextlib
 import functools
 import logging
 import os
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any, cast
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -195,6 +195,24 @@ async def acknowledgements(
             " replicas (min.insync.replicas) missing?"
         )
     return [send.exception() or send.result() for send in pending]
+
+
+def when_answered(sends: Sequence[asyncio.Future[Any]], callback: Callable[[], None]) -> None:
+    """Call `callback` once every one of `sends` has its answer (the broker's
+    acknowledgement, or an error); at once if there are none."""
+    left = len(sends)
+    if not left:
+        callback()
+        return
+
+    def answered(_: asyncio.Future[Any]) -> None:
+        nonlocal left
+        left -= 1
+        if not left:
+            callback()
+
+    for send in sends:
+        send.add_done_callback(answered)
 
 
 def last_fetch_s(consumer: AIOKafkaConsumer) -> float | None:

@@ -1,7 +1,8 @@
 """Everything the hedger writes to Kafka in one batch: hedge orders and dead letters.
 
-Sends are queued with `send()` and awaited together by `flush()`, so a batch costs one
-broker round trip; offsets are committed only after `flush()` returns. Orders and cancels
+Sends are queued with `send()`; `take()` hands a batch's over as `Sends`, and `settle()`
+waits for them together, so a batch costs one broker round trip; offsets are committed only
+after its `Sends` are settled. Orders and cancels
 name the input record they were decided on in their headers (`source_topic`,
 `source_partition`, `source_offset`, as dead letters do): a restart uses them to tell what
 was decided on inputs it will handle again (sent, but not committed, before a crash).
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -32,6 +34,17 @@ log = logging.getLogger(__name__)
 EXCERPT_BYTES = 4096
 
 Headers = list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class Sends:
+    """A batch's records queued on the producer: each order's or control record's send, each
+    dead letter's (with where its input came from), and how many dead letters the producer
+    refused before sending."""
+
+    pending: list[asyncio.Future[RecordMetadata]]
+    dead_letters: list[tuple[str, asyncio.Future[RecordMetadata]]]
+    lost: int
 
 
 class Outbox:
@@ -122,22 +135,26 @@ class Outbox:
             options["headers"] = [*(options.get("headers") or []), signature]
         return await queue_send(self.producer, self._send_timeout_s, topic, value, **options)
 
-    async def flush(self) -> int:
-        """Wait for the batch's acknowledgements. An order or control record not written
+    def take(self) -> Sends:
+        """The batch's sends, handed over; the next batch's start empty."""
+        sends = Sends(self._pending, self._dead_letters, self._lost)
+        self._pending, self._dead_letters, self._lost = [], [], 0
+        return sends
+
+    async def settle(self, sends: Sends) -> int:
+        """Wait for a batch's acknowledgements. An order or control record not written
         raises, and so does a dead letter the broker may still take (a timeout); one it
         refused for good is logged and counted (the count is returned), so a record that
         cannot be dead-lettered never stops the service."""
-        pending, self._pending = self._pending, []
-        dead_letters, self._dead_letters = self._dead_letters, []
-        futures = [future for _, future in dead_letters]
-        for metadata in await deliver(pending, self._send_timeout_s):
+        for metadata in await deliver(sends.pending, self._send_timeout_s):
             if metadata.topic == self._orders_topic:
                 self.orders_end[metadata.partition] = max(
                     self.orders_end.get(metadata.partition, 0), metadata.offset + 1
                 )
-        lost, self._lost = self._lost, 0
+        lost = sends.lost
+        futures = [future for _, future in sends.dead_letters]
         results = await acknowledgements(futures, self._send_timeout_s)
-        for (source, _), result in zip(dead_letters, results, strict=True):
+        for (source, _), result in zip(sends.dead_letters, results, strict=True):
             if isinstance(result, KafkaError):
                 lost += _lost_for_good(source, result)
             elif isinstance(result, BaseException):
