@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -185,16 +186,19 @@ class HedgerProcess(subprocess.Popen[bytes]):
         fd = self._log.fileno()
         return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
 
-    async def wait_ready(self, settings: Settings) -> None:
+    async def wait_ready(self, settings: Settings, *, may_crash: bool = False) -> None:
         """Until its /readyz answers 200; fails, with what it logged, if it stops or is not
-        ready within `DEADLINE_S` (it is killed then)."""
+        ready within `DEADLINE_S` (it is killed then). With `may_crash`, it may also have
+        killed itself at its crash point first (`HEDGER_CRASH_AT`): the records waiting for
+        it can hold an order at once."""
         try:
             await wait_until(lambda: is_ready(settings) if self.poll() is None else True)
         except TimeoutError:
             self.kill()
             self.wait(timeout=10)
             raise AssertionError(f"not ready in time; the hedger said:\n{self.said()}") from None
-        assert self.poll() is None, f"stopped before it was ready:\n{self.said()}"
+        crashed = may_crash and self.poll() == -signal.SIGKILL
+        assert self.poll() is None or crashed, f"stopped before it was ready:\n{self.said()}"
 
 
 async def http_get(settings: Settings, path: str) -> tuple[int, bytes]:

@@ -205,9 +205,9 @@ class BadDay(RuleBasedStateMachine):
     @precondition(lambda self: self.alive())
     @rule(point=st.sampled_from(POINTS))
     def crash_at_next_order(self, point: str) -> None:
-        """Restarted to SIGKILL itself at `point` of its next batch holding an order."""
-        self.restart_as(dataclasses.replace(self.settings, crash_at=f"{point}:1"))
-        self.crash_armed = True
+        """Restarted to SIGKILL itself at `point` of its next batch holding an order (maybe
+        one of the records already waiting, before it is seen ready)."""
+        self.restart_as(dataclasses.replace(self.settings, crash_at=f"{point}:1"), armed=True)
 
     # With one partition the second instance would stand by, never ready. Rebalances are
     # drawn on Apache Kafka, the broker the service's group guarantees are stated for.
@@ -253,16 +253,17 @@ class BadDay(RuleBasedStateMachine):
     def start(self) -> None:
         self.restart_as(self.settings)
 
-    def restart_as(self, settings: Settings) -> None:
+    def restart_as(self, settings: Settings, armed: bool = False) -> None:
         if self.hedger is not None:
-            armed = self.crash_armed
+            was_armed = self.crash_armed
             if self.hedger.poll() is None:
                 self.hedger.send_signal(signal.SIGTERM)
             code = self.reap()
             # Stopped, or died at its crash point (maybe while asked to stop).
-            assert code == 0 or (armed and code == -signal.SIGKILL), code
+            assert code == 0 or (was_armed and code == -signal.SIGKILL), code
         self.hedger = HedgerProcess(settings)
-        self.run(self.hedger.wait_ready(settings))
+        self.crash_armed = armed
+        self.run(self.hedger.wait_ready(settings, may_crash=armed))
 
     def alive(self) -> bool:
         return self.hedger is not None and self.hedger.poll() is None
