@@ -8,7 +8,12 @@ A batch's records are acknowledged in the background while the next batches are 
 raises the error of a record not written. Waiting in the loop instead, a catch-up stood
 still for each order's round trip (on Apache Kafka a sixth of its time,
 `benchmarks/service_catch_up.py`). Nothing is committed before its records are written,
-so the delivery guarantees are those of waiting in the loop (see `hedger.runtime`)."""
+so the delivery guarantees are those of waiting in the loop (see `hedger.runtime`).
+
+Exactly once, a batch decided while a transaction is ending, with more records waiting,
+is held back whole (`InputStreams.hold_sends`): the outbox holds its records, this sink
+the batch, and the inputs its offsets, until `InputStreams.release_held` sends them in the
+next transaction; it settles only from then on. Its `sent` crash point is reached there."""
 
 from __future__ import annotations
 
@@ -40,6 +45,7 @@ class ActionSink:
         # Batches ended and not yet settled, oldest first: their sends, and whether they
         # hold a hedge order. One settles at a time (the commit, a snapshot, a rebuild).
         self._unsettled: deque[tuple[Sends, bool]] = deque()
+        self._held: list[tuple[Sends, bool]] = []  # batches ended with their records held
         self._settling = asyncio.Lock()
 
     async def deliver(self, record: Record | None, actions: list[Action]) -> int:
@@ -73,21 +79,43 @@ class ActionSink:
         answered them all."""
         holds_orders = self._orders_queued > 0
         self._orders_queued = 0
-        if holds_orders:
+        held = self._outbox.held > 0
+        if held:
+            self._metrics.batches_held.inc()
+        elif holds_orders:
             self._crash.reached("sent")
         sends = self._outbox.take()
         if on_answered is not None:
             when_answered(sends.pending, on_answered)
         if sends.pending or sends.dead_letters or sends.lost:
-            self._unsettled.append((sends, holds_orders))
+            (self._held if held else self._unsettled).append((sends, holds_orders))
 
     @property
     def unsettled(self) -> bool:
         """A batch ended whose acknowledgements were not yet waited for."""
         return bool(self._unsettled)
 
+    @property
+    def held(self) -> int:
+        """How many records are held back (see the module docstring)."""
+        return self._outbox.held
+
+    async def release(self) -> None:
+        """Send the records held back; their batches settle from now on."""
+        await self._outbox.release()
+        for _, holds_orders in self._held:
+            if holds_orders:
+                self._crash.reached("sent")
+        self._unsettled.extend(self._held)
+        self._held.clear()
+
+    def drop_held(self) -> None:
+        """Never send what is held back (`InputStreams.drop_held`)."""
+        self._outbox.drop_held()
+        self._held.clear()
+
     async def settle(self) -> None:
-        """Wait for the acknowledgements of every batch ended, oldest first."""
+        """Wait for the acknowledgements of every batch ended and not held, oldest first."""
         async with self._settling:
             while self._unsettled:
                 sends, holds_orders = self._unsettled[0]
@@ -99,7 +127,7 @@ class ActionSink:
 
     async def flush(self) -> None:
         """End the batch and wait for its acknowledgements, and for those of every batch
-        before it."""
+        before it (held records: once released)."""
         self.end_batch()
         await self.settle()
 

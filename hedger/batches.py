@@ -54,13 +54,16 @@ class BatchLoop:
                 await self._sink.deliver(record, self._driver.engine.handle(event))
         if polled:
             await self._sink.flush()
-            # A transaction holding a cancel or dead letter: committed even mid catch-up.
+            # A transaction holding a cancel or dead letter: committed even mid catch-up
+            # (held back behind a batch's records, if any: sent and committed with them).
             self._inputs.commit_soon({}, now=True)
             record_controls(self._metrics, self._driver.engine)
 
     async def cycle(self) -> None:
         await self._poll_controls()
         handled = await self._inputs.next_batch()
+        # After the fetch, which gave the commit they wait for time to end.
+        await self._inputs.release_held()
         if not handled:
             await self._state.snapshot_if_due({})
             # Ends the snapshot's transaction, if any, and commits what earlier batches held

@@ -148,6 +148,7 @@ class HedgerService:
         outbox = Outbox(
             producer,
             self._inputs.before_send,
+            self._inputs.hold_sends,
             settings.orders_topic,
             settings.dlq_topic,
             settings.max_message_bytes,

@@ -69,6 +69,7 @@ class StateRebuild:
         self._prices_rebuilt = self._controls_rebuilt = False
         self._driver.engine = HedgeEngine(self._engine_config)  # a fresh market and controls
         self._sink.forget_unsettled()
+        self._inputs.drop_held()
 
     async def rebuild_or_retry(self, stop: asyncio.Event) -> None:
         """A rebuild, or a line saying why it starts over: a read of a topic's end times
@@ -91,6 +92,9 @@ class StateRebuild:
             await inputs.fills.getmany(timeout_ms=100)  # joins the group; records are re-read
         if stop.is_set():
             return
+        # Decided on books that may have moved (the assignment can change before the watch
+        # hears of it): what is held back is decided again after the rebuild.
+        inputs.drop_held()
         await inputs.drain()  # the commit in flight may still fail and move the assignment
         if self._prices_rebuilt and inputs.handled_uncommitted():
             # Kept, the market would be ahead of the committed state: its ticks would not
@@ -204,8 +208,10 @@ class StateRebuild:
     async def snapshot_if_due(self, offsets: dict[TopicPartition, int]) -> bool:
         """Write a snapshot of the state as it is once `offsets` (the batch's) are handled,
         in the batch. Not while orders sent before a restart wait for their inputs: the
-        state lacks them, while the order topic, read to its end, has them."""
-        if not self._snapshots.due() or self.sent_ahead:
+        state lacks them, while the order topic, read to its end, has them. Nor while records
+        are held back (their orders are in the state, not yet on the topic), or would be: a
+        later batch takes it."""
+        if not self._snapshots.due() or self.sent_ahead or self._inputs.holding_back:
             return False
         await self._sink.settle()  # the offsets of every order the state has seen
         started = time.perf_counter()

@@ -23,6 +23,8 @@ _PRICES = TopicPartition("prices", 0)
 class _SentBatches:
     """Batches whose records the broker answers when `answer()` is called."""
 
+    held = 0  # nothing held back: at least once never holds
+
     def __init__(self, steps: list[str]) -> None:
         self._steps = steps
         self._answered = asyncio.Event()
@@ -40,6 +42,12 @@ class _SentBatches:
             await self._answered.wait()
             self._steps.append(f"acknowledged {self.waiting}")
             self.waiting = 0
+
+    async def release(self) -> None:
+        return None
+
+    def drop_held(self) -> None:
+        return None
 
 
 class _Commits:

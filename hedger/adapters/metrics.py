@@ -233,6 +233,12 @@ class Metrics:
         self.ready = Gauge(
             "hedger_ready", "1 when state is rebuilt and hedging is live.", registry=r
         )
+        self.batches_held = Counter(
+            "hedger_batches_held_total",
+            "Exactly once, catching up: batches whose records were held back for the next"
+            " transaction rather than wait for the commit of the last.",
+            registry=r,
+        )
         self.delivery_restarts = Counter(
             "hedger_delivery_restarts_total",
             "Exactly once: transactions lost and decided again on a new producer, by cause"

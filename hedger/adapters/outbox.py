@@ -2,16 +2,21 @@
 
 Sends are queued with `send()`; `take()` hands a batch's over as `Sends`, and `settle()`
 waits for them together, so a batch costs one broker round trip; offsets are committed only
-after its `Sends` are settled. Orders and cancels
-name the input record they were decided on in their headers (`source_topic`,
-`source_partition`, `source_offset`, as dead letters do): a restart uses them to tell what
-was decided on inputs it will handle again (sent, but not committed, before a crash).
+after its `Sends` are settled. While `hold_sends` says so (a transaction is ending and more
+records wait: `InputStreams.hold_sends`), records are held, in order, instead of sent, and
+`release()` sends them once the next transaction opens; a held record's future is answered
+when its send is. Orders and cancels name the input record they were decided on in their
+headers (`source_topic`, `source_partition`, `source_offset`, as dead letters do): a restart
+uses them to tell what was decided on inputs it will handle again (sent, but not committed,
+before a crash).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +39,8 @@ log = logging.getLogger(__name__)
 EXCERPT_BYTES = 4096
 
 Headers = list[tuple[str, bytes]]
+# A record held back: its topic, value and send options, and the future its send answers.
+_Held = tuple[str, bytes, dict[str, Any], asyncio.Future[RecordMetadata]]
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ class Outbox:
         self,
         producer: AIOKafkaProducer,
         before_send: Callable[[], Awaitable[None]],
+        hold_sends: Callable[[], bool],
         orders_topic: str,
         dlq_topic: str,
         max_message_bytes: int,
@@ -61,6 +69,8 @@ class Outbox:
         self.producer = producer
         self._signer = signer  # every record written carries the signature, when set
         self._before_send = before_send  # opens the batch's transaction, if any
+        self._hold_sends = hold_sends
+        self._held: deque[_Held] = deque()
         self._send_timeout_s = send_timeout_s
         self._orders_topic = orders_topic
         self._dlq_topic = dlq_topic
@@ -120,16 +130,55 @@ class Outbox:
         self, topic: str, partition: int, records: list[tuple[bytes, bytes]]
     ) -> list[RecordMetadata]:
         """Send (key, value) records in the batch (its transaction, if any) and wait for
-        them: a snapshot's manifest names the offsets of its chunks."""
+        them: a snapshot's manifest names the offsets of its chunks. Never held: a snapshot
+        is taken only while none is (`InputStreams.holding_back`)."""
+        assert not self._held, "a snapshot is never written behind records held back"
+        await self._before_send()
         futures = [
-            await self._queue(topic, value, key=key, partition=partition) for key, value in records
+            await self._send(topic, value, {"key": key, "partition": partition})
+            for key, value in records
         ]
         return await deliver(futures, self._send_timeout_s)
 
     async def _queue(
         self, topic: str, value: bytes, **options: Any
     ) -> asyncio.Future[RecordMetadata]:
+        if self._held or self._hold_sends():  # behind what is held already, in order
+            held: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
+            self._held.append((topic, value, options, held))
+            return held
         await self._before_send()
+        return await self._send(topic, value, options)
+
+    @property
+    def held(self) -> int:
+        """How many records are held, to be sent by `release`."""
+        return len(self._held)
+
+    async def release(self) -> None:
+        """Send the records held, in order, in the transaction `before_send` opens (once the
+        one ending has ended). A record the producer refuses answers its future with the
+        error, as the broker's refusal would."""
+        if not self._held:
+            return
+        await self._before_send()
+        while self._held:  # one at a time: what an error leaves is still held
+            topic, value, options, future = self._held[0]
+            try:
+                sent = await self._send(topic, value, options)
+            except KafkaError as error:
+                future.set_exception(error)
+            else:
+                sent.add_done_callback(functools.partial(_answer, future))
+            self._held.popleft()
+
+    def drop_held(self) -> None:
+        """Never send what is held (`InputStreams.drop_held`)."""
+        self._held.clear()
+
+    async def _send(
+        self, topic: str, value: bytes, options: dict[str, Any]
+    ) -> asyncio.Future[RecordMetadata]:
         if self._signer is not None:
             signature = self._signer.header(topic, options.get("key"), value)
             options["headers"] = [*(options.get("headers") or []), signature]
@@ -179,6 +228,18 @@ def source_of(headers: Sequence[tuple[str, bytes]]) -> tuple[TopicPartition, int
     except (KeyError, ValueError, UnicodeDecodeError):
         return None
     return TopicPartition(topic, partition), offset
+
+
+def _answer(future: asyncio.Future[RecordMetadata], sent: asyncio.Future[RecordMetadata]) -> None:
+    """Answer a held record's `future` as its send `sent` was answered."""
+    if future.done():  # given up (cancelled) while its send was in flight
+        return
+    if sent.cancelled():
+        future.cancel()
+    elif (error := sent.exception()) is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(sent.result())
 
 
 def _lost_for_good(source: str, error: KafkaError) -> int:

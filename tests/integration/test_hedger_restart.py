@@ -59,19 +59,18 @@ def reference_orders(settings: Settings, events: list[Event]) -> list[tuple[str,
 
 
 async def walk_settings(bootstrap: str, prefix: str, **overrides: Any) -> Settings:
-    """Settings that hedge the market maker's book on every wide enough step of a walk."""
-    return await hedger_settings(
-        bootstrap,
-        prefix,
-        rate=mm.RATE,
-        band_shares=100.0,
-        lot_size=100.0,
-        min_interval_ms=0,
+    """Settings that hedge the market maker's book on every wide enough step of a walk
+    (`overrides` taking precedence)."""
+    walk: dict[str, Any] = {
+        "rate": mm.RATE,
+        "band_shares": 100.0,
+        "lot_size": 100.0,
+        "min_interval_ms": 0,
         # A walk this wild flip-flops across the band and would latch the book: this is
         # about restarts (the latch's own test is in test_controls_broker.py).
-        latch_reversals=1_000,
-        **overrides,
-    )
+        "latch_reversals": 1_000,
+    }
+    return await hedger_settings(bootstrap, prefix, **{**walk, **overrides})
 
 
 async def feed_a_calm_start(feed: Producer, settings: Settings, calm: list[PriceTick]) -> None:
