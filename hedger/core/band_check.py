@@ -31,7 +31,10 @@ from hedger.core.policy import BoolArray, FloatArray, beyond_band
 from hedger.core.risk import MarketInputs, OptionColumns
 from hedger.core.row_kernels import NANOS_PER_DAY
 
-ANCHOR_EVERY = 16
+# Anchors cost a delta and a slope per option row. Every 32nd tick rather than 16th took the
+# engine from 0.91 to 0.84 µs a tick on the catch-up benchmark's book (100 rows, a 1 ms
+# random walk; best of 10); with ten times the moves, where most ticks trade, no change.
+ANCHOR_EVERY = 32
 # Room for the rounding of (options + shares) + working, relative to their sizes.
 _ROUNDING = 1e-9
 

@@ -292,27 +292,35 @@ class HedgeEngine:
     ) -> tuple[int, list[Action]]:
         """`handle` the ticks from ``ticks[start]`` on (one underlying, before ``stop``) up
         to the first that has actions other than a refusal within the minimum interval;
-        return the index after it and the actions of the ticks handled, in order.
+        return the index after it (``stop`` when none has) and the actions of the ticks
+        handled, in order.
 
         Exactly what calling `handle` on each in turn does, faster: the ticks before it
         that only move the market, or are refused as too soon after the last order, are
         taken in one pass (`hedger.core.tick_runs`).
         """
-        last = len(ticks) - 1 if stop is None else stop - 1
-        last = self._before_valuation(ticks, start, last)
+        end = len(ticks) if stop is None else stop
+        until = self._before_valuation(ticks, start, end)
         index = start
         refusals: list[Action] = []
         # After a tick with actions the next likely has some too (a book outside its band
         # whose orders are refused for other reasons than the interval): not worth looking
         # ahead then.
         if self._rejected_symbol(ticks[start].symbol) is None and not self._acted_on_tick:
-            index, refusals = self._tick_runs.pass_steady(ticks, start, last)
+            index, refusals = self._tick_runs.pass_steady(ticks, start, until)
+        if index > start:
+            # The P&L notes each event's time as `handle` does; the pass stops before a
+            # valuation is due, and its ticks are in time order: the newest is the last.
+            self.pnl.before_event(ticks[index - 1].ts_ns)
+        if index == end:  # the whole run was steady
+            self._acted_on_tick = False
+            return end, refusals
         actions = self.handle(ticks[index])
         self._acted_on_tick = bool(actions)
         return index + 1, refusals + actions
 
-    def _before_valuation(self, ticks: Sequence[PriceTick], start: int, last: int) -> int:
-        """`last`, or the first tick from `start` at or past the next P&L valuation, if
+    def _before_valuation(self, ticks: Sequence[PriceTick], start: int, end: int) -> int:
+        """`end`, or the first tick from `start` at or past the next P&L valuation, if
         sooner: it is handled on its own, so the valuation sees the state before it."""
         next_ns = self.pnl.next_valuation_ns
         if next_ns is None:
@@ -335,7 +343,7 @@ class HedgeEngine:
             ):
                 index += 1
             scan = self._valuation_scan = (ticks, next_ns, start, index)
-        return min(scan[3], last)
+        return min(scan[3], end)
 
     def books(self) -> set[str]:
         """Every book holding something, in any underlying."""

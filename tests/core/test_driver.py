@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from hedger.codec import DecodeError
 from hedger.core.actions import Action
 from hedger.core.driver import EventDriver
@@ -15,15 +17,29 @@ HOUR = 3_600 * SECOND
 
 
 class SeenEngine(HedgeEngine):
-    """A real engine that notes each event handed to `handle`, in order."""
+    """A real engine that notes each event it handles, in order: handed to `handle`, or
+    taken by `handle_ticks` (in one pass, or one at a time)."""
 
     def __init__(self, config: EngineConfig) -> None:
         super().__init__(config)
         self.seen: list[Event] = []
+        self._in_run = False
 
     def handle(self, event: Event) -> list[Action]:
-        self.seen.append(event)
+        if not self._in_run:
+            self.seen.append(event)
         return super().handle(event)
+
+    def handle_ticks(
+        self, ticks: Sequence[PriceTick], start: int = 0, stop: int | None = None
+    ) -> tuple[int, list[Action]]:
+        self._in_run = True
+        try:
+            end, actions = super().handle_ticks(ticks, start, stop)
+        finally:
+            self._in_run = False
+        self.seen += ticks[start:end]
+        return end, actions
 
 
 def engine() -> SeenEngine:

@@ -171,6 +171,7 @@ def test_handle_ticks_any_stream_same_actions_and_state_as_handle(
     assert one_by_one(reference, events) == in_runs(ours, events)
     # repr: every float to the bit, and a NaN mark (no tick yet) equal to itself.
     assert repr(list(reference.exposures())) == repr(list(ours.exposures()))
+    assert reference.pnl.latest_ns == ours.pnl.latest_ns  # where the P&L reads `now`
     assert reference.controls.guard.last_good_mark("XYZ") == ours.controls.guard.last_good_mark(
         "XYZ"
     )
@@ -181,7 +182,8 @@ def test_handle_ticks_any_stream_same_actions_and_state_as_handle(
 
 
 def test_handle_ticks_steady_run_takes_every_tick_in_one_call():
-    """A band nobody crosses: one call handles the whole run and returns no actions."""
+    """A band nobody crosses: one call handles the whole run in one pass, its last tick too,
+    and returns no actions."""
     config = EngineConfig(policy=BandPolicy(band_shares=1e9), rate=0.03)
     engine = HedgeEngine(config)
     contract = OptionContract("XYZ", LATER[0], True, 100.0)
@@ -193,8 +195,11 @@ def test_handle_ticks_steady_run_takes_every_tick_in_one_call():
         for step, mark in enumerate(marks, start=1)
     ]
     engine.handle(ticks[0])  # the fast path starts from a last tick
+    one_at_a_time: list[object] = []
+    engine.handle = one_at_a_time.append  # type: ignore[method-assign,assignment]
     assert engine.handle_ticks(ticks, 1) == (len(ticks), [])
     assert engine.market.ticks["XYZ"] == ticks[-1]
+    assert one_at_a_time == []  # its last tick too was taken in the pass
 
 
 def test_a_run_of_daily_closes_leaves_the_guard_as_ticks_taken_one_by_one() -> None:
