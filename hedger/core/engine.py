@@ -13,6 +13,7 @@ decides every book once.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -335,13 +336,14 @@ class HedgeEngine:
             # Once per grid point and list, not once per handled run of ticks. A shell may
             # hand its whole batch, other inputs among the ticks (unreadable ones have no
             # time): the scan stops at the first, which ends every run anyway.
-            index = start
-            while (
-                index < len(ticks)
-                and type(tick := ticks[index]) is PriceTick
-                and tick.ts_ns < next_ns
-            ):
-                index += 1
+            index = next(
+                (
+                    index
+                    for index, tick in enumerate(itertools.islice(ticks, start, None), start)
+                    if type(tick) is not PriceTick or tick.ts_ns >= next_ns
+                ),
+                len(ticks),
+            )
             scan = self._valuation_scan = (ticks, next_ns, start, index)
         return min(scan[3], end)
 
