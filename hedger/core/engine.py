@@ -13,7 +13,6 @@ decides every book once.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,7 +62,7 @@ from hedger.core.valuation import EngineValuation
 # The inputs from feeds and venues, held to the plausibility limits before any state.
 _CHECKED_INPUTS = (PriceTick, VolUpdate, OptionQuote, FillReport)
 # What `HedgeEngine._wire` makes: views of the state, not state (left out of snapshots).
-_WIRED = ("_orders", "_triggers", "_tick_runs", "_handlers", "_valuation_scan")
+_WIRED = ("_orders", "_triggers", "_tick_runs", "_handlers")
 # A fill's terms, its id and time aside: (book, instrument, side, qty, price, order_id, fee,
 # multiplier). Tuples: a million of them pickle and load many times faster than as objects.
 FillTerms = tuple[str, str, Side, float, float, str | None, float | None, float | None]
@@ -226,9 +225,6 @@ class HedgeEngine:
             lambda: self.live,
             self.config.plausibility.max_price,
         )
-        # (ticks, next valuation, scanned from, the first tick at or past it or the end): the
-        # list itself, not its id, which a later list could reuse.
-        self._valuation_scan: tuple[Sequence[PriceTick], int, int, int] | None = None
         self._handlers: dict[type[Any], Callable[[Any], list[Action]]] = {
             PriceTick: self._on_tick,
             FillReport: self._on_fill_with_options,
@@ -301,14 +297,20 @@ class HedgeEngine:
         taken in one pass (`hedger.core.tick_runs`).
         """
         end = len(ticks) if stop is None else stop
-        until = self._before_valuation(ticks, start, end)
         index = start
         refusals: list[Action] = []
+        # The tick a P&L valuation is due at is handled on its own, so the valuation sees
+        # the state before it: the pass stops there (None: the first event is valued).
+        valuation_ns = self.pnl.next_valuation_ns
         # After a tick with actions the next likely has some too (a book outside its band
         # whose orders are refused for other reasons than the interval): not worth looking
         # ahead then.
-        if self._rejected_symbol(ticks[start].symbol) is None and not self._acted_on_tick:
-            index, refusals = self._tick_runs.pass_steady(ticks, start, until)
+        if (
+            valuation_ns is not None
+            and self._rejected_symbol(ticks[start].symbol) is None
+            and not self._acted_on_tick
+        ):
+            index, refusals = self._tick_runs.pass_steady(ticks, start, end, valuation_ns)
         if index > start:
             # The P&L notes each event's time as `handle` does; the pass stops before a
             # valuation is due, and its ticks are in time order: the newest is the last.
@@ -319,33 +321,6 @@ class HedgeEngine:
         actions = self.handle(ticks[index])
         self._acted_on_tick = bool(actions)
         return index + 1, refusals + actions
-
-    def _before_valuation(self, ticks: Sequence[PriceTick], start: int, end: int) -> int:
-        """`end`, or the first tick from `start` at or past the next P&L valuation, if
-        sooner: it is handled on its own, so the valuation sees the state before it."""
-        next_ns = self.pnl.next_valuation_ns
-        if next_ns is None:
-            return start
-        scan = self._valuation_scan
-        if (
-            scan is None
-            or scan[0] is not ticks
-            or scan[1] != next_ns
-            or not scan[2] <= start <= scan[3]
-        ):
-            # Once per grid point and list, not once per handled run of ticks. A shell may
-            # hand its whole batch, other inputs among the ticks (unreadable ones have no
-            # time): the scan stops at the first, which ends every run anyway.
-            index = next(
-                (
-                    index
-                    for index, tick in enumerate(itertools.islice(ticks, start, None), start)
-                    if type(tick) is not PriceTick or tick.ts_ns >= next_ns
-                ),
-                len(ticks),
-            )
-            scan = self._valuation_scan = (ticks, next_ns, start, index)
-        return min(scan[3], end)
 
     def books(self) -> set[str]:
         """Every book holding something, in any underlying."""

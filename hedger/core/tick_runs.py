@@ -12,7 +12,8 @@ read, so they are not computed.
 A tick is taken in the pass only when all of this holds; otherwise it, and every tick
 after it, goes the one-by-one way:
 * the underlying is European at a flat vol (no surface), with a last tick, and the ticks
-  are newer than it and in order; no option expires by the tick;
+  are newer than it and in order; no option expires by the tick, nor is a P&L valuation
+  due by it (`before_ns`: the engine handles that tick on its own);
 * the price guard is not frozen and the tick does not jump;
 * while live, every book holding the underlying either has a timed policy (ticks never
   trade it) or has a band that depends on the mark alone (shares or currency width), no
@@ -82,16 +83,16 @@ class TickRuns:
         self._first_look = FIRST_LOOK
 
     def pass_steady(
-        self, ticks: Sequence[PriceTick], start: int, stop: int
+        self, ticks: Sequence[PriceTick], start: int, stop: int, before_ns: int
     ) -> tuple[int, list[Action]]:
-        """Take the steady ticks from ``ticks[start]`` on, before ``stop``; return the index
-        of the first tick not taken (``stop`` when all were) and the refusals of those
-        taken, in order."""
+        """Take the steady ticks from ``ticks[start]`` on, before ``stop`` and before the
+        first at or past ``before_ns``; return the index of the first tick not taken
+        (``stop`` when all were) and the refusals of those taken, in order."""
         index, look = start, self._first_look
         refusals: list[Action] = []
         while index < stop:
             end = min(stop, index + look)
-            steady, refused = self._steady_count(ticks, index, end)
+            steady, refused = self._steady_count(ticks, index, end, before_ns)
             if steady:
                 refusals += self._apply(ticks, index, index + steady, refused)
             index += steady
@@ -107,7 +108,7 @@ class TickRuns:
         return index, refusals
 
     def _steady_count(
-        self, ticks: Sequence[PriceTick], start: int, end: int
+        self, ticks: Sequence[PriceTick], start: int, end: int, before_ns: int
     ) -> tuple[int, Refused]:
         symbol = ticks[start].symbol
         last = self._market.ticks.get(symbol)
@@ -121,9 +122,11 @@ class TickRuns:
         times = np.array([tick.ts_ns for tick in run], dtype=np.int64)
         count = next((i for i, tick in enumerate(run) if tick.symbol != symbol), len(run))
         count = min(count, _leading(np.diff(times, prepend=last.ts_ns) > 0))
+        # In time order from here: a search finds the first tick at or past the cut, an
+        # expiry or `before_ns`.
         expiry = None if columns is None else columns.next_expiry_ns
-        if expiry is not None:
-            count = min(count, int(np.searchsorted(times[:count], expiry, side="left")))
+        cut_ns = before_ns if expiry is None else min(expiry, before_ns)
+        count = min(count, int(np.searchsorted(times[:count], cut_ns, side="left")))
         count = min(count, self._guard.steady_count(symbol, marks[:count], times[:count]))
         # An implausible tick (a price above the limit) is refused by `handle`, never taken
         # in a pass. Found by a scan that stops at it: a third of the cost of the highest
