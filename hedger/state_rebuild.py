@@ -211,7 +211,8 @@ class StateRebuild:
         state lacks them, while the order topic, read to its end, has them. Nor while records
         are held back (their orders are in the state, not yet on the topic), or would be: a
         later batch takes it."""
-        if not self._snapshots.due() or self.sent_ahead or self._inputs.holding_back:
+        due = self._snapshots.due(catching_up=self._inputs.behind)
+        if not due or self.sent_ahead or self._inputs.holding_back:
             return False
         await self._sink.settle()  # the offsets of every order the state has seen
         started = time.perf_counter()
