@@ -33,8 +33,9 @@ from hedger.core.row_kernels import NANOS_PER_DAY
 
 # Anchors cost a delta and a slope per option row. Every 32nd tick rather than 16th took the
 # engine from 0.91 to 0.84 µs a tick on the catch-up benchmark's book (100 rows, a 1 ms
-# random walk; best of 10); with ten times the moves, where most ticks trade, no change.
-ANCHOR_EVERY = 32
+# random walk; best of 10), every 64th from 0.58-0.60 to 0.55-0.56 (best of 20); with three
+# and ten times the moves, where many or most ticks trade, no change.
+ANCHOR_EVERY = 64
 # Room for the rounding of (options + shares) + working, relative to their sizes.
 _ROUNDING = 1e-9
 
