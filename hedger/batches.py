@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import cast
 
-from hedger.adapters.inputs import Decoded, next_offsets
+from hedger.adapters.inputs import Decoded
 from hedger.book_metrics import record_books, record_controls
 from hedger.codec import DecodeError
 from hedger.core.events import PriceTick
@@ -88,7 +88,7 @@ class BatchLoop:
         self._sink.end_batch(
             functools.partial(self._observe_latency, tick_stamps_ms) if tick_stamps_ms else None
         )
-        offsets = next_offsets(record for record, _ in handled)
+        offsets = self._inputs.batch_offsets()
         self._snapshots.moved()
         await self._state.snapshot_if_due(offsets)
         self._inputs.commit_soon(offsets)

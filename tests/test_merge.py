@@ -84,8 +84,11 @@ def test_merge_item_without_time_first_in_its_stream_leaves_first():
 def test_merge_pop_ready_respects_the_limit():
     merge = merge_with([(10, "p10"), (30, "p30")], [(20, "f20"), (40, "f40")])
     assert merge.pop_ready(BOTH_IDLE, 3) == ["p10", "f20", "p30"]
+    assert merge.last_taken == {PRICES: "p30", FILLS: "f20"}
     assert merge.pop_ready(BOTH_IDLE, 0) == []
+    assert merge.last_taken == {}
     assert merge.pop_ready(BOTH_IDLE, 3) == ["f40"]
+    assert merge.last_taken == {FILLS: "f40"}
 
 
 def test_merge_keeps_arrival_order_within_a_stream_when_times_go_backwards():
@@ -128,6 +131,9 @@ def test_merge_sorted_idle_streams_give_the_stable_merge_without_loss(
     released: list[tuple[str, int]] = []
     while batch := merge.pop_ready(BOTH_IDLE, limit):
         assert len(batch) <= limit
+        # Each stream's last item in the batch, found by a look at every item.
+        last_of_stream = {PRICES if name == "p" else FILLS: (name, i) for name, i in batch}
+        assert merge.last_taken == last_of_stream
         released.extend(batch)
 
     # sorted() is stable: equal (ts, stream) keep arrival order.

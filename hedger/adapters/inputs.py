@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Protocol
 
@@ -348,6 +348,14 @@ class InputStreams:
         self._batch_full = len(ready) >= self.settings.batch_max_records
         return ready
 
+    def batch_offsets(self) -> dict[TopicPartition, int]:
+        """Per partition, the offset after its last record in the batch `next_batch` handed
+        out last (what committing it commits)."""
+        return {
+            TopicPartition(record.topic, record.partition): record.offset + 1
+            for record, _ in self._merge.last_taken.values()
+        }
+
     def commit_soon(self, offsets: dict[TopicPartition, int], *, now: bool = False) -> None:
         """Commit `offsets` in the background, off the tick-to-order path: a commit is a
         broker round trip (10-130 ms measured on Apache Kafka) that the next tick would
@@ -542,12 +550,10 @@ class InputStreams:
         # fetch waits instead: a fetch that never waits never yields the event loop, and
         # aiokafka fetches in a task on that loop, so the fill partition the merge waits
         # for was never fetched (the service spun, its HTTP and heartbeats starved too).
-        # After a full batch neither waits (the merge has work in hand), and the loop is
-        # yielded below instead.
-        fill_wait_ms = 0 if prices or self._batch_full else _DRY_POLL_MS
+        fill_wait_ms = 0 if prices else _DRY_POLL_MS
         price_wait_ms = _POLL_MS if not waiting else _DRY_POLL_MS
-        if self._batch_full:
-            price_wait_ms = 0
+        if self._batch_full:  # the merge has work in hand: the loop is yielded below instead
+            fill_wait_ms = price_wait_ms = 0
         for kind, consumer, wanted, timeout_ms in (
             (_FILLS, self.fills, fills, fill_wait_ms),
             (_PRICES, self.prices, prices, price_wait_ms),
@@ -673,22 +679,6 @@ async def drained(consumer: AIOKafkaConsumer, *partitions: TopicPartition) -> bo
         if end is None or await consumer.position(tp) < end:
             return False
     return True
-
-
-def next_offsets(records: Iterable[Record]) -> dict[TopicPartition, int]:
-    """Per partition, the offset after its last record in `records`."""
-    # Records come in runs of one partition: a key is made once a run, not once a record.
-    offsets = {}
-    topic, partition, last = None, -1, None
-    for record in records:
-        if record.partition != partition or record.topic != topic:
-            if last is not None:
-                offsets[TopicPartition(topic, partition)] = last.offset + 1
-            topic, partition = record.topic, record.partition
-        last = record
-    if last is not None:
-        offsets[TopicPartition(topic, partition)] = last.offset + 1
-    return offsets
 
 
 def _log_commit_error(task: asyncio.Task[None]) -> None:

@@ -33,6 +33,9 @@ class EventTimeMerge(Generic[Key, Item]):
     def __init__(self) -> None:
         self._buffers: dict[Key, deque[Timed[Item]]] = {}
         self._last_ts: dict[Key, int] = {}
+        # Per stream, the last of its items the latest `pop_ready` handed out: where each
+        # stream's part of the batch ends, without a look at every item.
+        self.last_taken: dict[Key, Item] = {}
 
     def streams(self) -> list[Key]:
         """The streams that have had items (buffered or not), in key order."""
@@ -73,6 +76,7 @@ class EventTimeMerge(Generic[Key, Item]):
         keys = sorted(set(idle) | set(self._buffers))
         buffers = [(key, self._buffers.get(key) or deque[Timed[Item]]()) for key in keys]
         ready: list[Item] = []
+        self.last_taken = {}
         while len(ready) < limit:
             heads = [(b[0][0], index) for index, (_, b) in enumerate(buffers) if b]
             if not heads:
@@ -95,6 +99,8 @@ class EventTimeMerge(Generic[Key, Item]):
                 while take and buffer and (buffer[0][0], index) < bound:
                     run.append(buffer.popleft()[1])
                     take -= 1
+            if run:
+                self.last_taken[key] = run[-1]
             ready += run
         return ready
 
