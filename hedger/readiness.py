@@ -32,7 +32,7 @@ class Readiness:
         self.rebuilt = False  # the state stands for the fill partitions it was rebuilt for
         self.waiting_for: str | None = "starting: checking the broker and topics"
         self.rebuilt_for: set[TopicPartition] = set()  # the fill partitions of the state
-        self._rebuilt_at_s = 0.0
+        self.rebuilt_at_s = 0.0  # wall time (epoch s) the last rebuild ended
         self._stop = asyncio.Event()  # serving_until() replaces it with the caller's
         self._stopping_noted = False
 
@@ -47,7 +47,7 @@ class Readiness:
 
     def ready(self) -> None:
         """Rebuilt: a rebuild reads the topics, so its end is a broker answer too."""
-        self._rebuilt_at_s = time.time()
+        self.rebuilt_at_s = time.time()
         self.rebuilt = True
         self._metrics.ready.set(1)
 
@@ -74,7 +74,7 @@ class Readiness:
     def _broker_answering(self) -> bool:
         consumers = (self._inputs.fills, self._inputs.prices)
         fetched = [last_fetch_s(consumer) for consumer in consumers]
-        latest = max(stamp for stamp in [self._rebuilt_at_s, *fetched] if stamp is not None)
+        latest = max(stamp for stamp in [self.rebuilt_at_s, *fetched] if stamp is not None)
         return time.time() - latest <= _BROKER_SILENCE_S
 
     def serving_until(self, stop: asyncio.Event) -> asyncio.Task[None]:

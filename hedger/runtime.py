@@ -202,6 +202,11 @@ class HedgerService:
         """State rebuilt for the fill partitions it stands for (see `not_ready_reason`)."""
         return self._readiness.rebuilt
 
+    @property
+    def rebuilt_at_s(self) -> float:
+        """Wall time (s since the epoch) the state was last rebuilt; 0.0 before the first."""
+        return self._readiness.rebuilt_at_s
+
     def not_ready_reason(self) -> str | None:
         """Why /readyz answers 503, or None when ready (`hedger.readiness`)."""
         return self._readiness.reason()

@@ -4,6 +4,7 @@ assigned, state is rebuilt and the broker answers; not ready the moment a stop i
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -16,6 +17,7 @@ from tests.integration.harness import hedger_settings, http_get, running_hedger,
 def test_readiness_before_the_service_runs_is_starting() -> None:
     service = HedgerService(Settings(kafka_bootstrap="127.0.0.1:9"))
     assert service.not_ready_reason() == "starting: checking the broker and topics"
+    assert service.rebuilt_at_s == 0.0  # never rebuilt
 
 
 @pytest.mark.broker
@@ -24,8 +26,10 @@ async def test_readiness_on_stop_request_is_stopping_at_once_while_the_run_goes_
 ) -> None:
     settings = await hedger_settings(kafka_bootstrap, topic_prefix)
     stop = asyncio.Event()
+    started_s = time.time()
     async with running_hedger(settings, stop) as service:
         assert service.not_ready_reason() is None
+        assert started_s <= service.rebuilt_at_s <= time.time()  # when the rebuild ended
         status, body = await http_get(settings, "/readyz")
         assert (status, body.splitlines()[0]) == (200, b"ready")
         stop.set()
