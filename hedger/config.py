@@ -243,7 +243,7 @@ class Settings:
     snapshot_interval_s: float = _setting(
         "HEDGER_SNAPSHOT_INTERVAL_S",
         300.0,
-        "Least time between two book-state snapshots (each after a rebuild too); 0 = none.",
+        "Least time between two book-state snapshots (one after each rebuild too); 0 = none.",
     )
     control_tokens_file: str | None = _setting(
         "HEDGER_CONTROL_TOKENS_FILE",
