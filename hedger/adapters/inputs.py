@@ -552,7 +552,15 @@ class InputStreams:
         # for was never fetched (the service spun, its HTTP and heartbeats starved too).
         fill_wait_ms = 0 if prices else _DRY_POLL_MS
         price_wait_ms = _POLL_MS if not waiting else _DRY_POLL_MS
-        if self._batch_full:  # the merge has work in hand: the loop is yielded below instead
+        # After a full batch, with records of every price partition still in the merge, it
+        # has work in hand: no fetch waits, and the loop is yielded below instead. A price
+        # partition run dry is waited for as before: fills pass it once it looks drained,
+        # and it looks drained as of its last fetch answer, which the fetch in flight may
+        # be about to overtake.
+        in_hand = self._batch_full and all(
+            self._merge.buffered((_PRICES, tp.partition)) for tp in self.prices.assignment()
+        )
+        if in_hand:
             fill_wait_ms = price_wait_ms = 0
         for kind, consumer, wanted, timeout_ms in (
             (_FILLS, self.fills, fills, fill_wait_ms),
@@ -572,7 +580,7 @@ class InputStreams:
                 self._merge.add((kind, tp.partition), self._timed(tp.topic, records))
                 if kind == _PRICES and records:
                     self._prices_fetched_to[tp.partition] = records[-1].offset + 1
-        if self._batch_full:
+        if in_hand:
             # aiokafka's fetch task sends the next fetch of what was just taken now, while
             # the merge hands it out, rather than once this loop next waits.
             await asyncio.sleep(0)
