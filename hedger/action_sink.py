@@ -4,15 +4,15 @@ metrics; and, at a batch holding a hedge order, the fault tests' crash points.
 
 A batch's records are acknowledged in the background while the next batches are handled:
 `end_batch` hands them over, and `settle`, which the commit of their offsets waits for
-(`InputStreams.commit_soon`), waits for the acknowledgements of every batch ended and
+(`CommitSchedule.commit_soon`), waits for the acknowledgements of every batch ended and
 raises the error of a record not written. Waiting in the loop instead, a catch-up stood
 still for each order's round trip (on Apache Kafka a sixth of its time,
 `benchmarks/service_catch_up.py`). Nothing is committed before its records are written,
 so the delivery guarantees are those of waiting in the loop (see `hedger.runtime`).
 
 Exactly once, a batch decided while a transaction is ending, with more records waiting,
-is held back whole (`InputStreams.hold_sends`): the outbox holds its records, this sink
-the batch, and the inputs its offsets, until `InputStreams.release_held` sends them in the
+is held back whole (`CommitSchedule.hold_sends`): the outbox holds its records, this sink
+the batch, and the inputs its offsets, until `CommitSchedule.release_held` sends them in the
 next transaction; it settles only from then on. Its `sent` crash point is reached there."""
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ class ActionSink:
         self._held.clear()
 
     def drop_held(self) -> None:
-        """Never send what is held back (`InputStreams.drop_held`)."""
+        """Never send what is held back (`CommitSchedule.drop_held`)."""
         self._outbox.drop_held()
         self._held.clear()
 

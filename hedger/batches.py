@@ -32,6 +32,7 @@ class BatchLoop:
         self._metrics = parts.metrics
         self._driver = parts.driver
         self._inputs = parts.inputs
+        self._commits = parts.commits
         self._receipt = parts.receipt
         self._control = parts.control
         self._sink = parts.sink
@@ -56,19 +57,19 @@ class BatchLoop:
             await self._sink.flush()
             # A transaction holding a cancel or dead letter: committed even mid catch-up
             # (held back behind a batch's records, if any: sent and committed with them).
-            self._inputs.commit_soon({}, now=True)
+            self._commits.commit_soon({}, now=True)
             record_controls(self._metrics, self._driver.engine)
 
     async def cycle(self) -> None:
         await self._poll_controls()
         handled = await self._inputs.next_batch()
         # After the fetch, which gave the commit they wait for time to end.
-        await self._inputs.release_held()
+        await self._commits.release_held()
         if not handled:
             await self._state.snapshot_if_due({})
             # Ends the snapshot's transaction, if any, and commits what earlier batches held
             # back while records waited (held by the merge, they may wait a while).
-            self._inputs.commit_soon({})
+            self._commits.commit_soon({})
             # Nothing ready (records may be held back by the merge): lag still moves.
             self._inputs.record_lag(self._metrics, {})
             return
@@ -91,7 +92,7 @@ class BatchLoop:
         offsets = self._inputs.batch_offsets()
         self._snapshots.moved()
         await self._state.snapshot_if_due(offsets)
-        self._inputs.commit_soon(offsets)
+        self._commits.commit_soon(offsets)
         record_books(self._metrics, self._driver.engine)
         record_controls(self._metrics, self._driver.engine)
         self._record_scenarios()

@@ -131,7 +131,7 @@ class HedgerService:
             self._outbox, self._state = parts.outbox, StateRebuild(parts)
             self._batches = BatchLoop(parts, self._state, self._clock)
             await self._serve(self._batches, stop, stack)
-            await self._inputs.drain()
+            await parts.commits.drain()
             self._readiness.stopped()
             log.info("stopping: last batch committed")
 
@@ -145,10 +145,11 @@ class HedgerService:
         await control.start()
         stack.push_async_callback(self._close, control.consumer.stop)
         await self._inputs.start(stack, self._close_consumer, producer, self.delivery)
+        commits = self._inputs.commit_schedule
         outbox = Outbox(
             producer,
-            self._inputs.before_send,
-            self._inputs.hold_sends,
+            commits.before_send,
+            commits.hold_sends,
             settings.orders_topic,
             settings.dlq_topic,
             settings.max_message_bytes,
@@ -161,13 +162,14 @@ class HedgerService:
             ControlActions(self.metrics, outbox, settings),
             CrashPoints(settings.crash_at),
         )
-        self._inputs.commit_after(sink)
+        commits.commit_after(sink)
         return ServiceParts(
             settings,
             self._engine_config,
             self.metrics,
             self._driver,
             self._inputs,
+            commits,
             self._readiness,
             self._receipt,
             control,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hedger.action_sink import ActionSink
+from hedger.adapters.commit_schedule import CommitSchedule
 from hedger.adapters.controls import ControlTopic
 from hedger.adapters.delivery import DeliveryMode
 from hedger.adapters.inputs import InputStreams
@@ -28,6 +29,7 @@ class ServiceParts:
     metrics: Metrics
     driver: EventDriver  # holds the engine, which a rebuild replaces
     inputs: InputStreams  # the fill and price consumers, merged in event time
+    commits: CommitSchedule  # when the inputs' offsets are committed
     readiness: Readiness
     receipt: ReceiptClock
     control: ControlTopic  # the control topic's consumer

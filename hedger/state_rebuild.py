@@ -49,6 +49,7 @@ class StateRebuild:
         self._metrics = parts.metrics
         self._driver = parts.driver
         self._inputs = parts.inputs
+        self._commits = parts.commits
         self._readiness = parts.readiness
         self._receipt = parts.receipt
         self._control = parts.control
@@ -69,7 +70,7 @@ class StateRebuild:
         self._prices_rebuilt = self._controls_rebuilt = False
         self._driver.engine = HedgeEngine(self._engine_config)  # a fresh market and controls
         self._sink.forget_unsettled()
-        self._inputs.drop_held()
+        self._commits.drop_held()
 
     async def rebuild_or_retry(self, stop: asyncio.Event) -> None:
         """A rebuild, or a line saying why it starts over: a read of a topic's end times
@@ -94,9 +95,9 @@ class StateRebuild:
             return
         # Decided on books that may have moved (the assignment can change before the watch
         # hears of it): what is held back is decided again after the rebuild.
-        inputs.drop_held()
-        await inputs.drain()  # the commit in flight may still fail and move the assignment
-        if self._prices_rebuilt and inputs.handled_uncommitted():
+        self._commits.drop_held()
+        await self._commits.drain()  # the commit in flight may still fail and move the assignment
+        if self._prices_rebuilt and self._commits.handled_uncommitted():
             # Kept, the market would be ahead of the committed state: its ticks would not
             # be decided again as themselves, and the orders lost with them would come
             # back under other ids, at other times.
@@ -148,7 +149,7 @@ class StateRebuild:
         record_controls(self._metrics, engine)
         decided = await self._sink.deliver(None, engine.handle(RecoveryCompleted(ts_ns=0)))
         await self._sink.flush()
-        await inputs.commit({tp: await inputs.fills.position(tp) for tp in assigned})
+        await self._commits.commit({tp: await inputs.fills.position(tp) for tp in assigned})
         await inputs.note_rebuilt()
         inputs.record_lag(self._metrics, {})
         record_books(self._metrics, engine)
@@ -212,7 +213,7 @@ class StateRebuild:
         are held back (their orders are in the state, not yet on the topic), or would be: a
         later batch takes it."""
         due = self._snapshots.due(catching_up=self._inputs.behind)
-        if not due or self.sent_ahead or self._inputs.holding_back:
+        if not due or self.sent_ahead or self._commits.holding_back:
             return False
         await self._sink.settle()  # the offsets of every order the state has seen
         started = time.perf_counter()

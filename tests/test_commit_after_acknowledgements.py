@@ -1,5 +1,5 @@
 """A batch's offsets are committed only once the records it sent are acknowledged, while the
-loop goes on with the next batches (`InputStreams.commit_after`, `ActionSink.settle`).
+loop goes on with the next batches (`CommitSchedule.commit_after`, `ActionSink.settle`).
 
 The service's own parts stand in for the broker's answers here: the sent batches settle
 when the test says, and the commits are recorded. The real broker's side of it (a crash
@@ -13,9 +13,8 @@ import time
 
 from aiokafka.structs import TopicPartition
 
+from hedger.adapters.commit_schedule import AssignmentWatch, CommitSchedule
 from hedger.adapters.delivery import DeliveryMode
-from hedger.adapters.inputs import InputStreams
-from hedger.config import Settings
 
 _PRICES = TopicPartition("prices", 0)
 
@@ -64,12 +63,14 @@ class _Commits:
         self._steps.append(f"committed {sorted(offsets.values())}")
 
 
-def _streams(steps: list[str]) -> tuple[InputStreams, _SentBatches]:
-    streams = InputStreams(Settings(kafka_bootstrap="localhost:1"), time.monotonic)
-    streams.commits = _Commits(steps)
+def _schedule(steps: list[str]) -> tuple[CommitSchedule, _SentBatches]:
+    """Live: nothing more waits after a batch."""
+    schedule = CommitSchedule(
+        _Commits(steps), AssignmentWatch(), lambda: False, time.monotonic, shutdown_timeout_s=1.0
+    )
     sent = _SentBatches(steps)
-    streams.commit_after(sent)
-    return streams, sent
+    schedule.commit_after(sent)
+    return schedule, sent
 
 
 async def _let_the_commit_run() -> None:
@@ -79,24 +80,24 @@ async def _let_the_commit_run() -> None:
 
 async def test_offsets_wait_for_the_batches_acknowledgements() -> None:
     steps: list[str] = []
-    streams, sent = _streams(steps)
+    schedule, sent = _schedule(steps)
     sent.waiting = 2  # two batches ended, their records not yet answered
-    streams.commit_soon({_PRICES: 40}, now=True)
+    schedule.commit_soon({_PRICES: 40}, now=True)
     await _let_the_commit_run()
     assert steps == []  # nothing committed while the records are unanswered
-    assert streams._commit_outstanding()  # `caught_up` is not yet
+    assert schedule.outstanding()  # `caught_up` is not yet
     sent.answer()
-    await streams.drain()
+    await schedule.drain()
     assert steps == ["acknowledged 2", "committed [40]"]
-    assert not streams._commit_outstanding()
+    assert not schedule.outstanding()
 
 
 async def test_records_sent_without_offsets_are_settled_too() -> None:
     """A batch of control records only (a cancel, a latch): no offsets, still waited for."""
     steps: list[str] = []
-    streams, sent = _streams(steps)
+    schedule, sent = _schedule(steps)
     sent.waiting = 1
     sent.answer()
-    streams.commit_soon({}, now=True)
-    await streams.drain()
+    schedule.commit_soon({}, now=True)
+    await schedule.drain()
     assert steps == ["acknowledged 1", "committed []"]

@@ -1,7 +1,7 @@
 """Exactly once, while more records wait, a batch decided during the commit of a transaction
-holds its records rather than wait for that commit (`InputStreams.hold_sends`): they are
+holds its records rather than wait for that commit (`CommitSchedule.hold_sends`): they are
 sent in order once the next transaction opens (`Outbox.release`), and the batch's offsets
-are committed only with them (`InputStreams.release_held`).
+are committed only with them (`CommitSchedule.release_held`).
 
 No broker: the producer, the transaction's commits and the sent batches are stood in for,
 and what reaches them is recorded. On a real broker, a catch-up that holds batches sends
@@ -18,9 +18,9 @@ from aiokafka.errors import MessageSizeTooLargeError
 from aiokafka.structs import ConsumerRecord, RecordMetadata, TopicPartition
 
 from hedger.action_sink import ActionSink
+from hedger.adapters.commit_schedule import HELD_MAX_RECORDS, AssignmentWatch, CommitSchedule
 from hedger.adapters.controls import ControlActions
 from hedger.adapters.delivery import DeliveryMode
-from hedger.adapters.inputs import _HELD_MAX_RECORDS, InputStreams
 from hedger.adapters.metrics import Metrics
 from hedger.adapters.outbox import Outbox
 from hedger.config import Settings
@@ -132,20 +132,22 @@ class _Commits:
 
 
 class _SentBatches:
-    """Batches with `held` records held back; released through the streams' `before_send`,
+    """Batches with `held` records held back; released through the schedule's `before_send`,
     as `Outbox.release` is."""
 
     unsettled = False
 
-    def __init__(self, streams: InputStreams, steps: list[str]) -> None:
-        self._streams, self._steps = streams, steps
+    def __init__(self, steps: list[str]) -> None:
+        self._steps = steps
+        self.schedule: CommitSchedule | None = None
         self.held = 0
 
     async def settle(self) -> None:
         return None
 
     async def release(self) -> None:
-        await self._streams.before_send()
+        assert self.schedule is not None
+        await self.schedule.before_send()
         self._steps.append("released")
         self.held = 0
 
@@ -154,13 +156,16 @@ class _SentBatches:
         self.held = 0
 
 
-def _streams(steps: list[str]) -> tuple[InputStreams, _Commits, _SentBatches]:
-    streams = InputStreams(Settings(kafka_bootstrap="localhost:1"), time.monotonic)
-    commits = _Commits(steps)
-    streams.commits = commits
-    sent = _SentBatches(streams, steps)
-    streams.commit_after(sent)
-    return streams, commits, sent
+def _schedule(
+    steps: list[str], *, behind: bool, watch: AssignmentWatch | None = None
+) -> tuple[CommitSchedule, _Commits, _SentBatches]:
+    """`behind`: after each batch more records wait (catching up), or none do (live)."""
+    commits, sent = _Commits(steps), _SentBatches(steps)
+    watch = watch if watch is not None else AssignmentWatch()
+    schedule = CommitSchedule(commits, watch, lambda: behind, time.monotonic, 1.0)
+    schedule.commit_after(sent)
+    sent.schedule = schedule
+    return schedule, commits, sent
 
 
 async def _let_the_commit_run() -> None:
@@ -170,31 +175,30 @@ async def _let_the_commit_run() -> None:
 
 async def test_a_held_batchs_offsets_are_committed_with_its_records() -> None:
     steps: list[str] = []
-    streams, commits, sent = _streams(steps)
-    streams._behind = True  # catching up
-    streams.commit_soon({_PRICES: 10}, now=True)  # batch 1's commit, in flight
-    assert streams.hold_sends()
+    schedule, commits, sent = _schedule(steps, behind=True)  # catching up
+    schedule.commit_soon({_PRICES: 10}, now=True)  # batch 1's commit, in flight
+    assert schedule.hold_sends()
     sent.held = 1  # batch 2 decided meanwhile: its records held
-    streams.commit_soon({_PRICES: 20})
-    await streams.release_held()  # the commit still in flight: nothing released
+    schedule.commit_soon({_PRICES: 20})
+    await schedule.release_held()  # the commit still in flight: nothing released
     commits.may_end.set()
     await _let_the_commit_run()
     assert steps == ["committed [10]"]  # batch 2's offsets not without its records
-    assert not streams.hold_sends()
-    assert streams._commit_outstanding()
-    await streams.release_held()
-    await streams.drain()
+    assert not schedule.hold_sends()
+    assert schedule.outstanding()
+    await schedule.release_held()
+    await schedule.drain()
     assert steps == ["committed [10]", "transaction opened", "released", "committed [20]"]
-    assert not streams._commit_outstanding()
+    assert not schedule.outstanding()
 
 
 async def test_live_a_batch_waits_for_the_commit_rather_than_hold() -> None:
     steps: list[str] = []
-    streams, commits, _ = _streams(steps)
-    streams._behind = False  # nothing more waits: the batch's orders go out now
-    streams.commit_soon({_PRICES: 10})
-    assert not streams.hold_sends()
-    waiting = asyncio.create_task(streams.before_send())
+    # Nothing more waits: the batch's orders go out now.
+    schedule, commits, _ = _schedule(steps, behind=False)
+    schedule.commit_soon({_PRICES: 10})
+    assert not schedule.hold_sends()
+    waiting = asyncio.create_task(schedule.before_send())
     await _let_the_commit_run()
     assert not waiting.done()
     commits.may_end.set()
@@ -204,26 +208,26 @@ async def test_live_a_batch_waits_for_the_commit_rather_than_hold() -> None:
 
 async def test_what_is_held_when_the_partitions_moved_is_never_sent() -> None:
     steps: list[str] = []
-    streams, commits, sent = _streams(steps)
+    watch = AssignmentWatch()
+    schedule, commits, sent = _schedule(steps, behind=False, watch=watch)
     commits.may_end.set()
     sent.held = 1
-    streams.commit_soon({_PRICES: 20})
-    streams.watch.changed = True  # the commit in flight found the fill partitions gone
-    await streams.drain()
+    schedule.commit_soon({_PRICES: 20})
+    watch.changed = True  # the commit in flight found the fill partitions gone
+    await schedule.drain()
     assert steps == ["dropped"]
-    assert not streams._commit_outstanding()
+    assert not schedule.outstanding()
 
 
 async def test_past_the_cap_a_batch_waits_for_the_commit() -> None:
     steps: list[str] = []
-    streams, commits, sent = _streams(steps)
-    streams._behind = True
-    streams.commit_soon({_PRICES: 10}, now=True)
-    sent.held = _HELD_MAX_RECORDS - 1
-    await streams.release_held()
+    schedule, commits, sent = _schedule(steps, behind=True)
+    schedule.commit_soon({_PRICES: 10}, now=True)
+    sent.held = HELD_MAX_RECORDS - 1
+    await schedule.release_held()
     assert steps == []  # under the cap: still held, the loop goes on
-    sent.held = _HELD_MAX_RECORDS
-    releasing = asyncio.create_task(streams.release_held())
+    sent.held = HELD_MAX_RECORDS
+    releasing = asyncio.create_task(schedule.release_held())
     await _let_the_commit_run()
     assert not releasing.done()  # at the cap: waits for the commit to end
     commits.may_end.set()

@@ -6,7 +6,7 @@ underlying). Records are decoded as they arrive and wait in an `EventTimeMerge` 
 turn. A batch's offsets, prices and fills, are committed together in one request under this
 instance's own group, then the fills under the shared group (which hands them to the next
 owner): a restart resumes both streams from the same batch, even after a crash between
-the two commits.
+the two commits. When they are committed is `hedger.adapters.commit_schedule`'s.
 """
 
 from __future__ import annotations
@@ -17,19 +17,13 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from typing import Protocol
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
-from hedger.adapters.delivery import (
-    Commits,
-    DeliveryMode,
-    OffsetCommits,
-    OwnershipLostError,
-    TransactionalCommits,
-)
+from hedger.adapters.commit_schedule import AssignmentWatch, CommitSchedule
+from hedger.adapters.delivery import Commits, DeliveryMode, OffsetCommits, TransactionalCommits
 from hedger.adapters.kafka import all_partitions, make_consumer
 from hedger.adapters.merge import EventTimeMerge
 from hedger.adapters.metrics import Metrics
@@ -57,78 +51,10 @@ _DRY_POLL_MS = 5
 # How long prices wait for the broker to say where a dry fill partition ends before
 # trying again at the next batch.
 _END_CHECK_TIMEOUT_S = 1.0
-# While more records wait after a batch (fetched, or on the broker: a catch-up, a burst),
-# its offsets (and, exactly once, its transaction, orders included) are committed at most
-# this often, else with the next batches'. Committing every batch of a catch-up cost a
-# transaction per 500 records on Apache Kafka (~30 ms, five round trips), and each batch
-# holding an order waited for the one in flight: 0.1 s still left a third of the time
-# with a commit in flight (benchmarks/service_catch_up.py). Live, with nothing waiting, a
-# batch is committed at once as before. A crash re-reads at most this much more (decisions
-# are deterministic: nothing is sent twice).
-_COMMIT_INTERVAL_S = 0.25
-# Most records held back for the next transaction (`InputStreams.hold_sends`); past it, the
-# next batch waits for the commit: a commit that hangs until the send deadline must not let
-# the loop run ahead without bound (the memory, and the work a given-up transaction loses).
-_HELD_MAX_RECORDS = 10_000
 # Stream keys of the merge: (kind, partition); at equal times a fill leaves first.
 _FILLS, _PRICES = 0, 1
 
 Decoded = tuple[Record, Event | DecodeError]
-
-
-class SentBatches(Protocol):
-    """The records batches sent, acknowledged in the background (`ActionSink`)."""
-
-    @property
-    def unsettled(self) -> bool:
-        """Some batch's records were not yet waited for."""
-
-    @property
-    def held(self) -> int:
-        """How many records are held back (`InputStreams.hold_sends`)."""
-
-    async def settle(self) -> None:
-        """Wait until every batch's records are acknowledged; raise if one was not."""
-
-    async def release(self) -> None:
-        """Send the records held back (opening a transaction waits for the one ending)."""
-
-    def drop_held(self) -> None:
-        """Never send the records held back."""
-
-
-class _NothingSent:
-    """Until `InputStreams.commit_after` names the batches' sink."""
-
-    unsettled = False
-    held = 0
-
-    async def settle(self) -> None:
-        return None
-
-    async def release(self) -> None:
-        return None
-
-    def drop_held(self) -> None:
-        return None
-
-
-class AssignmentWatch(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Notes a new assignment of fill partitions; the loop rebuilds before its next batch.
-
-    Nothing needs draining on revoke: every batch is delivered and committed before the
-    next poll, and a commit that loses the race to a rebalance is re-read by the new owner.
-    """
-
-    def __init__(self) -> None:
-        self.changed = False
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        log.info("fill partitions revoked: %s", sorted(tp.partition for tp in revoked))
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        log.info("fill partitions assigned: %s", sorted(tp.partition for tp in assigned))
-        self.changed = True
 
 
 class InputStreams:
@@ -141,15 +67,6 @@ class InputStreams:
         # Per partition, the offset after the last record handed out and handled: lag counts
         # from here, so records held back by the merge count as behind.
         self._handled_to: dict[TopicPartition, int] = {}
-        self._to_commit: dict[TopicPartition, int] = {}
-        # The offsets of the batches whose records are held back: committed with them.
-        self._held_offsets: dict[TopicPartition, int] = {}
-        self._committing: asyncio.Task[None] | None = None
-        self._sent: SentBatches = _NothingSent()
-        self._commit_started = -math.inf  # clock() when the last commit began
-        # Batches handed out, handed back to `commit_soon`, and committed (counts): the
-        # engine has seen every batch handed out, whether or not its output was sent.
-        self._batches_handed = self._batches_queued = self._batches_committed = 0
         # As of the last batch: more records wait, fetched or on the broker (catching up).
         self._behind = False
         # The last batch was a full one: the merge likely has the next ready (catching up).
@@ -209,13 +126,12 @@ class InputStreams:
             if mode is DeliveryMode.EXACTLY_ONCE
             else OffsetCommits(self._positions, self.fills)
         )
+        self.commit_schedule = CommitSchedule(
+            self.commits, self.watch, lambda: self._behind, self._clock, settings.shutdown_timeout_s
+        )
         self.track_fills(set())
         # Runs before the consumers close (the stack unwinds last in, first out).
-        stack.push_async_callback(self._settle_commit)
-
-    def commit_after(self, sent: SentBatches) -> None:
-        """Commit a batch's offsets only once `sent` has settled its records."""
-        self._sent = sent
+        stack.push_async_callback(self.commit_schedule.settle_at_close)
 
     def decode(self, record: Record) -> Event | DecodeError:
         try:
@@ -252,7 +168,7 @@ class InputStreams:
         """True when every record on the assigned partitions has been handed out and what
         was sent on them shows to a read_committed reader: no offsets wait to be committed
         (`commit_soon` groups them while records wait) and no transaction is open."""
-        if self._buffered(_FILLS) or self._buffered(_PRICES) or self._commit_outstanding():
+        if self._buffered(_FILLS) or self._buffered(_PRICES) or self.commit_schedule.outstanding():
             return False
         for consumer in (self.fills, self.prices):
             for tp in consumer.assignment():
@@ -274,11 +190,9 @@ class InputStreams:
         committed offsets: everything is read again from them."""
         self._merge = EventTimeMerge()
         self._handled_to.clear()
-        self._to_commit.clear()
-        self._held_offsets.clear()
         self._fills_end_covers.clear()
         self._prices_fetched_to.clear()
-        self._batches_handed = self._batches_queued = self._batches_committed = 0
+        self.commit_schedule.forget()
 
     def forget_fetched_fills(self) -> None:
         """After a reassignment the fills are read again from the rebuilt position."""
@@ -324,7 +238,7 @@ class InputStreams:
         """Fetch, then hand out what is ready in event-time order (may be nothing)."""
         # A commit that failed in the background stops the service even when no input
         # follows it (the next batch would raise it too, but may never come).
-        self._raise_commit_error()
+        self.commit_schedule.raise_error()
         await self._fetch()
         if self.watch.changed:
             return []  # the assignment moved under this fetch: rebuild first
@@ -344,7 +258,8 @@ class InputStreams:
             patient=fills.keys(),
         )
         self._behind = not all(fills.values()) or not all(prices.values()) or self._merge_buffered()
-        self._batches_handed += bool(ready)
+        if ready:
+            self.commit_schedule.batch_handed()
         self._batch_full = len(ready) >= self.settings.batch_max_records
         return ready
 
@@ -356,162 +271,14 @@ class InputStreams:
             for record, _ in self._merge.last_taken.values()
         }
 
-    def commit_soon(self, offsets: dict[TopicPartition, int], *, now: bool = False) -> None:
-        """Commit `offsets` in the background, off the tick-to-order path: a commit is a
-        broker round trip (10-130 ms measured on Apache Kafka) that the next tick would
-        otherwise wait behind. Offsets handed in while one commit is in flight are merged
-        and go in the next; so do those handed in while more records wait (the last batch
-        left some behind), within `_COMMIT_INTERVAL_S` of the last commit, unless `now`: a
-        later call commits them, and `drain` does. While records are held back, offsets are
-        too, until `release_held` sends them. The error of a failed commit is raised here or
-        by `drain`."""
-        self._raise_commit_error()
-        if offsets and self._sent.held:
-            self._held_offsets.update(offsets)
-        elif offsets:
-            self._to_commit.update(offsets)
-            self._batches_queued = self._batches_handed
-        if self._commit_in_flight():
-            return
-        if not self._to_commit and not self.commits.holds_output and not self._sent.unsettled:
-            return  # nothing to commit (a transaction may hold records of its own)
-        started = self._clock()
-        if not now and started - self._commit_started < _COMMIT_INTERVAL_S and self._behind:
-            return
-        self._commit_started = started
-        self._committing = asyncio.create_task(self._commit_pending())
-
-    def _commit_in_flight(self) -> bool:
-        return self._committing is not None and not self._committing.done()
-
-    def _commit_outstanding(self) -> bool:
-        waiting = bool(self._to_commit) or self.commits.holds_output or self._sent.unsettled
-        return self._commit_in_flight() or waiting or bool(self._sent.held)
-
     def _merge_buffered(self) -> bool:
         """Records fetched and not yet handed out (the merge holds them)."""
         return any(self._merge.buffered(stream) for stream in self._merge.streams())
-
-    async def drain(self) -> None:
-        """Wait until every offset handed to `commit_soon` is committed (before a rebuild
-        or a stop, so the committed position is exactly the work delivered). Records held
-        back are sent first, or, where the fill partitions moved, never."""
-        await self._commit_settled()
-        if self.watch.changed:
-            self.drop_held()
-        await self.release_held()
-        if self._commit_outstanding():  # held back by commit_soon
-            self.commit_soon({}, now=True)
-            await self._commit_settled()
-
-    async def _commit_settled(self) -> None:
-        """Wait for the commit in flight, if any, and raise its error."""
-        if self._committing is not None:
-            # Waits without raising (nor cancelling the commit if this wait is cancelled):
-            # the commit's error is raised, once, below.
-            await asyncio.wait({self._committing})
-        self._raise_commit_error()
-
-    async def _settle_commit(self) -> None:
-        """At close, after a failure elsewhere (a clean stop has drained): a commit still in
-        flight gets the shutdown deadline to land, and its own error is only logged, the
-        service is stopping on another. Never cancelled: aiokafka's inner commit would then
-        fail unobserved when the consumer closes, with a traceback on stderr."""
-        task, self._committing = self._committing, None
-        if task is None:
-            return
-        await asyncio.wait({task}, timeout=self.settings.shutdown_timeout_s)
-        task.add_done_callback(_log_commit_error)
-
-    def _raise_commit_error(self) -> None:
-        task = self._committing
-        if task is not None and task.done() and not task.cancelled():
-            self._committing = None
-            task.result()
-
-    def _transaction_ending(self) -> bool:
-        """Exactly once, a commit is in flight: a send waits for it to end (`before_send`)."""
-        return self._commit_in_flight() and self.commits.mode is DeliveryMode.EXACTLY_ONCE
-
-    def hold_sends(self) -> bool:
-        """Records are held back rather than wait for the transaction ending, while more
-        records wait (fetched, or on the broker): the loop goes on with them. A catch-up
-        waited for each commit a batch holding an order met, a tenth of its time on Apache
-        Kafka (`benchmarks/service_catch_up.py`). With nothing more waiting (live), a
-        batch's records wait for the commit as before, not for a later batch."""
-        return self._behind and self._transaction_ending()
 
     @property
     def behind(self) -> bool:
         """As of the last batch, more records wait, fetched or on the broker."""
         return self._behind
-
-    @property
-    def holding_back(self) -> bool:
-        """Records are held back, or a send now would be."""
-        return bool(self._sent.held) or self.hold_sends()
-
-    async def release_held(self) -> None:
-        """Between batches: send the records held back, in the next transaction, and hand
-        their batches' offsets on to be committed with them. While the commit they were
-        held for is still in flight and more records wait, they stay held, up to
-        `_HELD_MAX_RECORDS`; past it, this waits for the commit."""
-        held = self._sent.held
-        if not held or (self.hold_sends() and held < _HELD_MAX_RECORDS):
-            return
-        await self._sent.release()
-        self._to_commit.update(self._held_offsets)
-        self._held_offsets.clear()
-        self._batches_queued = self._batches_handed
-
-    def drop_held(self) -> None:
-        """Never send what is held back: it was decided on books that may have moved, and
-        its batches, never committed, are handled again after the rebuild."""
-        self._sent.drop_held()
-        self._held_offsets.clear()
-
-    async def before_send(self) -> None:
-        """In a transaction, the batch's first send waits for the commit in flight to end
-        and opens the next (one transaction at a time), or sends in the one still open
-        (its commit held back by `commit_soon`); otherwise it waits for nothing."""
-        if self.commits.mode is DeliveryMode.EXACTLY_ONCE:
-            await self._commit_settled()
-            if self.watch.changed:
-                # The last batch's commit found the partitions gone: this batch was decided
-                # on books another instance now owns.
-                raise OwnershipLostError("the fill partitions moved: rebuilding before sending")
-            await self.commits.before_send()
-
-    async def _commit_pending(self) -> None:
-        # Once even with no offsets: a transaction may hold records of its own (controls).
-        while True:
-            offsets, self._to_commit = self._to_commit, {}
-            batches = self._batches_queued
-            # The batches' records were all sent before their offsets were handed in.
-            await self._sent.settle()
-            if await self.commit(offsets):
-                self._batches_committed = batches
-            if not self._to_commit and not self._sent.unsettled:
-                return
-
-    async def commit(self, offsets: dict[TopicPartition, int]) -> bool:
-        """Commit `offsets` (with the open transaction, if any); False when a rebalance
-        took the partitions first."""
-        try:
-            await self.commits.commit(offsets)
-        except (CommitFailedError, OwnershipLostError) as error:
-            # Lost the partitions to a rebalance mid-batch: the new owner re-reads the
-            # batch, and deterministic order ids keep that from sending anything twice.
-            log.warning("commit lost to a rebalance: %s", error)
-            self.watch.changed = True
-            return False
-        return True
-
-    def handled_uncommitted(self) -> bool:
-        """Since the last commit that landed, a batch was handed out and then dropped, or
-        its commit was lost: the market has seen prices whose decisions were not committed
-        (in a transaction, nothing of them shows). Asked once `drain` has returned."""
-        return self._batches_committed != self._batches_handed
 
     async def note_rebuilt(self) -> None:
         """After a rebuild: every fill before the consumer's position is handled, and the
@@ -687,8 +454,3 @@ async def drained(consumer: AIOKafkaConsumer, *partitions: TopicPartition) -> bo
         if end is None or await consumer.position(tp) < end:
             return False
     return True
-
-
-def _log_commit_error(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("the last offset commit failed: %s", task.exception())

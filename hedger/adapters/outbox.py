@@ -3,7 +3,7 @@
 Sends are queued with `send()`; `take()` hands a batch's over as `Sends`, and `settle()`
 waits for them together, so a batch costs one broker round trip; offsets are committed only
 after its `Sends` are settled. While `hold_sends` says so (a transaction is ending and more
-records wait: `InputStreams.hold_sends`), records are held, in order, instead of sent, and
+records wait: `CommitSchedule.hold_sends`), records are held, in order, instead of sent, and
 `release()` sends them once the next transaction opens; a held record's future is answered
 when its send is. Orders and cancels name the input record they were decided on in their
 headers (`source_topic`, `source_partition`, `source_offset`, as dead letters do): a restart
@@ -131,7 +131,7 @@ class Outbox:
     ) -> list[RecordMetadata]:
         """Send (key, value) records in the batch (its transaction, if any) and wait for
         them: a snapshot's manifest names the offsets of its chunks. Never held: a snapshot
-        is taken only while none is (`InputStreams.holding_back`)."""
+        is taken only while none is (`CommitSchedule.holding_back`)."""
         assert not self._held, "a snapshot is never written behind records held back"
         await self._before_send()
         futures = [
@@ -173,7 +173,7 @@ class Outbox:
             self._held.popleft()
 
     def drop_held(self) -> None:
-        """Never send what is held (`InputStreams.drop_held`)."""
+        """Never send what is held (`CommitSchedule.drop_held`)."""
         self._held.clear()
 
     async def _send(

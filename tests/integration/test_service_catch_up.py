@@ -121,7 +121,7 @@ async def test_a_catch_up_holding_batches_back_sends_each_order_once_in_order(
 ) -> None:
     """The whole feed on the topic before the service starts, in batches of 50 records:
     exactly once, the batches decided while a transaction commits hold their records and
-    offsets back for the next (`InputStreams.hold_sends`). A read_committed reader still
+    offsets back for the next (`CommitSchedule.hold_sends`). A read_committed reader still
     sees what handling each input in turn sends, each order once, in order."""
     settings = await _settings(kafka_bootstrap, topic_prefix, batch_max_records=50)
     ticks = random_walk_ticks(TICKS, 0, seed=7)
