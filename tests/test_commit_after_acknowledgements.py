@@ -11,10 +11,15 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from aiokafka.structs import TopicPartition
 
 from hedger.adapters.commit_schedule import AssignmentWatch, CommitSchedule
 from hedger.adapters.delivery import DeliveryMode
+
+# A regression here can leave a commit, a send or a release waiting forever (or a commit
+# loop that never yields): it fails at the deadline instead of hanging the suite.
+pytestmark = pytest.mark.timeout(20)
 
 _PRICES = TopicPartition("prices", 0)
 

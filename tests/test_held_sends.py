@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 import orjson
+import pytest
 from aiokafka.errors import MessageSizeTooLargeError
 from aiokafka.structs import ConsumerRecord, RecordMetadata, TopicPartition
 
@@ -26,6 +27,10 @@ from hedger.adapters.outbox import Outbox
 from hedger.config import Settings
 from hedger.core.actions import SubmitHedgeOrder
 from hedger.core.events import Side
+
+# A regression here can leave a commit, a send or a release waiting forever (or a commit
+# loop that never yields): it fails at the deadline instead of hanging the suite.
+pytestmark = pytest.mark.timeout(20)
 
 _PRICES = TopicPartition("prices", 0)
 
