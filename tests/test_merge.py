@@ -15,10 +15,14 @@ BOTH_IDLE = {PRICES: True, FILLS: True}
 NO_LIMIT = 1_000
 
 
+def add(merge: EventTimeMerge, stream: int, pairs: list[tuple[int | None, object]]) -> None:
+    merge.add(stream, [ts for ts, _ in pairs], [item for _, item in pairs])
+
+
 def merge_with(prices: list[tuple[int | None, str]], fills: list[tuple[int | None, str]]):
     merge: EventTimeMerge[int, str] = EventTimeMerge()
-    merge.add(PRICES, prices)
-    merge.add(FILLS, fills)
+    add(merge, PRICES, prices)
+    add(merge, FILLS, fills)
     return merge
 
 
@@ -34,7 +38,7 @@ def test_merge_busy_stream_that_ran_dry_blocks_the_other():
     assert merge.pop_ready({PRICES: False, FILLS: True}, NO_LIMIT) == ["f5", "p10"]
     assert merge.buffered(FILLS) == 2
     assert merge.pop_ready({PRICES: False, FILLS: True}, NO_LIMIT) == []
-    merge.add(PRICES, [(25, "p25")])
+    add(merge, PRICES, [(25, "p25")])
     assert merge.pop_ready({PRICES: False, FILLS: True}, NO_LIMIT) == ["f20", "p25"]
 
 
@@ -70,8 +74,8 @@ def test_merge_item_without_time_stays_after_the_previous_item_of_its_stream():
 def test_merge_item_without_time_keeps_the_stream_time_across_batches():
     merge = merge_with([(30, "p30")], [(20, "f20")])
     assert merge.pop_ready(BOTH_IDLE, NO_LIMIT) == ["f20", "p30"]
-    merge.add(PRICES, [(None, "p-bad")])
-    merge.add(FILLS, [(25, "f25"), (35, "f35")])
+    add(merge, PRICES, [(None, "p-bad")])
+    add(merge, FILLS, [(25, "f25"), (35, "f35")])
     # p-bad arrived after p30, so it carries time 30: after f25, before f35.
     assert merge.pop_ready(BOTH_IDLE, NO_LIMIT) == ["f25", "p-bad", "f35"]
 
@@ -108,9 +112,9 @@ def test_merge_clear_drops_one_stream_only():
 
 def test_merge_with_three_streams_orders_all_of_them():
     merge: EventTimeMerge[int, str] = EventTimeMerge()
-    merge.add(0, [(30, "a30")])
-    merge.add(1, [(10, "b10"), (40, "b40")])
-    merge.add(2, [(20, "c20")])
+    add(merge, 0, [(30, "a30")])
+    add(merge, 1, [(10, "b10"), (40, "b40")])
+    add(merge, 2, [(20, "c20")])
     assert merge.pop_ready({0: True, 1: True, 2: True}, NO_LIMIT) == ["b10", "c20", "a30", "b40"]
 
 
@@ -125,8 +129,8 @@ def test_merge_sorted_idle_streams_give_the_stable_merge_without_loss(
     prices = [(ts, ("p", index)) for index, ts in enumerate(price_times)]
     fills = [(ts, ("f", index)) for index, ts in enumerate(fill_times)]
     merge: EventTimeMerge[int, tuple[str, int]] = EventTimeMerge()
-    merge.add(PRICES, prices)
-    merge.add(FILLS, fills)
+    add(merge, PRICES, prices)
+    add(merge, FILLS, fills)
 
     released: list[tuple[str, int]] = []
     while batch := merge.pop_ready(BOTH_IDLE, limit):
@@ -146,7 +150,7 @@ def test_merge_sorted_idle_streams_give_the_stable_merge_without_loss(
 
 def test_merge_stream_known_only_from_idle_blocks_while_busy_and_empty():
     merge: EventTimeMerge[int, str] = EventTimeMerge()
-    merge.add(0, [(10, "a10")])
+    add(merge, 0, [(10, "a10")])
     # Stream 1 has never had an item, but the broker holds some: a10 may be later.
     assert merge.pop_ready({0: True, 1: False}, NO_LIMIT) == []
     assert merge.pop_ready({0: True, 1: True}, NO_LIMIT) == ["a10"]
@@ -154,9 +158,9 @@ def test_merge_stream_known_only_from_idle_blocks_while_busy_and_empty():
 
 def test_merge_patient_stream_waits_for_a_dry_stream_to_settle_others_do_not():
     merge: EventTimeMerge[int, str] = EventTimeMerge()
-    merge.add(0, [(10, "fill10")])
-    merge.add(1, [(20, "tick20")])
-    merge.add(2, [(5, "tick5")])
+    add(merge, 0, [(10, "fill10")])
+    add(merge, 1, [(20, "tick20")])
+    add(merge, 2, [(5, "tick5")])
     idle = {0: True, 1: True, 2: True}
     # Stream 2 ran dry just now: idle, not yet settled. The fill (patient) must wait.
     unsettled = {0: True, 1: True, 2: False}
@@ -177,7 +181,7 @@ def test_merge_gives_the_same_order_whatever_the_partition_count(times, partitio
     items = [(ts, f"{index}") for index, ts in enumerate(sorted(times))]
     merge: EventTimeMerge[int, str] = EventTimeMerge()
     for partition in range(partitions):
-        merge.add(partition, [item for item in items if int(item[1]) % partitions == partition])
+        add(merge, partition, [item for item in items if int(item[1]) % partitions == partition])
     released: list[str] = []
     while batch := merge.pop_ready(dict.fromkeys(range(partitions), True), limit):
         released.extend(batch)

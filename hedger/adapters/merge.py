@@ -18,8 +18,8 @@ what makes committing `offset + 1` of the handled prefix safe.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Container, Iterable, Mapping
-from typing import Generic, TypeVar
+from collections.abc import Container, Mapping
+from typing import Generic, TypeVar, cast
 
 Item = TypeVar("Item")
 # A stream's key: orderable, since equal times leave in key order.
@@ -45,13 +45,18 @@ class EventTimeMerge(Generic[Key, Item]):
         buffer = self._buffers.get(stream)
         return len(buffer) if buffer is not None else 0
 
-    def add(self, stream: Key, items: Iterable[tuple[int | None, Item]]) -> None:
-        """Queue items in arrival order; an item without a time (unreadable input) takes
-        the time of the one before it, so it leaves in place."""
+    def add(self, stream: Key, times: list[int | None], items: list[Item]) -> None:
+        """Queue `items` in arrival order, at their `times`; an item without a time
+        (unreadable input) takes the time of the one before it, so it leaves in place."""
         buffer = self._buffers.setdefault(stream, deque())
+        if None not in times:  # the common case, in one call
+            buffer.extend(zip(cast("list[int]", times), items, strict=True))
+            if times:
+                self._last_ts[stream] = cast(int, times[-1])
+            return
         last_ts = self._last_ts.get(stream, 0)
         append = buffer.append
-        for ts_ns, item in items:
+        for ts_ns, item in zip(times, items, strict=True):
             if ts_ns is not None:
                 last_ts = ts_ns
             append((last_ts, item))
