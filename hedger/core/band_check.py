@@ -10,6 +10,11 @@ their most) on how far the delta can be from the anchor's tangent settles a tick
 whole interval it allows is inside the band, or outside it. Only the ticks it cannot
 settle are computed exactly. Rounding cannot turn an answer: `beyond_band` is monotone in
 the net delta, and the interval is wider than the rounding of the exact path (its slack).
+
+The test per tick is a compiled loop per book (`_settle_by_bound`, `_beyond_where_exact`):
+as array expressions it took some twenty numpy calls per book and run, each with a fixed
+cost, and a catch-up's runs are a few hundred ticks (cut by batches and orders), so that
+fixed cost was most of the band test's (benchmarks/service_catch_up.py).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from hedger.core.delta_path import (
     book_deltas_and_slopes_along,
 )
 from hedger.core.policy import BoolArray, FloatArray, beyond_band
+from hedger.core.pricing.jit import jit
 from hedger.core.risk import MarketInputs, OptionColumns
 from hedger.core.row_kernels import NANOS_PER_DAY
 
@@ -77,51 +83,124 @@ def outside_bands(
     deltas[anchors], slopes = book_deltas_and_slopes_along(
         columns, marks[anchors], times_ns[anchors], *carry
     )
-    owner = np.arange(count) // ANCHOR_EVERY  # each tick's anchor, by its place in `anchors`
     log_marks = np.log(marks)
-    log_steps = log_marks - log_marks[anchors][owner]
-    year_steps = np.abs(times_ns - times_ns[anchors][owner]) / (
-        NANOS_PER_DAY * columns.model.days_per_year
-    )
-    settled: list[tuple[BoolArray, BoolArray] | None] = []  # per book: (settled, beyond)
-    unsettled = np.zeros(count, dtype=bool)
-    for book in books:
-        if book.column is None:
-            settled.append(None)
-            continue
-        bound = bounds[book.column]
-        # Taylor in log mark from the anchor, at the anchor's time; then in time.
-        centre = _net(book, deltas[anchors[owner], book.column])
-        centre += slopes[owner, book.column] * log_steps
+    days_per_year = float(columns.model.days_per_year)
+    # Per book with a column: at each tick, settled by the bound (inside or outside) or not.
+    tests = [_band_test(book, count) for book in books]
+    settled = [
+        None
+        if book.column is None
+        else _settle_by_bound(
+            deltas,
+            slopes,
+            book.column,
+            log_marks,
+            times_ns,
+            days_per_year,
+            bounds[book.column],
+            *test,
+        )
+        for book, test in zip(books, tests, strict=True)
+    ]
+    # The ticks some book's bound cannot settle: computed for every book, as the anchors.
+    exact = np.zeros(count, dtype=bool)
+    for settling in settled:
+        if settling is not None:
+            exact |= settling == _UNSETTLED
+    exact[anchors] = False
+    if exact.any():
+        deltas[exact] = book_deltas_along(columns, marks[exact], times_ns[exact], *carry)
+    exact[anchors] = True
+    return [
+        _beyond(book, deltas)
+        if book.column is None or settling is None
+        else _beyond_where_exact(deltas, book.column, exact, settling, *test)
+        for book, test, settling in zip(books, tests, settled, strict=True)
+    ]
+
+
+# `_settle_by_bound`'s answer per tick.
+_UNSETTLED, _INSIDE, _OUTSIDE = 0, 1, 2
+# A book's test, as the kernels take it.
+_SHARES, _WORKING, _LOW, _HIGH = 0, 1, 2, 3
+
+
+def _band_test(book: BookBand, count: int) -> tuple[FloatArray, FloatArray]:
+    """A book's test for the kernels: (shares, working, low, high) by `_SHARES`...
+    `_HIGH`, and its band at each tick."""
+    band = np.asarray(book.band, dtype=np.float64)
+    if band.ndim == 0:
+        band = np.full(count, band)
+    return np.array([book.shares, book.working, book.low, book.high], dtype=np.float64), band
+
+
+@jit
+def _settle_by_bound(
+    deltas: FloatArray,
+    anchor_slopes: FloatArray,
+    column: int,
+    log_marks: FloatArray,
+    times_ns: np.ndarray,
+    days_per_year: float,
+    bound: FloatArray,
+    test: FloatArray,
+    band: FloatArray,
+) -> np.ndarray:
+    """Per tick, whether the whole interval Taylor's bound allows around the anchor's
+    tangent (in log mark at the anchor's time, then in time) is inside the band
+    (`_INSIDE`), beyond it on one side (`_OUTSIDE`), or neither (`_UNSETTLED`)."""
+    count = len(log_marks)
+    shares, working, low, high = test[_SHARES], test[_WORKING], test[_LOW], test[_HIGH]
+    settled = np.empty(count, dtype=np.int8)
+    year_ns = NANOS_PER_DAY * days_per_year
+    for tick in range(count):
+        anchor = tick // ANCHOR_EVERY
+        first = anchor * ANCHOR_EVERY
+        log_step = log_marks[tick] - log_marks[first]
+        year_step = abs(times_ns[tick] - times_ns[first]) / year_ns
+        # As `_net` adds them: (options + shares) + working.
+        centre = (deltas[first, column] + shares) + working
+        centre += anchor_slopes[anchor, column] * log_step
         reach = (
-            0.5 * bound[BOUND_CURVATURE] * log_steps**2
-            + bound[BOUND_PER_YEAR] * year_steps
-            + _ROUNDING * bound[BOUND_SLOPE] * np.abs(log_steps)
+            0.5 * bound[BOUND_CURVATURE] * log_step * log_step
+            + bound[BOUND_PER_YEAR] * year_step
+            + _ROUNDING * bound[BOUND_SLOPE] * abs(log_step)
             + 2.0 * bound[BOUND_SLACK]
         )
-        reach += _ROUNDING * (np.abs(centre) + abs(book.shares) + abs(book.working) + 1.0)
+        reach += _ROUNDING * (abs(centre) + abs(shares) + abs(working) + 1.0)
         lower, upper = centre - reach, centre + reach
-        band = np.broadcast_to(book.band, (count,))
-        low, high = book.low, book.high
-        inside = ~beyond_band(lower, low, high, band) & ~beyond_band(upper, low, high, band)
+        width = band[tick]
         # The whole interval above the band, or the whole of it below.
-        outside = (lower - high > band) | (low - upper > band)
-        settled.append((inside | outside, outside))
-        unsettled |= ~(inside | outside)
-    unsettled[anchors] = False
-    if unsettled.any():
-        deltas[unsettled] = book_deltas_along(
-            columns, marks[unsettled], times_ns[unsettled], *carry
-        )
-    results = []
-    for book, settling in zip(books, settled, strict=True):
-        beyond = _beyond(book, deltas)  # NaN where not computed: False there, overwritten
-        if settling is not None:
-            by_bound = settling[0] & ~unsettled
-            by_bound[anchors] = False
-            beyond[by_bound] = settling[1][by_bound]
-        results.append(beyond)
-    return results
+        if lower - high > width or low - upper > width:
+            settled[tick] = _OUTSIDE
+        elif low - lower > width or upper - high > width:
+            settled[tick] = _UNSETTLED  # an end beyond the band: `beyond_band` of it
+        else:
+            settled[tick] = _INSIDE
+    return settled
+
+
+@jit
+def _beyond_where_exact(
+    deltas: FloatArray,
+    column: int,
+    exact: np.ndarray,
+    settled: np.ndarray,
+    test: FloatArray,
+    band: FloatArray,
+) -> np.ndarray:
+    """`beyond_band` of the book's net delta at each tick: from its computed option delta
+    where `exact`, from `_settle_by_bound`'s answer elsewhere."""
+    count = len(exact)
+    shares, working, low, high = test[_SHARES], test[_WORKING], test[_LOW], test[_HIGH]
+    beyond = np.empty(count, dtype=np.bool_)
+    for tick in range(count):
+        if exact[tick]:
+            net = (deltas[tick, column] + shares) + working
+            beyond[tick] = net - high > band[tick] or low - net > band[tick]
+        else:
+            beyond[tick] = settled[tick] == _OUTSIDE
+    return beyond
 
 
 def _net(book: BookBand, option_delta: FloatArray | float) -> FloatArray:

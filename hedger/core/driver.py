@@ -92,16 +92,16 @@ class EventDriver:
         run = self._run
         if run is not None and run[0] is inputs and run[1:3] == (symbol, bound) and start < run[3]:
             return run[3]
-        end = start + 1
-        while end < len(inputs):
-            event = inputs[end]
+        end = len(inputs)
+        for index in range(start + 1, end):  # a `for`: a catch-up looks at every tick here
+            event = inputs[index]
             if (
                 type(event) is not PriceTick
                 or event.symbol != symbol
                 or event.ts_ns >= bound
-                or (joins is not None and not joins(end))
+                or (joins is not None and not joins(index))
             ):
+                end = index
                 break
-            end += 1
         self._run = (inputs, symbol, bound, end)
         return end

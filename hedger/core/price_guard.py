@@ -123,7 +123,7 @@ class PriceGuard:
         if feed is None or feed.frozen is not None or not len(marks):
             return 0
         previous = np.concatenate(([feed.mark], marks[:-1]))
-        gaps = np.diff(times, prepend=feed.ts_ns)
+        gaps = times - np.concatenate(([feed.ts_ns], times[:-1]))
         threshold = self.limits.jump_fraction * self.limits.widening(gaps)
         jumped = abs(marks / previous - 1.0) > threshold
         return int(jumped.argmax()) if jumped.any() else len(marks)

@@ -121,7 +121,9 @@ class TickRuns:
         marks = np.array([tick.mark for tick in run])
         times = np.array([tick.ts_ns for tick in run], dtype=np.int64)
         count = next((i for i, tick in enumerate(run) if tick.symbol != symbol), len(run))
-        count = min(count, _leading(np.diff(times, prepend=last.ts_ns) > 0))
+        # Newer than the last tick and in order (compared by slices: `np.diff` with its
+        # `prepend` cost more than the comparison).
+        count = min(count, 0 if times[0] <= last.ts_ns else 1 + _leading(times[1:] > times[:-1]))
         # In time order from here: a search finds the first tick at or past the cut, an
         # expiry or `before_ns`.
         expiry = None if columns is None else columns.next_expiry_ns
