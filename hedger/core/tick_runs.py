@@ -44,9 +44,12 @@ from hedger.core.revaluation import Revaluation
 from hedger.core.risk import OptionColumns
 
 # Ticks examined in the first look ahead of a pass: twice as many as the last pass took
-# (a busy feed's runs are long), within these bounds; each look that finds all of them
-# steady doubles it, so a long steady run costs few compiled calls, and a run that ends at
-# once (every tick trades) wastes little.
+# (a busy feed's runs are long), within these bounds, or the most when the last took all
+# it was given (its run ended at a batch's end or a timer, not on a trade); each look that
+# finds all of them steady doubles it, so a long steady run costs few compiled calls, and a
+# run that ends at once (every tick trades) wastes little. A look costs some 80 us besides
+# its ticks: doubling up from a short last pass, a catch-up's passes of about 1,000 ticks
+# took three or four looks each.
 FIRST_LOOK, LONGEST_FIRST_LOOK = 16, 1024
 
 # Per book holding the underlying (and not timed), which ticks of a run it is refused on.
@@ -104,7 +107,8 @@ class TickRuns:
             # one, another underlying's, or none).
             newest = ticks[index - 1]
             self._revaluation.revalue(newest.symbol, newest.mark, newest.ts_ns)
-        self._first_look = min(max(2 * (index - start), FIRST_LOOK), LONGEST_FIRST_LOOK)
+        taken = LONGEST_FIRST_LOOK if index == stop else 2 * (index - start)
+        self._first_look = min(max(taken, FIRST_LOOK), LONGEST_FIRST_LOOK)
         return index, refusals
 
     def _steady_count(
