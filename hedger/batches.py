@@ -23,6 +23,11 @@ from hedger.state_rebuild import StateRebuild, freeze_if_crossed
 log = logging.getLogger(__name__)
 
 _SCENARIO_INTERVAL_S = 1.0
+# While catching up, the books' metrics are set at most this often: a catch-up's batches
+# come every few ms (setting every book's gauges after each was 2.5% of its time,
+# benchmarks/service_catch_up.py), and a scrape sees only the last. After every batch once
+# nothing more waits.
+_BOOKS_INTERVAL_S = 0.1
 
 
 class BatchLoop:
@@ -40,6 +45,8 @@ class BatchLoop:
         self._state = state
         self._clock = clock
         self._scenarios_at = -math.inf
+        self._books_at = -math.inf
+        self._books_stale = False  # a batch's books not yet set in the metrics
         self.in_hand = False  # fetched records being handed to the engine
         self._judged_alike = False  # every record of the batch judged alike on receipt
 
@@ -72,6 +79,8 @@ class BatchLoop:
             self._commits.commit_soon({})
             # Nothing ready (records may be held back by the merge): lag still moves.
             self._inputs.record_lag(self._metrics, {})
+            if self._books_stale:
+                self._record_books()
             return
         self._receipt.tick_now()
         self._judged_alike = self._receipt.judged_alike([record.timestamp for record, _ in handled])
@@ -93,8 +102,7 @@ class BatchLoop:
         self._snapshots.moved()
         await self._state.snapshot_if_due(offsets)
         self._commits.commit_soon(offsets)
-        record_books(self._metrics, self._driver.engine)
-        record_controls(self._metrics, self._driver.engine)
+        self._record_books()
         self._record_scenarios()
         self._inputs.record_lag(self._metrics, offsets)
 
@@ -177,6 +185,16 @@ class BatchLoop:
         for stamp_ms in tick_stamps_ms:
             latency_s = max(answered_ms - stamp_ms, 0.0) / 1000
             self._metrics.tick_to_order_latency.observe(latency_s)
+
+    def _record_books(self) -> None:
+        """The books in the metrics, after a batch (see `_BOOKS_INTERVAL_S`) or once a
+        catch-up that ended without another batch finds nothing more waiting."""
+        now = self._clock()
+        self._books_stale = self._inputs.behind and now - self._books_at < _BOOKS_INTERVAL_S
+        if not self._books_stale:
+            self._books_at = now
+            record_books(self._metrics, self._driver.engine)
+            record_controls(self._metrics, self._driver.engine)
 
     def _record_scenarios(self) -> None:
         """Scenario grids revalue every position once per cell: at most once a second."""

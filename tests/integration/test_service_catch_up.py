@@ -52,8 +52,9 @@ async def _settings(bootstrap: str, prefix: str, **overrides: Any) -> Settings:
     )
 
 
-def reference(settings: Settings, events: list[Event]) -> list[Action]:
-    """What one engine does handling each input in turn, timers as the service fires them."""
+def reference(settings: Settings, events: list[Event]) -> tuple[list[Action], HedgeEngine]:
+    """What one engine does handling each input in turn, timers as the service fires them,
+    and that engine."""
     engine = HedgeEngine(settings.engine_config())
     engine.handle(RecoveryCompleted(0))
     timer = EventTimer(settings.timer_interval_ms * 1_000_000)
@@ -63,7 +64,7 @@ def reference(settings: Settings, events: list[Event]) -> list[Action]:
         if fired is not None:
             actions += engine.handle(fired)
         actions += engine.handle(event)
-    return actions
+    return actions, engine
 
 
 async def test_catching_up_on_a_long_feed_sends_what_handling_each_input_sends(
@@ -95,7 +96,7 @@ async def test_catching_up_on_a_long_feed_sends_what_handling_each_input_sends(
         if index in BAD_AT and BAD_AT[index] is None:
             events.append(unknown_underlying(index))
         events.append(tick)
-    expected = reference(settings, events)
+    expected, _ = reference(settings, events)
     sent = await read_all(kafka_bootstrap, settings.orders_topic)
     assert [(m["type"], m["order_id"], m.get("side"), m.get("qty")) for m in sent] == [
         ("order", a.order_id, a.side.value, a.qty)
@@ -130,12 +131,22 @@ async def test_a_catch_up_holding_batches_back_sends_each_order_once_in_order(
         await feed.send(settings.fills_topic, encode_fill(mm.client_buys_calls()), "mm-1")
         for tick in ticks:
             await feed.send(settings.prices_topic, encode_tick(tick), "XYZ")
+    expected, engine = reference(settings, [mm.vol(), mm.client_buys_calls(), *ticks])
+    [book] = [e for e in engine.exposures() if (e.book, e.underlying) == ("mm-1", "XYZ")]
+    labels = {"book": "mm-1", "underlying": "XYZ"}
+
+    async def exported_as_of_the_last_input() -> bool:
+        delta = await metric(settings, "hedger_delta_exposure", **labels)
+        working = await metric(settings, "hedger_working_hedge_shares", **labels)
+        return (delta, working) == (pytest.approx(book.delta), book.working_shares)
+
     async with running_hedger(settings) as service:
         await wait_committed(settings, 1 + len(ticks))
         held = await metric(settings, "hedger_batches_held_total")
         delivery = service.delivery
-
-    expected = reference(settings, [mm.vol(), mm.client_buys_calls(), *ticks])
+        # Set at most every 100 ms while catching up: the books as of the last input, once
+        # nothing more waits.
+        await wait_until(exported_as_of_the_last_input)
     orders = [
         (a.order_id, a.side.value, a.qty) for a in expected if isinstance(a, SubmitHedgeOrder)
     ]
