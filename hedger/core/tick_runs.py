@@ -124,7 +124,21 @@ class TickRuns:
         run = ticks[start:end]
         marks = np.array([tick.mark for tick in run])
         times = np.array([tick.ts_ns for tick in run], dtype=np.int64)
-        count = next((i for i, tick in enumerate(run) if tick.symbol != symbol), len(run))
+        # Ticks of the underlying, none implausible (a price above the limit: `handle`
+        # refuses it, never a pass). One scan that stops at the first other: a third of the
+        # cost of the highest price of every tick in an array, half that of two scans.
+        limit = self._max_price
+        count = next(
+            (
+                i
+                for i, t in enumerate(run)
+                if t.symbol != symbol
+                or (t.bid or 0.0) > limit
+                or (t.ask or 0.0) > limit
+                or (t.last or 0.0) > limit
+            ),
+            len(run),
+        )
         # Newer than the last tick and in order (compared by slices: `np.diff` with its
         # `prepend` cost more than the comparison).
         count = min(count, 0 if times[0] <= last.ts_ns else 1 + _leading(times[1:] > times[:-1]))
@@ -134,18 +148,6 @@ class TickRuns:
         cut_ns = before_ns if expiry is None else min(expiry, before_ns)
         count = min(count, int(np.searchsorted(times[:count], cut_ns, side="left")))
         count = min(count, self._guard.steady_count(symbol, marks[:count], times[:count]))
-        # An implausible tick (a price above the limit) is refused by `handle`, never taken
-        # in a pass. Found by a scan that stops at it: a third of the cost of the highest
-        # price of every tick in an array.
-        limit = self._max_price
-        count = next(
-            (
-                i
-                for i, t in enumerate(run[:count])
-                if (t.bid or 0.0) > limit or (t.ask or 0.0) > limit or (t.last or 0.0) > limit
-            ),
-            count,
-        )
         if count and self._is_live():
             return self._inside_bands(symbol, columns, marks[:count], times[:count])
         return count, []
