@@ -17,21 +17,60 @@ what makes committing `offset + 1` of the handled prefix safe.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Container, Mapping
 from typing import Generic, TypeVar, cast
 
 Item = TypeVar("Item")
 # A stream's key: orderable, since equal times leave in key order.
 Key = TypeVar("Key", int, tuple[int, int])
-# (event time ns, item): a plain tuple, not a dataclass. Every record of a catch-up passes
-# through here, and a frozen dataclass's __init__ cost more than decoding the record.
-Timed = tuple[int, Item]
+
+
+class _Buffer(Generic[Item]):
+    """One stream's items in arrival order and their event times, in two lists read from
+    `head`: every record of a catch-up passes through here, and a run is taken as a slice,
+    not an item at a time. The part taken is dropped once it is half of the lists."""
+
+    __slots__ = ("head", "items", "times")
+
+    def __init__(self) -> None:
+        self.times: list[int] = []
+        self.items: list[Item] = []
+        self.head = 0
+
+    def __len__(self) -> int:
+        return len(self.items) - self.head
+
+    def first_time(self) -> int:
+        return self.times[self.head]
+
+    def extend(self, times: list[int], items: list[Item]) -> None:
+        self.times += times
+        self.items += items
+
+    def take(self, count: int) -> list[Item]:
+        """The next `count` items (fewer if it holds fewer)."""
+        return self._taken(min(self.head + count, len(self.items)))
+
+    def take_before(self, bound: tuple[int, int], key_index: int, count: int) -> list[Item]:
+        """The next items, up to `count`, while (time, `key_index`) is before `bound`."""
+        times, end = self.times, self.head
+        stop = min(end + count, len(times))
+        while end < stop and (times[end], key_index) < bound:
+            end += 1
+        return self._taken(end)
+
+    def _taken(self, end: int) -> list[Item]:
+        run = self.items[self.head : end]
+        if 2 * end >= len(self.items):
+            del self.times[:end], self.items[:end]
+            end = 0
+        self.head = end
+        return run
 
 
 class EventTimeMerge(Generic[Key, Item]):
     def __init__(self) -> None:
-        self._buffers: dict[Key, deque[Timed[Item]]] = {}
+        self._buffers: dict[Key, _Buffer[Item]] = {}
         self._last_ts: dict[Key, int] = {}
         # Per stream, the last of its items the latest `pop_ready` handed out: where each
         # stream's part of the batch ends, without a look at every item.
@@ -48,19 +87,21 @@ class EventTimeMerge(Generic[Key, Item]):
     def add(self, stream: Key, times: list[int | None], items: list[Item]) -> None:
         """Queue `items` in arrival order, at their `times`; an item without a time
         (unreadable input) takes the time of the one before it, so it leaves in place."""
-        buffer = self._buffers.setdefault(stream, deque())
-        if None not in times:  # the common case, in one call
-            buffer.extend(zip(cast("list[int]", times), items, strict=True))
-            if times:
-                self._last_ts[stream] = cast(int, times[-1])
+        if len(times) != len(items):
+            raise ValueError(f"{len(times)} times for {len(items)} items")
+        if not items:
+            self._buffers.setdefault(stream, _Buffer())
             return
-        last_ts = self._last_ts.get(stream, 0)
-        append = buffer.append
-        for ts_ns, item in zip(times, items, strict=True):
-            if ts_ns is not None:
-                last_ts = ts_ns
-            append((last_ts, item))
-        self._last_ts[stream] = last_ts
+        known: list[int] = []
+        if None in times:
+            last_ts = self._last_ts.get(stream, 0)
+            for ts_ns in times:
+                last_ts = last_ts if ts_ns is None else ts_ns
+                known.append(last_ts)
+        else:
+            known = cast("list[int]", times)
+        self._buffers.setdefault(stream, _Buffer()).extend(known, items)
+        self._last_ts[stream] = known[-1]
 
     def pop_ready(
         self,
@@ -79,11 +120,11 @@ class EventTimeMerge(Generic[Key, Item]):
         """
         settled = idle if settled is None else settled
         keys = sorted(set(idle) | set(self._buffers))
-        buffers = [(key, self._buffers.get(key) or deque[Timed[Item]]()) for key in keys]
+        buffers = [(key, self._buffers.get(key) or _Buffer[Item]()) for key in keys]
         ready: list[Item] = []
         self.last_taken = {}
         while len(ready) < limit:
-            heads = [(b[0][0], index) for index, (_, b) in enumerate(buffers) if b]
+            heads = [(b.first_time(), index) for index, (_, b) in enumerate(buffers) if b]
             if not heads:
                 break
             first = min(heads)
@@ -96,14 +137,7 @@ class EventTimeMerge(Generic[Key, Item]):
             # of taking an item at a time, without looking at every head per item.
             bound = min((head for head in heads if head != first), default=None)
             take = limit - len(ready)
-            if bound is None:
-                run = [buffer.popleft()[1] for _ in range(min(take, len(buffer)))]
-            else:
-                run = []
-                index = first[1]
-                while take and buffer and (buffer[0][0], index) < bound:
-                    run.append(buffer.popleft()[1])
-                    take -= 1
+            run = buffer.take(take) if bound is None else buffer.take_before(bound, first[1], take)
             if run:
                 self.last_taken[key] = run[-1]
             ready += run
