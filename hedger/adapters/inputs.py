@@ -393,10 +393,10 @@ class InputStreams:
             return True
         # Each record's difference lies between these. One without a timestamp (-1) is
         # always timely, and its -1 only widens the first: it can fail the test, never pass
-        # a record that fails.
-        return (
-            max(times) - min(stamps_ms) * 1_000_000 <= self._ahead_ns
-            and max(stamps_ms) * 1_000_000 - min(times) <= self._behind_ns
+        # a record that fails. A limit that is off (infinite) needs no extremes.
+        ahead_ns, behind_ns = self._ahead_ns, self._behind_ns
+        return (ahead_ns == math.inf or max(times) - min(stamps_ms) * 1_000_000 <= ahead_ns) and (
+            behind_ns == math.inf or max(stamps_ms) * 1_000_000 - min(times) <= behind_ns
         )
 
     def _timed_each(
