@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import cast
 
-from hedger.adapters.inputs import Decoded
+from hedger.adapters.input_decoding import Decoded
 from hedger.book_metrics import record_books, record_controls
 from hedger.codec import DecodeError
 from hedger.core.events import PriceTick

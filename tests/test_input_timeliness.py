@@ -1,18 +1,16 @@
 """An event's time held to its record's Kafka timestamp, as a catch-up decodes a fetched
-partition (`InputStreams._timed`: by list, its times checked by their extremes, or record by
-record) and as a rebuild decodes one record (`InputStreams.decode`): the same verdicts,
+partition (`InputDecoding.timed`: by list, its times checked by their extremes, or record by
+record) and as a rebuild decodes one record (`InputDecoding.decode`): the same verdicts,
 limits taken exactly. No broker: nothing here connects."""
 
 from __future__ import annotations
-
-import time
 
 import pytest
 from aiokafka.structs import ConsumerRecord
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from hedger.adapters.inputs import InputStreams
+from hedger.adapters.input_decoding import InputDecoding
 from hedger.codec import DecodeError, encode_tick
 from hedger.config import Settings
 from hedger.core.events import PriceTick
@@ -27,23 +25,23 @@ def _record(offset: int, event_ns: int, stamp_ms: int = _STAMP_MS) -> ConsumerRe
     return ConsumerRecord("prices", 0, offset, stamp_ms, 0, b"XYZ", value, None, 3, len(value), [])
 
 
-def _streams(ahead_s: float, behind_s: float) -> InputStreams:
+def _decoding(ahead_s: float, behind_s: float) -> InputDecoding:
     settings = Settings(
         kafka_bootstrap="localhost:1",
         prices_topic="prices",
         max_event_ahead_s=ahead_s,
         max_event_behind_s=behind_s,
     )
-    return InputStreams(settings, time.monotonic)
+    return InputDecoding(settings)
 
 
 def _verdict(decoded: object) -> str:
     return decoded.kind if isinstance(decoded, DecodeError) else "ok"
 
 
-def _timed(streams: InputStreams, records: list[ConsumerRecord[bytes, bytes]]) -> list:
-    """(event time, (record, decoded)) per record, as `_timed` hands them to the merge."""
-    times, decoded = streams._timed("prices", records)
+def _timed(decoding: InputDecoding, records: list[ConsumerRecord[bytes, bytes]]) -> list:
+    """(event time, (record, decoded)) per record, as `timed` hands them to the merge."""
+    times, decoded = decoding.timed("prices", records)
     return list(zip(times, decoded, strict=True))
 
 
@@ -61,20 +59,20 @@ def _timed(streams: InputStreams, records: list[ConsumerRecord[bytes, bytes]]) -
 def test_a_fetched_partition_and_a_single_record_get_the_same_verdict(
     offset_ns: int, expected: str
 ) -> None:
-    streams = _streams(ahead_s=300, behind_s=60)
+    decoding = _decoding(ahead_s=300, behind_s=60)
     record = _record(7, _STAMP_MS * 1_000_000 + offset_ns)
-    [(event_ns, (timed_record, decoded))] = _timed(streams, [record])
+    [(event_ns, (timed_record, decoded))] = _timed(decoding, [record])
     assert timed_record is record
     assert _verdict(decoded) == expected
-    assert _verdict(streams.decode(record)) == expected
+    assert _verdict(decoding.decode(record)) == expected
     # A refused record has no event time of its own: the merge gives it its neighbour's.
     assert (event_ns is None) == (expected != "ok")
 
 
 def test_the_refusal_says_how_far_and_which_setting() -> None:
-    streams = _streams(ahead_s=300, behind_s=60)
-    ahead = streams.decode(_record(1, (_STAMP_MS + 400_000) * 1_000_000))
-    behind = streams.decode(_record(2, (_STAMP_MS - 90_000) * 1_000_000))
+    decoding = _decoding(ahead_s=300, behind_s=60)
+    ahead = decoding.decode(_record(1, (_STAMP_MS + 400_000) * 1_000_000))
+    behind = decoding.decode(_record(2, (_STAMP_MS - 90_000) * 1_000_000))
     assert isinstance(ahead, DecodeError)
     assert isinstance(behind, DecodeError)
     assert ahead.detail == (
@@ -86,10 +84,10 @@ def test_the_refusal_says_how_far_and_which_setting() -> None:
 
 
 def test_no_limit_when_a_setting_is_zero_and_none_without_a_timestamp() -> None:
-    unlimited = _streams(ahead_s=0, behind_s=0)
+    unlimited = _decoding(ahead_s=0, behind_s=0)
     far = [_record(1, 1), _record(2, 2**62)]
     assert [_verdict(d) for _, (_, d) in _timed(unlimited, far)] == ["ok", "ok"]
-    limited = _streams(ahead_s=1, behind_s=1)
+    limited = _decoding(ahead_s=1, behind_s=1)
     unstamped = _record(3, 2**62, stamp_ms=-1)
     assert _verdict(limited.decode(unstamped)) == "ok"
     assert [_verdict(d) for _, (_, d) in _timed(limited, [unstamped])] == ["ok"]
@@ -128,7 +126,7 @@ fetched_records = st.tuples(
 @example(fetch=([(0, 5), (300 * _SECOND_NS + 1, 0)], []))
 def test_a_fetch_decoded_by_list_gets_each_record_its_own_verdict_and_time(fetch) -> None:
     ticks, others = fetch
-    streams = _streams(ahead_s=300, behind_s=60)
+    decoding = _decoding(ahead_s=300, behind_s=60)
     records = [
         _record(0, (_STAMP_MS + stamp_ms) * 1_000_000 + offset_ns, _STAMP_MS + stamp_ms)
         for offset_ns, stamp_ms in ticks
@@ -138,10 +136,10 @@ def test_a_fetch_decoded_by_list_gets_each_record_its_own_verdict_and_time(fetch
         stamp_ms = -1 if other is None else _STAMP_MS
         record = ConsumerRecord("prices", 0, 0, stamp_ms, 0, b"XYZ", value, None, 3, 0, [])
         records.insert(place, record)
-    timed = _timed(streams, records)
+    timed = _timed(decoding, records)
     assert [record for _, (record, _) in timed] == records
     for (event_ns, (_, decoded)), record in zip(timed, records, strict=True):
-        alone = streams.decode(record)  # the rebuild's verdict, one record at a time
+        alone = decoding.decode(record)  # the rebuild's verdict, one record at a time
         assert _verdict(decoded) == _verdict(alone)
         if isinstance(alone, DecodeError):
             assert event_ns is None

@@ -14,10 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from typing import cast
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -25,13 +23,13 @@ from aiokafka.structs import TopicPartition
 
 from hedger.adapters.commit_schedule import AssignmentWatch, CommitSchedule
 from hedger.adapters.delivery import Commits, DeliveryMode, OffsetCommits, TransactionalCommits
+from hedger.adapters.input_decoding import Decoded, InputDecoding
 from hedger.adapters.kafka import all_partitions, make_consumer
 from hedger.adapters.merge import EventTimeMerge
 from hedger.adapters.metrics import Metrics
-from hedger.codec import DecodeError, decode_fill, decode_price
-from hedger.codec_ticks import fast_tick
+from hedger.codec import DecodeError
 from hedger.config import Settings
-from hedger.core.events import Event, PriceTick
+from hedger.core.events import Event
 from hedger.recovery import Record
 
 log = logging.getLogger(__name__)
@@ -56,8 +54,6 @@ _END_CHECK_TIMEOUT_S = 1.0
 # Stream keys of the merge: (kind, partition); at equal times a fill leaves first.
 _FILLS, _PRICES = 0, 1
 
-Decoded = tuple[Record, Event | DecodeError]
-
 
 class InputStreams:
     def __init__(self, settings: Settings, clock: Callable[[], float]) -> None:
@@ -79,16 +75,7 @@ class InputStreams:
         # asked for and found reached (see _confirm_dry_fills).
         self._prices_fetched_to: dict[int, int] = {}
         self._fills_end_covers: dict[int, dict[int, int]] = {}
-        # How far an event's time may lie after or before its record's Kafka timestamp, in
-        # ns (0 in the settings: no limit); compared with the integer difference, exactly.
-        self._ahead_ns = settings.max_event_ahead_s * 1e9 or math.inf
-        self._behind_ns = settings.max_event_behind_s * 1e9 or math.inf
-        # Called with (value, max bytes) positionally: a partial with a keyword argument
-        # cost a fifth of decoding a tick.
-        self._decoders: dict[str, Callable[[bytes, int], Event]] = {
-            settings.prices_topic: decode_price,
-            settings.fills_topic: decode_fill,
-        }
+        self._decoding = InputDecoding(settings)
 
     async def start(
         self,
@@ -136,35 +123,7 @@ class InputStreams:
         stack.push_async_callback(self.commit_schedule.settle_at_close)
 
     def decode(self, record: Record) -> Event | DecodeError:
-        try:
-            event = self._decoders[record.topic](
-                record.value or b"", self.settings.max_message_bytes
-            )
-        except DecodeError as error:
-            return error
-        return self._timely(record, event)
-
-    def _timely(self, record: Record, event: Event) -> Event | DecodeError:
-        """The event, or why its time is implausible against the record's Kafka timestamp
-        (when the producer sent it, or the broker stored it): a tick dated 2100 would
-        expire every option and freeze the mark. Against that timestamp, not the clock of
-        the moment, so a rebuild refuses exactly what the live service refused."""
-        if record.timestamp < 0:  # a record without a timestamp: nothing to hold it to
-            return event
-        ahead_ns = event.ts_ns - record.timestamp * 1_000_000
-        if ahead_ns > self._ahead_ns:
-            return DecodeError(
-                "event_time_ahead",
-                f"event time {ahead_ns / 1e9:.0f} s after the record's Kafka timestamp"
-                f" (HEDGER_MAX_EVENT_AHEAD_S={self.settings.max_event_ahead_s:g})",
-            )
-        if -ahead_ns > self._behind_ns:
-            return DecodeError(
-                "event_time_behind",
-                f"event time {-ahead_ns / 1e9:.0f} s before the record's Kafka timestamp"
-                f" (HEDGER_MAX_EVENT_BEHIND_S={self.settings.max_event_behind_s:g})",
-            )
-        return event
+        return self._decoding.decode(record)
 
     async def caught_up(self) -> bool:
         """True when every record on the assigned partitions has been handed out and what
@@ -346,7 +305,7 @@ class InputStreams:
                 batch = await consumer.getmany(*wanted, timeout_ms=timeout_ms)
             for tp in sorted(batch):
                 records = batch[tp]
-                self._merge.add((kind, tp.partition), *self._timed(tp.topic, records))
+                self._merge.add((kind, tp.partition), *self._decoding.timed(tp.topic, records))
                 if kind == _PRICES and records:
                     self._prices_fetched_to[tp.partition] = records[-1].offset + 1
         if in_hand:
@@ -361,74 +320,6 @@ class InputStreams:
         return [
             tp for tp in consumer.assignment() if self._merge.buffered((kind, tp.partition)) < limit
         ]
-
-    def _timed(self, topic: str, records: list[Record]) -> tuple[list[int | None], list[Decoded]]:
-        """Each of a partition's `records` decoded (as `decode` does), and its event time for
-        the merge (None when unreadable). A catch-up spends here what the bare consumer
-        spends on its whole record: a fetch of ticks that are all valid and timely (the
-        common case) is decoded by list, and its times checked by their extremes."""
-        values = [record.value or b"" for record in records]
-        ticks = None
-        if topic == self.settings.prices_topic:
-            ticks = self._fast_ticks(values)
-            if ticks is not None and None not in ticks:
-                valid = cast("list[PriceTick]", ticks)
-                times = [tick.ts_ns for tick in valid]
-                if self._all_timely(times, [record.timestamp for record in records]):
-                    return cast("list[int | None]", times), list(zip(records, valid, strict=True))
-        return self._timed_each(topic, records, values, ticks or [None] * len(values))
-
-    def _fast_ticks(self, values: list[bytes]) -> list[PriceTick | None] | None:
-        """`fast_tick` of each value (None for one it cannot vouch for), or None when one is
-        larger than allowed (`decode_price` judges those first)."""
-        if max(map(len, values), default=0) > self.settings.max_message_bytes:
-            return None
-        return [fast_tick(value) for value in values]
-
-    def _all_timely(self, times: list[int], stamps_ms: list[int]) -> bool:
-        """Whether every event time passes `_timely`'s test against its record's Kafka
-        timestamp, as proven by the extremes of both (exact integers, as that test): true
-        for a fetch of a live feed or of a replay alike, whose times span little."""
-        if not times:
-            return True
-        # Each record's difference lies between these. One without a timestamp (-1) is
-        # always timely, and its -1 only widens the first: it can fail the test, never pass
-        # a record that fails. A limit that is off (infinite) needs no extremes.
-        ahead_ns, behind_ns = self._ahead_ns, self._behind_ns
-        return (ahead_ns == math.inf or max(times) - min(stamps_ms) * 1_000_000 <= ahead_ns) and (
-            behind_ns == math.inf or max(stamps_ms) * 1_000_000 - min(times) <= behind_ns
-        )
-
-    def _timed_each(
-        self,
-        topic: str,
-        records: list[Record],
-        values: list[bytes],
-        ticks: list[PriceTick | None],
-    ) -> tuple[list[int | None], list[Decoded]]:
-        """`_timed` record by record: `decode`, but for the `ticks` already decoded."""
-        decoder, max_bytes = self._decoders[topic], self.settings.max_message_bytes
-        ahead_limit_ns, behind_limit_ns = self._ahead_ns, self._behind_ns
-        times: list[int | None] = []
-        decoded: list[Decoded] = []
-        for record, value, tick in zip(records, values, ticks, strict=True):
-            try:
-                event = tick or decoder(value, max_bytes)
-            except DecodeError as error:
-                times.append(None)
-                decoded.append((record, error))
-                continue
-            # `_timely`'s test, inlined (per record); `_timely` says why one fails it.
-            stamp_ms = record.timestamp
-            if stamp_ms >= 0:
-                ahead_ns = event.ts_ns - stamp_ms * 1_000_000
-                if ahead_ns > ahead_limit_ns or -ahead_ns > behind_limit_ns:
-                    times.append(None)
-                    decoded.append((record, self._timely(record, event)))
-                    continue
-            times.append(event.ts_ns)
-            decoded.append((record, event))
-        return times, decoded
 
     async def _confirm_dry_fills(self, fills: dict[tuple[int, int], bool]) -> None:
         """Asks the broker for the end of each fill partition that looks drained before

@@ -22,7 +22,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from hedger.adapters.delivery import DeliveryMode
-from hedger.adapters.inputs import Decoded, InputStreams
+from hedger.adapters.input_decoding import Decoded
+from hedger.adapters.inputs import InputStreams
 from hedger.adapters.kafka import make_producer
 from hedger.codec import encode_fill, encode_tick
 from hedger.config import Settings
