@@ -202,6 +202,46 @@ def test_handle_ticks_steady_run_takes_every_tick_in_one_call():
     assert one_at_a_time == []  # its last tick too was taken in the pass
 
 
+def test_a_run_given_another_underlyings_tick_takes_it_as_handle_does() -> None:
+    """`handle_ticks` handed ticks of two underlyings at nearby prices (the driver never
+    does): the pass stops at the other underlying's tick, which goes through `handle` as
+    its own, so the markets and Greeks are those of one tick at a time."""
+    config = EngineConfig(
+        policy=BandPolicy(band_shares=1e9), rate=0.03, underlyings=frozenset({"XYZ", "ABC"})
+    )
+    fills = [
+        FillReport(
+            f"C-{symbol}",
+            "b1",
+            OptionContract(symbol, LATER[0], True, 100.0).occ_symbol,
+            Side.BUY,
+            10.0,
+            2.0,
+            START_NS,
+        )
+        for symbol in ("XYZ", "ABC")
+    ]
+    ticks = [
+        PriceTick(symbol, START_NS + step * SECOND, None, None, mark, mark)
+        for step, (symbol, mark) in enumerate(
+            [
+                ("XYZ", 100.0),
+                ("ABC", 100.2),
+                *[("XYZ", 100.0 + n / 10) for n in range(1, 9)],
+                ("ABC", 100.3),
+                ("XYZ", 101.0),
+                ("XYZ", 101.1),
+            ],
+            start=1,
+        )
+    ]
+    events: list[Event] = [*fills, RecoveryCompleted(START_NS), *ticks]
+    reference, ours = HedgeEngine(config), HedgeEngine(config)
+    assert one_by_one(reference, events) == in_runs(ours, events)
+    assert reference.market.ticks == ours.market.ticks
+    assert repr(list(reference.exposures())) == repr(list(ours.exposures()))
+
+
 def test_a_run_of_daily_closes_leaves_the_guard_as_ticks_taken_one_by_one() -> None:
     """Each close moves under the day's widened jump threshold (24%), together more than
     three days' (42%): the run is steady, and the guard must not judge its second-last
